@@ -1,1 +1,19 @@
-//! placeholder
+//! Domain types and rules of tasknet, free of I/O: civil dates in Vietnam
+//! time, reporting periods, unit categories, the four-way task status
+//! classification, and the field-level validation errors every service maps
+//! to `INVALID_ARGUMENT`.
+
+pub mod category;
+pub mod date;
+pub mod error;
+pub mod period;
+pub mod status;
+
+pub use category::{category_from_i32, category_name_en, category_name_vi};
+pub use date::{
+    VIETNAM_OFFSET_SECONDS, date_from_proto, date_from_storage, date_to_proto, date_to_storage,
+    optional_date_from_proto, timestamp_from_proto, timestamp_to_proto, vietnam_date,
+};
+pub use error::FieldError;
+pub use period::{DatePeriod, previous_year_date};
+pub use status::{StatusClass, TaskTimeline, TimelineEvent, TimelineSegment, TimelineState};

@@ -1,1 +1,14 @@
-//! placeholder
+//! Storage helpers shared by the services: one sqlx `Any` pool over SQLite
+//! (the embedded default) or PostgreSQL (production), each service's
+//! migrations for the back end in use, and per-test databases.
+//!
+//! SQL in the services is written once for both back ends: `$1` placeholders
+//! (SQLite accepts them), `BIGINT` columns decoded as `i64`, dates as
+//! `yyyymmdd` integers, UUIDs as text, and no SQL-side date arithmetic.
+
+mod database;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use database::{Backend, Database, DatabaseOptions, Migrations, StorageError, sqlite_url};
+pub use sqlx;

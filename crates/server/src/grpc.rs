@@ -1,0 +1,155 @@
+//! The gRPC server every service runs: its own services plus health and
+//! reflection, a span per RPC (child of the caller's trace), and graceful
+//! shutdown (health goes NOT_SERVING, in-flight RPCs drain within a limit).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+use tasknet_proto::tonic;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::Shutdown;
+use crate::propagation::set_parent_from_headers;
+
+/// Server settings beyond the services themselves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How long in-flight RPCs (including open streams) may run after shutdown begins.
+    pub drain_timeout: Duration,
+    /// Largest request message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            drain_timeout: Duration::from_secs(10),
+            max_message_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A bound listener, ready to serve. Binding first lets callers (and tests
+/// that bind port 0) learn the real address before serving starts.
+pub struct GrpcServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl GrpcServer {
+    pub async fn bind(addr: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("failed to listen on {addr}"))?;
+        let local_addr = listener
+            .local_addr()
+            .context("failed to read the bound address")?;
+        Ok(Self {
+            listener,
+            local_addr,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves `routes` (whose fully qualified names are `service_names`) plus
+    /// health and reflection until `shutdown` fires, then drains.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        service_names: &[&str],
+        shutdown: Shutdown,
+        options: ServeOptions,
+    ) -> anyhow::Result<()> {
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        for name in service_names {
+            health_reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        health_reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+
+        let reflection_v1 = reflection_builder().build_v1().context("reflection v1")?;
+        let reflection_v1alpha = reflection_builder()
+            .build_v1alpha()
+            .context("reflection v1alpha")?;
+
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        let trace_layer = TraceLayer::new_for_grpc()
+            .make_span_with(|request: &http::Request<_>| {
+                let span = tracing::info_span!(
+                    "grpc",
+                    rpc = %request.uri().path(),
+                    otel.kind = "server",
+                );
+                set_parent_from_headers(&span, request.headers());
+                span
+            })
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(Level::DEBUG)
+                    .latency_unit(tower_http::LatencyUnit::Micros),
+            )
+            .on_failure(DefaultOnFailure::new().level(Level::WARN));
+
+        let names: Vec<String> = service_names.iter().map(|s| (*s).to_owned()).collect();
+        let drain_start = {
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.wait().await;
+                // Load balancers and probes see NOT_SERVING before connections close.
+                for name in &names {
+                    health_reporter
+                        .set_service_status(name, ServingStatus::NotServing)
+                        .await;
+                }
+                health_reporter
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                tracing::info!("shutting down: draining in-flight requests");
+            }
+        };
+
+        let server = Server::builder()
+            .tcp_nodelay(true)
+            .layer(trace_layer)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), drain_start);
+
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result.context("gRPC server failed"),
+            () = async {
+                shutdown.wait().await;
+                tokio::time::sleep(options.drain_timeout).await;
+            } => {
+                tracing::warn!(
+                    limit = ?options.drain_timeout,
+                    "in-flight requests did not drain in time; closing them"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tasknet_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
