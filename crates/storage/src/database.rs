@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -24,6 +24,8 @@ pub enum StorageError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("invalid schema name {0:?}: use lower-case letters, digits and underscores")]
+    InvalidSchema(String),
     #[error("failed to apply migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
 }
@@ -59,6 +61,11 @@ pub struct Migrations {
 pub struct DatabaseOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// PostgreSQL only: the schema the service's tables live in (created if
+    /// missing, and first on the search path), so several services can share
+    /// one database without their tables or migration records colliding.
+    /// SQLite ignores it: each service has a file of its own.
+    pub schema: Option<String>,
 }
 
 impl Default for DatabaseOptions {
@@ -66,6 +73,7 @@ impl Default for DatabaseOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(30),
+            schema: None,
         }
     }
 }
@@ -97,11 +105,21 @@ impl Database {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => url.to_owned(),
         };
+        let schema = match (backend, &options.schema) {
+            (Backend::Postgres, Some(schema)) => Some(create_schema(&url, schema).await?),
+            _ => None,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |connection, _meta| {
+                let schema = schema.clone();
                 Box::pin(async move {
+                    if let Some(schema) = schema {
+                        connection
+                            .execute(format!("SET search_path TO {schema}").as_str())
+                            .await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; FULL makes a
                         // commit durable before it is acknowledged; the busy
@@ -144,6 +162,31 @@ impl Database {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Creates a PostgreSQL schema once, before the pool opens (doing it per
+/// connection would race), and returns its validated name.
+async fn create_schema(url: &str, schema: &str) -> Result<String, StorageError> {
+    let valid = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(StorageError::InvalidSchema(schema.to_owned()));
+    }
+    let connect = |source| StorageError::Connect {
+        backend: Backend::Postgres,
+        source,
+    };
+    let mut connection = AnyConnection::connect(url).await.map_err(connect)?;
+    connection
+        .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+        .await
+        .map_err(connect)?;
+    let _ = connection.close().await;
+    Ok(schema.to_owned())
 }
 
 /// Makes sure a SQLite database file can be created: its directory exists and
