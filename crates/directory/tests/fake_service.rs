@@ -1,0 +1,196 @@
+//! The directory's caching rules, against a stand-in organisation service
+//! that counts the calls it gets (the test against the real service is in
+//! `real_service.rs`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tasknet_directory::{DirectoryError, UnitDirectory};
+use tasknet_proto::tonic::{self, Request, Response, Status};
+use tasknet_proto::v1;
+use tasknet_proto::v1::organisation_service_server::{
+    OrganisationService, OrganisationServiceServer,
+};
+use tasknet_server::{GrpcServer, ServeOptions, Shutdown};
+
+#[derive(Clone, Default)]
+struct Fake {
+    units: Arc<Mutex<Vec<v1::Unit>>>,
+    list_calls: Arc<AtomicUsize>,
+}
+
+impl Fake {
+    fn add(&self, id: &str) {
+        self.units.lock().unwrap().push(v1::Unit {
+            id: id.to_owned(),
+            code: id.to_owned(),
+            ..Default::default()
+        });
+    }
+    fn calls(&self) -> usize {
+        self.list_calls.load(Ordering::SeqCst)
+    }
+}
+
+#[tonic::async_trait]
+impl OrganisationService for Fake {
+    async fn create_unit(
+        &self,
+        _: Request<v1::CreateUnitRequest>,
+    ) -> Result<Response<v1::CreateUnitResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn update_unit(
+        &self,
+        _: Request<v1::UpdateUnitRequest>,
+    ) -> Result<Response<v1::UpdateUnitResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn get_unit(
+        &self,
+        _: Request<v1::GetUnitRequest>,
+    ) -> Result<Response<v1::GetUnitResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    /// Pages by position; the token is the index of the next unit.
+    async fn list_units(
+        &self,
+        request: Request<v1::ListUnitsRequest>,
+    ) -> Result<Response<v1::ListUnitsResponse>, Status> {
+        self.list_calls.fetch_add(1, Ordering::SeqCst);
+        let request = request.into_inner();
+        let start: usize = if request.page_token.is_empty() {
+            0
+        } else {
+            request.page_token.parse().unwrap()
+        };
+        let units = self.units.lock().unwrap();
+        let end = (start + request.page_size as usize).min(units.len());
+        let next_page_token = if end < units.len() {
+            end.to_string()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(v1::ListUnitsResponse {
+            units: units[start..end].to_vec(),
+            next_page_token,
+        }))
+    }
+    async fn list_regions(
+        &self,
+        _: Request<v1::ListRegionsRequest>,
+    ) -> Result<Response<v1::ListRegionsResponse>, Status> {
+        Ok(Response::new(v1::ListRegionsResponse {
+            regions: vec![v1::Region {
+                code: "RRD".into(),
+                name_vi: "Đồng bằng sông Hồng".into(),
+                name_en: "Red River Delta".into(),
+            }],
+        }))
+    }
+    async fn load_reference_units(
+        &self,
+        _: Request<v1::LoadReferenceUnitsRequest>,
+    ) -> Result<Response<v1::LoadReferenceUnitsResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+}
+
+async fn start(fake: Fake) -> (String, Shutdown) {
+    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+    let shutdown = Shutdown::new();
+    let routes = tonic::service::Routes::new(OrganisationServiceServer::new(fake));
+    tokio::spawn(server.serve(
+        routes,
+        &["tasknet.v1.OrganisationService"],
+        shutdown.clone(),
+        ServeOptions::default(),
+    ));
+    (endpoint, shutdown)
+}
+
+#[tokio::test]
+async fn loads_every_page_and_the_regions() {
+    let fake = Fake::default();
+    for i in 0..2500 {
+        fake.add(&format!("unit-{i:04}"));
+    }
+    let (endpoint, shutdown) = start(fake.clone()).await;
+    let directory = UnitDirectory::connect_lazy(&endpoint).unwrap();
+
+    let all = directory.all().await.unwrap();
+    assert_eq!(all.len(), 2500);
+    assert_eq!(fake.calls(), 3, "2500 units in pages of 1000");
+    assert_eq!(directory.regions().await.unwrap()[0].code, "RRD");
+    let unit = directory.get("unit-2499").await.unwrap().unwrap();
+    assert_eq!(unit.code, "unit-2499");
+    // Everything came from the cache: no further calls.
+    assert_eq!(fake.calls(), 3);
+    shutdown.trigger();
+}
+
+#[tokio::test]
+async fn a_miss_reloads_at_most_once_per_second() {
+    let fake = Fake::default();
+    fake.add("a");
+    let (endpoint, shutdown) = start(fake.clone()).await;
+    let directory = UnitDirectory::connect_lazy(&endpoint).unwrap();
+
+    assert!(directory.get("a").await.unwrap().is_some());
+    assert_eq!(fake.calls(), 1);
+
+    // A unit created after the load is found by the reload a miss triggers,
+    // once the one-second limit since the first load has passed.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    fake.add("b");
+    assert!(directory.get("b").await.unwrap().is_some());
+    assert_eq!(fake.calls(), 2);
+
+    // Misses within the second after that reload do not call again.
+    for _ in 0..20 {
+        assert!(directory.get("missing").await.unwrap().is_none());
+    }
+    assert_eq!(fake.calls(), 2);
+    fake.add("c");
+    assert!(directory.get("c").await.unwrap().is_none());
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(directory.get("c").await.unwrap().is_some());
+    assert_eq!(fake.calls(), 3);
+    shutdown.trigger();
+}
+
+#[tokio::test]
+async fn concurrent_first_lookups_share_one_load() {
+    let fake = Fake::default();
+    fake.add("a");
+    let (endpoint, shutdown) = start(fake.clone()).await;
+    let directory = UnitDirectory::connect_lazy(&endpoint).unwrap();
+    let lookups: Vec<_> = (0..16)
+        .map(|_| {
+            let directory = directory.clone();
+            tokio::spawn(async move { directory.get("a").await })
+        })
+        .collect();
+    for lookup in lookups {
+        assert!(lookup.await.unwrap().unwrap().is_some());
+    }
+    assert_eq!(fake.calls(), 1);
+    shutdown.trigger();
+}
+
+#[tokio::test]
+async fn an_unreachable_service_is_reported_as_unavailable() {
+    // Bind and drop a listener, so the port is (almost certainly) closed.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let directory = UnitDirectory::connect_lazy(&format!("http://127.0.0.1:{port}")).unwrap();
+    let error = directory.get("a").await.unwrap_err();
+    assert!(matches!(error, DirectoryError::Unavailable(_)), "{error}");
+    assert!(directory.all().await.is_err());
+    assert!(directory.regions().await.is_err());
+}
