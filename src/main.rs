@@ -1,1 +1,34 @@
-fn main() {}
+//! The `tasknet` command: runs the services (all in one process with `up`, or
+//! one at a time with `serve`), loads demo data, and queries a running system.
+
+mod cli;
+mod compose;
+mod config;
+mod demo;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _telemetry = tasknet_server::telemetry::init(cli.command.service_name(), "info");
+    let result = match cli.command {
+        Command::Up(args) => compose::up(args).await,
+        Command::Serve(args) => compose::serve(args).await,
+        Command::Report(args) => report::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The whole cause chain, once, at the edge.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

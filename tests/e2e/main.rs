@@ -1,1 +1,8 @@
-//! End-to-end tests.
+//! End-to-end tests: the real services over real gRPC, as separate servers in
+//! this process and as separate `tasknet` OS processes, on SQLite and on
+//! PostgreSQL. One test binary, a module per concern.
+
+mod support;
+
+mod processes;
+mod reports;

@@ -1,0 +1,186 @@
+//! Command-line arguments of `tasknet`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The task network of a national statistics system.
+#[derive(Debug, Parser)]
+#[command(name = "tasknet", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the organisation, task and reporting services in one process.
+    Up(UpArgs),
+    /// Run one service alone (services deploy as separate processes).
+    Serve(ServeArgs),
+    /// Query a running system's reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Demo data: load it into a running system.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+impl Command {
+    /// The name telemetry reports for this process.
+    pub fn service_name(&self) -> &'static str {
+        match self {
+            Command::Up(_) => "tasknet",
+            Command::Serve(args) => match args.service {
+                ServiceKind::Organisation => "tasknet-organisation",
+                ServiceKind::Task => "tasknet-task",
+                ServiceKind::Reporting => "tasknet-reporting",
+            },
+            Command::Report(_) | Command::Demo(_) => "tasknet-cli",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Address to listen on (all three services share it).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Directory for the SQLite databases.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Use this database instead of SQLite files (postgres://…); each service
+    /// gets a schema of its own in it.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Load the reference units and the demo data set after starting.
+    #[arg(long)]
+    pub demo: bool,
+    /// Which demo data set: the seed report's full half-years, or a small one.
+    #[arg(long, value_enum, default_value = "seed")]
+    pub demo_size: DemoSize,
+    /// A TOML configuration file (keys as in `tasknet.example.toml`).
+    #[arg(long, env = "TASKNET_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceKind {
+    Organisation,
+    Task,
+    Reporting,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    pub service: ServiceKind,
+    /// Address to listen on.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// The service's database (sqlite://PATH or postgres://…).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The task service, for reporting (http://HOST:PORT).
+    #[arg(long)]
+    pub task_endpoint: Option<String>,
+    /// The organisation service, for task and reporting (http://HOST:PORT).
+    #[arg(long)]
+    pub organisation_endpoint: Option<String>,
+    /// A TOML configuration file.
+    #[arg(long, env = "TASKNET_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Where a client command finds the services.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The server to query (`tasknet up` serves everything on one address).
+    #[arg(long, env = "TASKNET_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupByArg {
+    None,
+    Category,
+    Region,
+    Unit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Tasks by status as of a date, against the same period a year earlier.
+    Status(StatusArgs),
+    /// Progress of plans (done / total) as of a date.
+    Plans(PlansArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// 2024-H1, 2024-Q3, 2024, 2024-06, or 2024-01-01..2024-03-31.
+    #[arg(long)]
+    pub period: String,
+    /// The day whose end the state is judged at (YYYY-MM-DD).
+    #[arg(long)]
+    pub as_of: chrono::NaiveDate,
+    #[arg(long = "by", value_enum, default_value = "none")]
+    pub group_by: GroupByArg,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanKindArg {
+    KeyTasks,
+    LegalDocuments,
+    AnnualWorkPlan,
+    Other,
+}
+
+#[derive(Debug, Args)]
+pub struct PlansArgs {
+    /// Plans whose period overlaps this one (with --kind; all kinds if omitted).
+    #[arg(long)]
+    pub period: Option<String>,
+    #[arg(long, value_enum)]
+    pub kind: Option<PlanKindArg>,
+    /// One plan by id instead.
+    #[arg(long, conflicts_with_all = ["period", "kind"])]
+    pub plan_id: Option<String>,
+    #[arg(long)]
+    pub as_of: chrono::NaiveDate,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Load the reference units and the demo data set through the public gRPC API.
+    Load(DemoLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoLoadArgs {
+    #[arg(long, value_enum, default_value = "seed")]
+    pub size: DemoSize,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoSize {
+    /// H1 2023 and H1 2024 at the size of the seed report (~225,000 tasks).
+    Seed,
+    /// The same shape with a few thousand tasks.
+    Small,
+}

@@ -1,0 +1,309 @@
+//! `tasknet report …`: queries the reporting service and prints the figures
+//! as an aligned table (Vietnamese group names first) or as JSON.
+
+use anyhow::Context;
+use serde::Serialize;
+use tasknet_domain::{date_to_proto, optional_date_from_proto};
+use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
+use tasknet_proto::v1::{self, GroupBy, PlanKind};
+
+use crate::cli::{GroupByArg, OutputFormat, PlanKindArg, PlansArgs, ReportCommand, StatusArgs};
+
+pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
+    match command {
+        ReportCommand::Status(args) => status(args).await,
+        ReportCommand::Plans(args) => plans(args).await,
+    }
+}
+
+async fn client(endpoint: &str) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
+    let channel = tasknet_server::connect_lazy(endpoint)
+        .with_context(|| format!("invalid endpoint {endpoint}"))?;
+    Ok(ReportingServiceClient::new(channel))
+}
+
+fn period(label: &str) -> v1::Period {
+    v1::Period {
+        kind: Some(v1::period::Kind::Label(label.to_owned())),
+    }
+}
+
+/// A date of the response as `YYYY-MM-DD` (empty when absent).
+fn show_date(date: Option<&v1::Date>) -> String {
+    optional_date_from_proto("date", date)
+        .ok()
+        .flatten()
+        .map(|d| d.to_string())
+        .unwrap_or_default()
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let group_by = match args.group_by {
+        GroupByArg::None => GroupBy::None,
+        GroupByArg::Category => GroupBy::UnitCategory,
+        GroupByArg::Region => GroupBy::Region,
+        GroupByArg::Unit => GroupBy::Unit,
+    };
+    let request = v1::StatusBreakdownRequest {
+        period: Some(period(&args.period)),
+        as_of: Some(date_to_proto(args.as_of)),
+        group_by: group_by as i32,
+        min_cursor: 0,
+    };
+    let response = client(&args.endpoint.endpoint)
+        .await?
+        .status_breakdown(request)
+        .await
+        .context("StatusBreakdown failed")?
+        .into_inner();
+    let report = StatusReport::from(&response);
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Table => print!("{}", report.table()),
+    }
+    Ok(())
+}
+
+/// The JSON form of a status breakdown: every count exact, shares derived.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub period: [String; 2],
+    pub as_of: String,
+    pub previous_period: [String; 2],
+    pub previous_as_of: String,
+    pub rows: Vec<StatusRow>,
+    pub national: StatusRow,
+    pub applied_cursor: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub key: String,
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub current: Counts,
+    pub previous: Counts,
+    pub total_change_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Counts {
+    pub total: i64,
+    pub completed_on_time: i64,
+    pub completed_late: i64,
+    pub open_within_deadline: i64,
+    pub open_overdue: i64,
+}
+
+impl Counts {
+    fn share(&self, count: i64) -> String {
+        if self.total == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.2}%", count as f64 * 100.0 / self.total as f64)
+        }
+    }
+}
+
+impl From<Option<&v1::StatusCounts>> for Counts {
+    fn from(counts: Option<&v1::StatusCounts>) -> Self {
+        let counts = counts.cloned().unwrap_or_default();
+        Self {
+            total: counts.total,
+            completed_on_time: counts.completed_on_time,
+            completed_late: counts.completed_late,
+            open_within_deadline: counts.open_within_deadline,
+            open_overdue: counts.open_overdue,
+        }
+    }
+}
+
+impl From<&v1::BreakdownRow> for StatusRow {
+    fn from(row: &v1::BreakdownRow) -> Self {
+        Self {
+            key: row.group_key.clone(),
+            code: row.group_code.clone(),
+            name_vi: row.group_name_vi.clone(),
+            name_en: row.group_name_en.clone(),
+            current: row.current.as_ref().into(),
+            previous: row.previous.as_ref().into(),
+            total_change_percent: row.total_change_percent,
+        }
+    }
+}
+
+impl From<&v1::StatusBreakdownResponse> for StatusReport {
+    fn from(response: &v1::StatusBreakdownResponse) -> Self {
+        let range = |range: Option<&v1::DateRange>| {
+            [
+                show_date(range.and_then(|r| r.start.as_ref())),
+                show_date(range.and_then(|r| r.end.as_ref())),
+            ]
+        };
+        Self {
+            period: range(response.period.as_ref()),
+            as_of: show_date(response.as_of.as_ref()),
+            previous_period: range(response.previous_period.as_ref()),
+            previous_as_of: show_date(response.previous_as_of.as_ref()),
+            rows: response.rows.iter().map(StatusRow::from).collect(),
+            national: response
+                .national
+                .as_ref()
+                .map(StatusRow::from)
+                .unwrap_or_else(|| StatusRow::from(&v1::BreakdownRow::default())),
+            applied_cursor: response.applied_cursor,
+        }
+    }
+}
+
+impl StatusReport {
+    /// An aligned table a person can read; widths count characters, not bytes,
+    /// so Vietnamese names line up.
+    pub fn table(&self) -> String {
+        let header = [
+            "Đơn vị / Group", "Tasks", "On time", "Late", "Open, in time", "Overdue", "Last year",
+            "Change",
+        ];
+        let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
+        let national = StatusRow {
+            name_vi: "Toàn quốc / National".to_owned(),
+            code: String::new(),
+            ..self.national.clone()
+        };
+        for row in self.rows.iter().chain(std::iter::once(&national)) {
+            let label = if row.code.is_empty() || row.code == row.name_vi {
+                row.name_vi.clone()
+            } else {
+                format!("{} {}", row.code, row.name_vi)
+            };
+            lines.push(vec![
+                label,
+                row.current.total.to_string(),
+                row.current.share(row.current.completed_on_time),
+                row.current.share(row.current.completed_late),
+                row.current.share(row.current.open_within_deadline),
+                row.current.share(row.current.open_overdue),
+                row.previous.total.to_string(),
+                row.total_change_percent
+                    .map_or_else(|| "-".to_owned(), |p| format!("{p:+.2}%")),
+            ]);
+        }
+        let mut out = format!(
+            "Tasks assigned {} to {}, status as of {} (vs {} to {}, as of {})\n",
+            self.period[0], self.period[1], self.as_of, self.previous_period[0],
+            self.previous_period[1], self.previous_as_of
+        );
+        out.push_str(&render_table(&lines));
+        out
+    }
+}
+
+/// Left-aligns the first column, right-aligns the rest.
+fn render_table(lines: &[Vec<String>]) -> String {
+    let columns = lines.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        let cells: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                let pad = " ".repeat(widths[c] - cell.chars().count());
+                if c == 0 { format!("{cell}{pad}") } else { format!("{pad}{cell}") }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+        if index == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&rule.join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+async fn plans(args: PlansArgs) -> anyhow::Result<()> {
+    use v1::plan_progress_request::Selector;
+    let selector = match (&args.plan_id, args.kind) {
+        (Some(plan_id), _) => Selector::PlanId(plan_id.clone()),
+        (None, kind) => Selector::PlansOfKind(v1::PlansOfKind {
+            kind: kind.map_or(PlanKind::Unspecified, plan_kind) as i32,
+            period: args.period.as_deref().map(period),
+        }),
+    };
+    let request = v1::PlanProgressRequest {
+        selector: Some(selector),
+        as_of: Some(date_to_proto(args.as_of)),
+        min_cursor: 0,
+    };
+    let response = client(&args.endpoint.endpoint)
+        .await?
+        .plan_progress(request)
+        .await
+        .context("PlanProgress failed")?
+        .into_inner();
+    let rows: Vec<PlanRow> = response.plans.iter().map(PlanRow::from).collect();
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Table => {
+            let mut lines = vec![vec![
+                "Plan".to_owned(), "Kind".to_owned(), "Done".to_owned(), "Total".to_owned(),
+                "Done %".to_owned(),
+            ]];
+            for row in &rows {
+                let share = if row.total == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2}%", row.done as f64 * 100.0 / row.total as f64)
+                };
+                lines.push(vec![
+                    row.name.clone(), row.kind.clone(), row.done.to_string(), row.total.to_string(),
+                    share,
+                ]);
+            }
+            print!("{}", render_table(&lines));
+        }
+    }
+    Ok(())
+}
+
+fn plan_kind(kind: PlanKindArg) -> PlanKind {
+    match kind {
+        PlanKindArg::KeyTasks => PlanKind::KeyTasks,
+        PlanKindArg::LegalDocuments => PlanKind::LegalDocuments,
+        PlanKindArg::AnnualWorkPlan => PlanKind::AnnualWorkPlan,
+        PlanKindArg::Other => PlanKind::Other,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub period: [String; 2],
+    pub done: i64,
+    pub total: i64,
+}
+
+impl From<&v1::PlanProgressRow> for PlanRow {
+    fn from(row: &v1::PlanProgressRow) -> Self {
+        let plan = row.plan.clone().unwrap_or_default();
+        let period = plan.period.as_ref();
+        Self {
+            kind: plan.kind().as_str_name().trim_start_matches("PLAN_KIND_").to_owned(),
+            period: [
+                show_date(period.and_then(|p| p.start.as_ref())),
+                show_date(period.and_then(|p| p.end.as_ref())),
+            ],
+            id: plan.id,
+            name: plan.name,
+            done: row.done,
+            total: row.total,
+        }
+    }
+}
