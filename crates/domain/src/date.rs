@@ -1,7 +1,7 @@
 //! Civil dates and instants: conversion to and from the protobuf forms and
 //! storage, and the Vietnam civil date of an instant (UTC+7, no daylight saving).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc};
 use tasknet_proto::{prost_types, v1};
 
 use crate::FieldError;
@@ -13,9 +13,6 @@ fn vietnam_offset() -> FixedOffset {
     // 7 hours is within ±24 h, so `east_opt` cannot fail; fall back to UTC for the type's sake.
     FixedOffset::east_opt(VIETNAM_OFFSET_SECONDS).unwrap_or_else(|| Utc.fix())
 }
-
-use chrono::Offset;
-use chrono::TimeZone;
 
 /// The civil date in Vietnam at an instant: 2024-06-30T23:30Z is 1 July in Hà Nội.
 pub fn vietnam_date(instant: DateTime<Utc>) -> NaiveDate {
