@@ -1,1 +1,26 @@
-//! placeholder
+//! The tasknet task service: tasks, plans, idempotent client updates, and
+//! the ordered change log that reporting follows through `WatchChanges`.
+//!
+//! Every mutation goes through one writer task that applies concurrent
+//! requests in one transaction (group commit) and appends each accepted change
+//! to the change log in that same transaction (see docs/design.md).
+
+mod app;
+pub mod error;
+mod ingest;
+pub mod model;
+mod pagination;
+mod references;
+pub mod request;
+mod service;
+pub mod store;
+mod transition;
+mod watch;
+pub mod writer;
+
+pub use app::{TaskApp, TaskSettings};
+pub use error::Error;
+pub use service::TaskGrpc;
+
+/// The fully qualified gRPC service name, for health checks.
+pub const SERVICE_NAME: &str = "tasknet.v1.TaskService";

@@ -1,0 +1,97 @@
+//! Opening the task service: settings, database and migrations, the writer
+//! task, the unit directory, and the tonic service to mount.
+
+use anyhow::Context;
+use tasknet_directory::UnitDirectory;
+use tasknet_proto::v1::task_service_server::TaskServiceServer;
+use tasknet_server::Shutdown;
+use tasknet_storage::{Database, DatabaseOptions};
+use tokio::task::JoinHandle;
+
+use crate::references::References;
+use crate::service::TaskGrpc;
+use crate::store::{self, MIGRATIONS};
+use crate::writer::{DEFAULT_MAX_BATCH, Writer};
+
+/// Largest request accepted: a task mutation is a few kilobytes at most.
+const MAX_DECODING_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Largest response sent (change batches are cut at 2 MiB).
+const MAX_ENCODING_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct TaskSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    pub database: DatabaseOptions,
+    /// Where the organisation service listens (`http://host:port`).
+    pub organisation_endpoint: String,
+    /// Most mutations per writer transaction.
+    pub max_batch: usize,
+}
+
+impl TaskSettings {
+    /// Settings with default pool options and batch size.
+    pub fn new(database_url: impl Into<String>, organisation_endpoint: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            database: DatabaseOptions::default(),
+            organisation_endpoint: organisation_endpoint.into(),
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+}
+
+/// The running task service.
+pub struct TaskApp {
+    database: Database,
+    grpc: TaskGrpc,
+    writer: JoinHandle<()>,
+}
+
+impl TaskApp {
+    /// Connects, migrates, and starts the writer (which stops when `shutdown` fires).
+    pub async fn open(settings: &TaskSettings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let database = Database::open(&settings.database_url, &settings.database, &MIGRATIONS)
+            .await
+            .context("failed to open the task database")?;
+        let directory = UnitDirectory::connect_lazy(&settings.organisation_endpoint)?;
+        let head = store::query::head_cursor(database.pool())
+            .await
+            .context("failed to read the change log")?;
+        let spawned = Writer::spawn(database.clone(), settings.max_batch, shutdown.clone());
+        tracing::info!(head, max_batch = settings.max_batch, "task service ready");
+        let grpc = TaskGrpc {
+            pool: database.pool().clone(),
+            writer: spawned.handle,
+            references: References::new(directory, database.pool().clone()),
+            newest: spawned.newest,
+            shutdown,
+        };
+        Ok(Self {
+            database,
+            grpc,
+            writer: spawned.task,
+        })
+    }
+
+    /// The tonic service to add to a `tonic::service::Routes`.
+    pub fn service(&self) -> TaskServiceServer<TaskGrpc> {
+        TaskServiceServer::new(self.grpc.clone())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_ENCODING_MESSAGE_BYTES)
+    }
+
+    /// The database the service writes (for tools and tests).
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Waits for the writer to finish after shutdown, then closes the pool.
+    pub async fn closed(self) {
+        drop(self.grpc);
+        if let Err(error) = self.writer.await {
+            tracing::error!(%error, "the task writer panicked");
+        }
+        self.database.close().await;
+    }
+}

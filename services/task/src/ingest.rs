@@ -1,0 +1,123 @@
+//! `Ingest`: the office clients' stream. Each request is validated and
+//! queued to the writer as it arrives (pipelined: many can share one batch),
+//! and the answers go back in the order the requests came, whatever order
+//! the batches finish in. A failed or malformed item is answered with its
+//! error and the stream goes on.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use tasknet_proto::tonic::{Status, Streaming};
+use tasknet_proto::v1;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::error::{Error, Result};
+use crate::request::Mutation;
+use crate::service::TaskGrpc;
+use crate::writer::{self, Outcome};
+
+/// Items read ahead of their answers; past this the stream is not read
+/// until answers go out (backpressure on a client that does not read).
+const MAX_IN_FLIGHT: usize = 1024;
+
+type Answer = Pin<Box<dyn Future<Output = v1::IngestResponse> + Send>>;
+type Sender = mpsc::Sender<std::result::Result<v1::IngestResponse, Status>>;
+
+/// Starts serving one Ingest stream.
+pub fn start(
+    service: TaskGrpc,
+    input: Streaming<v1::IngestRequest>,
+) -> ReceiverStream<std::result::Result<v1::IngestResponse, Status>> {
+    let (sender, receiver) = mpsc::channel(256);
+    tokio::spawn(run(service, input, sender));
+    ReceiverStream::new(receiver)
+}
+
+#[tracing::instrument(name = "ingest", skip_all)]
+async fn run(service: TaskGrpc, mut input: Streaming<v1::IngestRequest>, output: Sender) {
+    let mut pending: FuturesOrdered<Answer> = FuturesOrdered::new();
+    let mut reading = true;
+    let mut items = 0_u64;
+    while reading || !pending.is_empty() {
+        tokio::select! {
+            message = input.message(), if reading && pending.len() < MAX_IN_FLIGHT => {
+                match message {
+                    Ok(Some(request)) => {
+                        items += 1;
+                        pending.push_back(submit(&service, request).await);
+                    }
+                    Ok(None) => reading = false,
+                    Err(status) => {
+                        // The client broke the stream: answer what was read, then stop.
+                        tracing::debug!(%status, "ingest stream ended with an error");
+                        reading = false;
+                    }
+                }
+            }
+            Some(answer) = pending.next(), if !pending.is_empty() => {
+                if output.send(Ok(answer)).await.is_err() {
+                    // The client is gone; queued items still apply (they are idempotent).
+                    return;
+                }
+            }
+            () = service.shutdown.wait(), if reading => {
+                // Stop taking new items; answer the accepted ones so the
+                // client knows exactly what to resend after reconnecting.
+                reading = false;
+            }
+        }
+    }
+    tracing::debug!(items, "ingest stream finished");
+}
+
+/// Validates an item and queues it; the returned future yields its answer.
+/// Items are queued in arrival order, so a creation and an update of the same
+/// task sent one after the other are applied in that order.
+async fn submit(service: &TaskGrpc, request: v1::IngestRequest) -> Answer {
+    let update_id = match &request.mutation {
+        Some(v1::ingest_request::Mutation::Create(create)) => create.update_id.clone(),
+        Some(v1::ingest_request::Mutation::Update(update)) => update.update_id.clone(),
+        None => String::new(),
+    };
+    let queued = match prepare(service, request).await {
+        Ok(mutation) => service.writer.enqueue(mutation).await,
+        Err(error) => Err(error),
+    };
+    match queued {
+        Ok(receiver) => Box::pin(async move { answer(update_id, writer::wait(receiver).await) }),
+        Err(error) => {
+            let answer = answer(update_id, Err(error));
+            Box::pin(async move { answer })
+        }
+    }
+}
+
+async fn prepare(service: &TaskGrpc, request: v1::IngestRequest) -> Result<Mutation> {
+    match request.mutation {
+        Some(v1::ingest_request::Mutation::Create(create)) => service.prepare_create(&create).await,
+        Some(v1::ingest_request::Mutation::Update(update)) => service.prepare_update(&update),
+        None => Err(Error::invalid("mutation", "is required: create or update")),
+    }
+}
+
+fn answer(update_id: String, outcome: Result<Outcome>) -> v1::IngestResponse {
+    use v1::ingest_response::Outcome as Wire;
+    let outcome = match outcome {
+        Ok(Outcome::Task(ack)) => Wire::Ack(v1::IngestAck {
+            version: ack.version,
+            cursor: ack.cursor,
+            duplicate: ack.duplicate,
+        }),
+        Ok(Outcome::Plan { .. }) => {
+            Wire::Error(Error::Internal("a task mutation answered as a plan".into()).into())
+        }
+        Err(error) => Wire::Error(error.into()),
+    };
+    v1::IngestResponse {
+        update_id,
+        outcome: Some(outcome),
+    }
+}

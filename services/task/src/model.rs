@@ -1,0 +1,102 @@
+//! Tasks and plans as the service holds them in memory, and their wire forms.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tasknet_domain::{date_to_proto, timestamp_to_proto};
+use tasknet_proto::{prost_types, v1};
+
+/// A task's current state: one row of `tasks` plus its plan memberships.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskState {
+    pub id: String,
+    pub title: String,
+    pub assigning_unit_id: String,
+    pub assignee_unit_id: String,
+    pub assigned_date: NaiveDate,
+    pub deadline: NaiveDate,
+    /// Sorted, without repeats.
+    pub plan_ids: Vec<String>,
+    /// `Some(day)` while completed.
+    pub completed_on: Option<NaiveDate>,
+    pub last_note: String,
+    pub version: i64,
+    pub create_time_us: i64,
+    pub update_time_us: i64,
+}
+
+impl TaskState {
+    pub fn status(&self) -> v1::TaskStatus {
+        if self.completed_on.is_some() {
+            v1::TaskStatus::Completed
+        } else {
+            v1::TaskStatus::Open
+        }
+    }
+
+    pub fn to_proto(&self) -> v1::Task {
+        v1::Task {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            assigning_unit_id: self.assigning_unit_id.clone(),
+            assignee_unit_id: self.assignee_unit_id.clone(),
+            assigned_date: Some(date_to_proto(self.assigned_date)),
+            deadline: Some(date_to_proto(self.deadline)),
+            plan_ids: self.plan_ids.clone(),
+            status: self.status() as i32,
+            completed_on: self.completed_on.map(date_to_proto),
+            last_note: self.last_note.clone(),
+            version: self.version,
+            create_time: Some(micros_to_proto(self.create_time_us)),
+            update_time: Some(micros_to_proto(self.update_time_us)),
+        }
+    }
+}
+
+/// A plan: one row of `plans`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRecord {
+    pub id: String,
+    pub name: String,
+    pub kind: v1::PlanKind,
+    pub owner_unit_id: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub create_time_us: i64,
+}
+
+impl PlanRecord {
+    /// Whether two plans say the same thing (creation times aside): a
+    /// repeated creation must match the first to be acknowledged.
+    pub fn same_content(&self, other: &PlanRecord) -> bool {
+        self.id == other.id
+            && self.name == other.name
+            && self.kind == other.kind
+            && self.owner_unit_id == other.owner_unit_id
+            && self.period_start == other.period_start
+            && self.period_end == other.period_end
+    }
+
+    pub fn to_proto(&self) -> v1::Plan {
+        v1::Plan {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind as i32,
+            owner_unit_id: self.owner_unit_id.clone(),
+            period: Some(v1::DateRange {
+                start: Some(date_to_proto(self.period_start)),
+                end: Some(date_to_proto(self.period_end)),
+            }),
+            create_time: Some(micros_to_proto(self.create_time_us)),
+        }
+    }
+}
+
+/// Instants are stored as microseconds since the epoch (UTC).
+pub fn micros(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_micros()
+}
+
+pub fn micros_to_proto(micros: i64) -> prost_types::Timestamp {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .map(timestamp_to_proto)
+        .unwrap_or_default()
+}

@@ -1,0 +1,164 @@
+//! Reads behind the RPCs: tasks and plans by id, filtered keyset pages, and
+//! the change log.
+
+use sqlx::{AnyPool, Row};
+use tasknet_proto::prost::Message;
+use tasknet_proto::v1;
+
+use super::{
+    Arg, PLAN_COLUMNS, Sql, TASK_COLUMNS, load_memberships, load_plans, load_tasks, plan_from_row,
+    task_from_row,
+};
+use crate::error::{Error, Result};
+use crate::model::{PlanRecord, TaskState};
+
+/// Which tasks to list, and where the page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub assignee_unit_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub status: Option<v1::TaskStatus>,
+    /// Inclusive bounds on the assigned date, `yyyymmdd`.
+    pub assigned_from: Option<i64>,
+    pub assigned_to: Option<i64>,
+    /// The (assigned date, id) of the last task of the previous page.
+    pub after: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// Which plans to list, and where the page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanFilter {
+    pub kind: Option<v1::PlanKind>,
+    pub owner_unit_id: Option<String>,
+    /// Only plans whose period overlaps this inclusive range (`yyyymmdd`).
+    pub overlaps: Option<(i64, i64)>,
+    /// The id of the last plan of the previous page.
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+pub async fn get_task(pool: &AnyPool, id: &str) -> Result<Option<TaskState>> {
+    let mut connection = pool.acquire().await?;
+    let mut tasks = load_tasks(&mut connection, &[id.to_owned()]).await?;
+    Ok(tasks.remove(id))
+}
+
+pub async fn get_plan(pool: &AnyPool, id: &str) -> Result<Option<PlanRecord>> {
+    let mut connection = pool.acquire().await?;
+    let mut plans = load_plans(&mut connection, &[id.to_owned()]).await?;
+    Ok(plans.remove(id))
+}
+
+/// Of these plan ids, those that name existing plans.
+pub async fn existing_plans(pool: &AnyPool, ids: &[String]) -> Result<Vec<String>> {
+    let mut connection = pool.acquire().await?;
+    Ok(load_plans(&mut connection, ids)
+        .await?
+        .into_keys()
+        .collect())
+}
+
+/// Tasks ordered by (assigned date, id), with their plan memberships.
+pub async fn list_tasks(pool: &AnyPool, filter: &TaskFilter) -> Result<Vec<TaskState>> {
+    let mut sql = Sql::new(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE 1 = 1"));
+    if let Some(unit) = &filter.assignee_unit_id {
+        sql.push(" AND assignee_unit_id = ")
+            .arg(Arg::Text(unit.clone()));
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ")
+            .arg(Arg::Int(i64::from(status as i32)));
+    }
+    if let Some(from) = filter.assigned_from {
+        sql.push(" AND assigned_date >= ").arg(Arg::Int(from));
+    }
+    if let Some(to) = filter.assigned_to {
+        sql.push(" AND assigned_date <= ").arg(Arg::Int(to));
+    }
+    if let Some(plan) = &filter.plan_id {
+        sql.push(" AND id IN (SELECT task_id FROM task_plans WHERE plan_id = ")
+            .arg(Arg::Text(plan.clone()))
+            .push(")");
+    }
+    if let Some((date, id)) = &filter.after {
+        sql.push(" AND (assigned_date, id) > ")
+            .list([Arg::Int(*date), Arg::Text(id.clone())]);
+    }
+    sql.push(" ORDER BY assigned_date, id LIMIT ")
+        .arg(Arg::Int(filter.limit));
+
+    let mut connection = pool.acquire().await?;
+    let rows = sql.query().fetch_all(&mut *connection).await?;
+    let mut tasks = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
+    let ids: Vec<String> = tasks.iter().map(|task| task.id.clone()).collect();
+    let mut memberships = load_memberships(&mut connection, &ids).await?;
+    for task in &mut tasks {
+        task.plan_ids = memberships.remove(&task.id).unwrap_or_default();
+    }
+    Ok(tasks)
+}
+
+/// Plans ordered by id.
+pub async fn list_plans(pool: &AnyPool, filter: &PlanFilter) -> Result<Vec<PlanRecord>> {
+    let mut sql = Sql::new(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE 1 = 1"));
+    if let Some(kind) = filter.kind {
+        sql.push(" AND kind = ")
+            .arg(Arg::Int(i64::from(kind as i32)));
+    }
+    if let Some(owner) = &filter.owner_unit_id {
+        sql.push(" AND owner_unit_id = ")
+            .arg(Arg::Text(owner.clone()));
+    }
+    if let Some((start, end)) = filter.overlaps {
+        sql.push(" AND period_start <= ")
+            .arg(Arg::Int(end))
+            .push(" AND period_end >= ")
+            .arg(Arg::Int(start));
+    }
+    if let Some(after) = &filter.after {
+        sql.push(" AND id > ").arg(Arg::Text(after.clone()));
+    }
+    sql.push(" ORDER BY id LIMIT ").arg(Arg::Int(filter.limit));
+    let rows = sql.query().fetch_all(pool).await?;
+    rows.iter().map(plan_from_row).collect()
+}
+
+/// Up to `limit` changes after `after`, in cursor order.
+pub async fn read_changes(pool: &AnyPool, after: i64, limit: i64) -> Result<Vec<v1::Change>> {
+    let rows = sqlx::query(
+        "SELECT cursor, payload FROM change_log WHERE cursor > $1 ORDER BY cursor LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| decode_change(row.try_get("cursor")?, row.try_get("payload")?))
+        .collect()
+}
+
+/// The change at a cursor.
+pub async fn change_at(pool: &AnyPool, cursor: i64) -> Result<Option<v1::Change>> {
+    let row = sqlx::query("SELECT payload FROM change_log WHERE cursor = $1")
+        .bind(cursor)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|row| decode_change(cursor, row.try_get("payload")?))
+        .transpose()
+}
+
+/// The newest cursor in the log (0 when it is empty).
+pub async fn head_cursor(pool: &AnyPool) -> Result<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(cursor), 0) AS head FROM change_log")
+        .fetch_one(pool)
+        .await?;
+    Ok(row.try_get("head")?)
+}
+
+fn decode_change(cursor: i64, payload: Vec<u8>) -> Result<v1::Change> {
+    let mut change = v1::Change::decode(payload.as_slice())
+        .map_err(|error| Error::Internal(format!("change {cursor} does not decode: {error}")))?;
+    change.cursor = cursor;
+    Ok(change)
+}

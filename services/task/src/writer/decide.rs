@@ -1,0 +1,264 @@
+//! What a batch does, decided in memory before anything is written: each
+//! mutation in order against the state as of the batch (including the batch's
+//! own earlier mutations), yielding its outcome and the rows to write.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use tasknet_domain::timestamp_to_proto;
+use tasknet_proto::prost::Message;
+use tasknet_proto::v1;
+
+use crate::error::{Error, Result};
+use crate::model::{PlanRecord, TaskState};
+use crate::request::{CreatePlan, CreateTask, Mutation, UpdateTask};
+use crate::store::batch::{AppliedRecord, NewChange};
+use crate::transition::{self, Transition};
+
+/// The state a batch starts from: what the database holds for the ids it names.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    pub applied: HashMap<String, AppliedRecord>,
+    pub tasks: HashMap<String, TaskState>,
+    pub plans: HashMap<String, PlanRecord>,
+}
+
+/// A change-log position: known already, or the n-th change of this batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorRef {
+    Known(i64),
+    New(usize),
+}
+
+/// A mutation's outcome before its cursor is known.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    Task {
+        version: i64,
+        cursor: CursorRef,
+        duplicate: bool,
+        /// The task after the change (not kept for duplicates).
+        task: Option<v1::Task>,
+    },
+    Plan {
+        plan: PlanRecord,
+        duplicate: bool,
+    },
+}
+
+/// The rows a batch writes.
+#[derive(Debug, Default)]
+pub struct Writes {
+    pub changes: Vec<NewChange>,
+    /// Idempotency records; `cursor` holds the index of their change until
+    /// the cursors are known.
+    pub applied: Vec<AppliedRecord>,
+    /// The final state of every task the batch changed, in first-touch order.
+    pub tasks: Vec<TaskState>,
+    pub memberships: Vec<(String, String)>,
+    pub plans: Vec<PlanRecord>,
+}
+
+/// An update id applied before or earlier in the batch.
+#[derive(Debug, Clone)]
+struct Recorded {
+    digest: String,
+    version: i64,
+    cursor: CursorRef,
+}
+
+/// Decides every mutation of a batch, in order.
+pub fn decide(
+    mutations: &[Mutation],
+    prefetched: Prefetched,
+    record_time_us: i64,
+) -> (Vec<Result<Pending>>, Writes) {
+    let mut batch = Batch {
+        recorded: prefetched
+            .applied
+            .into_iter()
+            .map(|(id, record)| {
+                let recorded = Recorded {
+                    digest: record.digest,
+                    version: record.version,
+                    cursor: CursorRef::Known(record.cursor),
+                };
+                (id, recorded)
+            })
+            .collect(),
+        tasks: prefetched.tasks,
+        plans: prefetched.plans,
+        dirty: Vec::new(),
+        dirty_set: HashSet::new(),
+        writes: Writes::default(),
+        record_time_us,
+    };
+    let outcomes = mutations
+        .iter()
+        .map(|mutation| batch.apply(mutation))
+        .collect();
+    let Batch {
+        mut tasks,
+        dirty,
+        mut writes,
+        ..
+    } = batch;
+    writes.tasks = dirty.iter().filter_map(|id| tasks.remove(id)).collect();
+    (outcomes, writes)
+}
+
+struct Batch {
+    recorded: HashMap<String, Recorded>,
+    tasks: HashMap<String, TaskState>,
+    plans: HashMap<String, PlanRecord>,
+    dirty: Vec<String>,
+    dirty_set: HashSet<String>,
+    writes: Writes,
+    record_time_us: i64,
+}
+
+impl Batch {
+    fn apply(&mut self, mutation: &Mutation) -> Result<Pending> {
+        match mutation {
+            Mutation::CreateTask(create) => self.create_task(create),
+            Mutation::UpdateTask(update) => self.update_task(update),
+            Mutation::CreatePlan(create) => self.create_plan(create),
+        }
+    }
+
+    /// A repeat of an applied update id: acknowledged if it is the same
+    /// request, refused if the id was used for something else.
+    fn repeat(&self, update_id: &str, digest: &str) -> Option<Result<Pending>> {
+        let recorded = self.recorded.get(update_id)?;
+        if recorded.digest != digest {
+            return Some(Err(Error::already_exists(
+                "update_id",
+                format!("{update_id} was already used for a different change"),
+            )));
+        }
+        Some(Ok(Pending::Task {
+            version: recorded.version,
+            cursor: recorded.cursor,
+            duplicate: true,
+            task: None,
+        }))
+    }
+
+    fn create_task(&mut self, create: &CreateTask) -> Result<Pending> {
+        if let Some(repeat) = self.repeat(&create.update_id, &create.digest) {
+            return repeat;
+        }
+        if self.tasks.contains_key(&create.task_id) {
+            return Err(Error::already_exists(
+                "task_id",
+                format!(
+                    "task {} was already created by another update",
+                    create.task_id
+                ),
+            ));
+        }
+        let transition = transition::create(create, self.record_time_us);
+        for plan_id in &create.plan_ids {
+            self.writes
+                .memberships
+                .push((create.task_id.clone(), plan_id.clone()));
+        }
+        Ok(self.record(&create.update_id, &create.digest, transition))
+    }
+
+    fn update_task(&mut self, update: &UpdateTask) -> Result<Pending> {
+        if let Some(repeat) = self.repeat(&update.update_id, &update.digest) {
+            return repeat;
+        }
+        let current = self.tasks.get(&update.task_id).ok_or_else(|| {
+            Error::not_found("task_id", format!("there is no task {}", update.task_id))
+        })?;
+        let transition = transition::update(current, update, self.record_time_us)?;
+        Ok(self.record(&update.update_id, &update.digest, transition))
+    }
+
+    /// Applies an accepted task change to the batch state and its writes.
+    fn record(&mut self, update_id: &str, digest: &str, transition: Transition) -> Pending {
+        let Transition { state, event } = transition;
+        let task = event.task.clone();
+        let index = self.push_change(
+            Some(state.id.clone()),
+            Some(update_id.to_owned()),
+            v1::change::Event::TaskEvent(event),
+        );
+        let cursor = CursorRef::New(index);
+        self.writes.applied.push(AppliedRecord {
+            update_id: update_id.to_owned(),
+            task_id: state.id.clone(),
+            digest: digest.to_owned(),
+            version: state.version,
+            cursor: index as i64,
+        });
+        self.recorded.insert(
+            update_id.to_owned(),
+            Recorded {
+                digest: digest.to_owned(),
+                version: state.version,
+                cursor,
+            },
+        );
+        if self.dirty_set.insert(state.id.clone()) {
+            self.dirty.push(state.id.clone());
+        }
+        let version = state.version;
+        self.tasks.insert(state.id.clone(), state);
+        Pending::Task {
+            version,
+            cursor,
+            duplicate: false,
+            task,
+        }
+    }
+
+    fn create_plan(&mut self, create: &CreatePlan) -> Result<Pending> {
+        if let Some(existing) = self.plans.get(&create.plan.id) {
+            if existing.same_content(&create.plan) {
+                return Ok(Pending::Plan {
+                    plan: existing.clone(),
+                    duplicate: true,
+                });
+            }
+            return Err(Error::already_exists(
+                "plan_id",
+                format!("plan {} already exists with other content", create.plan.id),
+            ));
+        }
+        let mut plan = create.plan.clone();
+        plan.create_time_us = self.record_time_us;
+        self.push_change(None, None, v1::change::Event::PlanCreated(plan.to_proto()));
+        self.plans.insert(plan.id.clone(), plan.clone());
+        self.writes.plans.push(plan.clone());
+        Ok(Pending::Plan {
+            plan,
+            duplicate: false,
+        })
+    }
+
+    /// Appends a change-log entry and returns its index in the batch.
+    fn push_change(
+        &mut self,
+        task_id: Option<String>,
+        update_id: Option<String>,
+        event: v1::change::Event,
+    ) -> usize {
+        let record_time = chrono::DateTime::<Utc>::from_timestamp_micros(self.record_time_us)
+            .map(timestamp_to_proto);
+        let change = v1::Change {
+            cursor: 0,
+            record_time,
+            event: Some(event),
+        };
+        self.writes.changes.push(NewChange {
+            task_id,
+            update_id,
+            record_time_us: self.record_time_us,
+            payload: change.encode_to_vec(),
+        });
+        self.writes.changes.len() - 1
+    }
+}

@@ -1,0 +1,289 @@
+//! The one writer: every mutation goes through a queue to a single task that
+//! applies whatever is queued in one transaction (group commit), appends the
+//! change log in the same transaction, commits once, then answers each
+//! request and tells change-log followers the newest cursor.
+
+pub mod decide;
+
+use chrono::Utc;
+use tasknet_proto::v1;
+use tasknet_server::Shutdown;
+use tasknet_storage::Database;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::model::{PlanRecord, micros};
+use crate::request::Mutation;
+use crate::store::{self, batch};
+use decide::{CursorRef, Pending, Prefetched, Writes};
+
+/// The default and usual largest number of mutations per transaction.
+pub const DEFAULT_MAX_BATCH: usize = 512;
+
+/// An applied (or repeated) task mutation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskAck {
+    pub version: i64,
+    pub cursor: i64,
+    pub duplicate: bool,
+    /// The task after the change; `None` for duplicates (read it from the
+    /// change log at `cursor`).
+    pub task: Option<v1::Task>,
+}
+
+/// What the writer answers for one mutation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Task(TaskAck),
+    Plan { plan: PlanRecord, duplicate: bool },
+}
+
+type Reply = oneshot::Sender<Result<Outcome>>;
+
+struct Job {
+    mutation: Mutation,
+    reply: Reply,
+}
+
+/// Submits mutations to the writer. Cheap to clone.
+#[derive(Clone)]
+pub struct WriterHandle {
+    sender: mpsc::Sender<Job>,
+}
+
+/// The receiving end of one queued mutation.
+pub type OutcomeReceiver = oneshot::Receiver<Result<Outcome>>;
+
+impl WriterHandle {
+    /// Queues a mutation (waiting while the queue is full) and returns where
+    /// its outcome will arrive once its batch has committed. Mutations queued
+    /// one after another are applied in that order.
+    pub async fn enqueue(&self, mutation: Mutation) -> Result<OutcomeReceiver> {
+        let (reply, receiver) = oneshot::channel();
+        self.sender
+            .send(Job { mutation, reply })
+            .await
+            .map_err(|_| stopped())?;
+        Ok(receiver)
+    }
+
+    /// Queues a mutation and waits for its outcome.
+    pub async fn submit(&self, mutation: Mutation) -> Result<Outcome> {
+        wait(self.enqueue(mutation).await?).await
+    }
+}
+
+/// Waits for a queued mutation's outcome.
+pub async fn wait(receiver: OutcomeReceiver) -> Result<Outcome> {
+    receiver.await.map_err(|_| stopped())?
+}
+
+fn stopped() -> Error {
+    Error::Unavailable("the task writer is shutting down; retry".to_owned())
+}
+
+/// The writer task's state.
+pub struct Writer {
+    database: Database,
+    max_batch: usize,
+    newest: watch::Sender<i64>,
+}
+
+/// A running writer: its handle, the newest committed cursor, and its task.
+pub struct SpawnedWriter {
+    pub handle: WriterHandle,
+    pub newest: watch::Receiver<i64>,
+    pub task: JoinHandle<()>,
+}
+
+impl Writer {
+    pub fn new(database: Database, max_batch: usize) -> (Self, watch::Receiver<i64>) {
+        let (newest, receiver) = watch::channel(0);
+        let writer = Self {
+            database,
+            max_batch: max_batch.max(1),
+            newest,
+        };
+        (writer, receiver)
+    }
+
+    /// Starts the writer; it stops when `shutdown` fires, after applying
+    /// what is already queued.
+    pub fn spawn(database: Database, max_batch: usize, shutdown: Shutdown) -> SpawnedWriter {
+        let (writer, newest) = Self::new(database, max_batch);
+        let (sender, receiver) = mpsc::channel(writer.max_batch.saturating_mul(4).max(64));
+        let task = tokio::spawn(writer.run(receiver, shutdown));
+        SpawnedWriter {
+            handle: WriterHandle { sender },
+            newest,
+            task,
+        }
+    }
+
+    async fn run(self, mut receiver: mpsc::Receiver<Job>, shutdown: Shutdown) {
+        loop {
+            let first = tokio::select! {
+                job = receiver.recv() => job,
+                () = shutdown.wait() => None,
+            };
+            let Some(first) = first else { break };
+            let batch = self.gather(first, &mut receiver);
+            self.process(batch).await;
+        }
+        // Refuse new work, but finish what was accepted into the queue.
+        receiver.close();
+        while let Some(first) = receiver.recv().await {
+            let batch = self.gather(first, &mut receiver);
+            self.process(batch).await;
+        }
+        tracing::debug!("task writer stopped");
+    }
+
+    /// The first job plus whatever else is queued, up to the batch limit.
+    fn gather(&self, first: Job, receiver: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+        let mut batch = vec![first];
+        while batch.len() < self.max_batch {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    async fn process(&self, jobs: Vec<Job>) {
+        let (mutations, replies): (Vec<Mutation>, Vec<Reply>) = jobs
+            .into_iter()
+            .map(|job| (job.mutation, job.reply))
+            .unzip();
+        let outcomes = match self.apply_batch(&mutations).await {
+            Ok(outcomes) => outcomes,
+            Err(error) if mutations.len() > 1 => {
+                // One bad apple must not keep failing every batch it lands in:
+                // retry each mutation in a transaction of its own.
+                tracing::warn!(%error, size = mutations.len(), "batch failed; applying one by one");
+                let mut outcomes = Vec::with_capacity(mutations.len());
+                for mutation in mutations {
+                    let single = self.apply_batch(std::slice::from_ref(&mutation)).await;
+                    outcomes.push(single.map_or_else(
+                        |error| Err(batch_failed(error)),
+                        |mut all| {
+                            all.pop().unwrap_or_else(|| {
+                                Err(Error::Internal("empty batch result".into()))
+                            })
+                        },
+                    ));
+                }
+                outcomes
+            }
+            Err(error) => vec![Err(batch_failed(error))],
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A requester that went away no longer needs its answer.
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Applies a batch in one transaction. `Err` means nothing was committed.
+    pub async fn apply_batch(&self, mutations: &[Mutation]) -> Result<Vec<Result<Outcome>>> {
+        let mut transaction = self.database.pool().begin().await?;
+        batch::lock_writers(&mut transaction, self.database.backend()).await?;
+        let prefetched = prefetch(&mut transaction, mutations).await?;
+        let (pending, writes) = decide::decide(mutations, prefetched, micros(Utc::now()));
+        let cursors = write(&mut transaction, writes).await?;
+        transaction.commit().await?;
+        if let Some(&newest) = cursors.last() {
+            self.newest.send_replace(newest);
+        }
+        Ok(pending
+            .into_iter()
+            .map(|pending| pending.and_then(|pending| resolve(pending, &cursors)))
+            .collect())
+    }
+}
+
+/// Clients see a failed batch as a transient failure: retrying is safe,
+/// because applied update ids are recognised.
+fn batch_failed(error: Error) -> Error {
+    tracing::error!(%error, cause = ?error, "task write batch failed");
+    Error::Unavailable("the task database did not accept the change; retry".to_owned())
+}
+
+/// Reads every record the batch names, in a few statements.
+async fn prefetch(
+    connection: &mut sqlx::AnyConnection,
+    mutations: &[Mutation],
+) -> Result<Prefetched> {
+    let mut update_ids = Vec::new();
+    let mut task_ids = Vec::new();
+    let mut plan_ids = Vec::new();
+    for mutation in mutations {
+        match mutation {
+            Mutation::CreateTask(create) => {
+                update_ids.push(create.update_id.clone());
+                task_ids.push(create.task_id.clone());
+            }
+            Mutation::UpdateTask(update) => {
+                update_ids.push(update.update_id.clone());
+                task_ids.push(update.task_id.clone());
+            }
+            Mutation::CreatePlan(create) => plan_ids.push(create.plan.id.clone()),
+        }
+    }
+    for ids in [&mut update_ids, &mut task_ids, &mut plan_ids] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    Ok(Prefetched {
+        applied: batch::load_applied(connection, &update_ids).await?,
+        tasks: store::load_tasks(connection, &task_ids).await?,
+        plans: store::load_plans(connection, &plan_ids).await?,
+    })
+}
+
+/// Writes a batch's rows and returns the cursors of its changes, in order.
+async fn write(connection: &mut sqlx::AnyConnection, mut writes: Writes) -> Result<Vec<i64>> {
+    for plan in &writes.plans {
+        batch::insert_plan(connection, plan).await?;
+    }
+    let cursors = batch::insert_changes(connection, &writes.changes).await?;
+    for record in &mut writes.applied {
+        record.cursor = change_cursor(&cursors, record.cursor as usize)?;
+    }
+    batch::insert_applied(connection, &writes.applied).await?;
+    let tasks: Vec<_> = writes.tasks.iter().collect();
+    batch::upsert_tasks(connection, &tasks).await?;
+    batch::insert_memberships(connection, &writes.memberships).await?;
+    Ok(cursors)
+}
+
+fn change_cursor(cursors: &[i64], index: usize) -> Result<i64> {
+    cursors
+        .get(index)
+        .copied()
+        .ok_or_else(|| Error::Internal(format!("no cursor for change {index} of the batch")))
+}
+
+fn resolve(pending: Pending, cursors: &[i64]) -> Result<Outcome> {
+    Ok(match pending {
+        Pending::Task {
+            version,
+            cursor,
+            duplicate,
+            task,
+        } => Outcome::Task(TaskAck {
+            version,
+            cursor: match cursor {
+                CursorRef::Known(cursor) => cursor,
+                CursorRef::New(index) => change_cursor(cursors, index)?,
+            },
+            duplicate,
+            task,
+        }),
+        Pending::Plan { plan, duplicate } => Outcome::Plan { plan, duplicate },
+    })
+}
+
+#[cfg(test)]
+mod tests;
