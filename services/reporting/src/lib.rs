@@ -1,1 +1,104 @@
-//! placeholder
+//! The tasknet reporting service: a read model fed by the task service's
+//! change log (`WatchChanges`), and the nationwide figures review meetings
+//! read out — `StatusBreakdown` by unit category, region or unit against the
+//! same period a year earlier, `PlanProgress`, and `GetSyncState`.
+
+mod breakdown;
+mod catalog;
+mod counts;
+mod error;
+mod follower;
+mod reports;
+mod service;
+mod store;
+mod wait;
+
+#[cfg(test)]
+mod tests;
+
+use anyhow::Context;
+use tasknet_directory::UnitDirectory;
+use tasknet_proto::v1::reporting_service_server::ReportingServiceServer;
+use tasknet_server::Shutdown;
+use tasknet_storage::DatabaseOptions;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use breakdown::{NO_REGION_GROUP, UNKNOWN_GROUP};
+pub use error::Error;
+pub use service::ReportingHandler;
+
+use follower::Follower;
+use reports::Reports;
+use store::ReadModel;
+
+pub const SERVICE_NAME: &str = "tasknet.v1.ReportingService";
+
+#[derive(Debug, Clone)]
+pub struct ReportingSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    pub database: DatabaseOptions,
+    /// The task service whose change log is followed (`http://host:port`).
+    pub task_endpoint: String,
+    /// The organisation service that names units and regions.
+    pub organisation_endpoint: String,
+}
+
+/// The running reporting service: its database, the change-log follower and
+/// the gRPC handlers.
+pub struct ReportingApp {
+    store: ReadModel,
+    handler: ReportingHandler<UnitDirectory>,
+    applied: watch::Receiver<i64>,
+    follower: JoinHandle<()>,
+}
+
+impl ReportingApp {
+    /// Connects and migrates the database, then starts following the task
+    /// service's change log (until `shutdown` fires).
+    pub async fn open(settings: &ReportingSettings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        let store = ReadModel::open(&settings.database_url, &settings.database)
+            .await
+            .context("failed to open the reporting database")?;
+        let (cursor, _) = store
+            .sync_state()
+            .await
+            .context("failed to read the reporting sync state")?;
+        let directory = UnitDirectory::connect_lazy(&settings.organisation_endpoint)?;
+        let channel = tasknet_server::connect_lazy(&settings.task_endpoint)
+            .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
+        let (sender, applied) = watch::channel(cursor);
+        let follower = Follower::new(store.clone(), channel, sender, shutdown);
+        let follower = tokio::spawn(follower.run());
+        let reports = Reports::new(store.clone(), directory, applied.clone());
+        tracing::info!(
+            cursor,
+            "reporting read model opened; following the task change log"
+        );
+        Ok(Self {
+            store,
+            handler: ReportingHandler::new(reports),
+            applied,
+            follower,
+        })
+    }
+
+    /// The tonic service to add to a `tonic::service::Routes`.
+    pub fn service(&self) -> ReportingServiceServer<ReportingHandler<UnitDirectory>> {
+        ReportingServiceServer::new(self.handler.clone())
+    }
+
+    /// The change-log cursor the read model has applied.
+    pub fn applied_cursor(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits for the follower to stop (after shutdown), then closes the pool.
+    pub async fn closed(self) {
+        if let Err(error) = self.follower.await {
+            tracing::error!(%error, "the change-log follower panicked");
+        }
+        self.store.close().await;
+    }
+}

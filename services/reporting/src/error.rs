@@ -1,0 +1,88 @@
+//! The reporting service's one error type and its single mapping to `tonic::Status`.
+
+use tasknet_domain::FieldError;
+use tasknet_proto::tonic::{Code, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input, naming the field at fault.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// A reference to something the read model does not have.
+    #[error("{field}: {message}")]
+    NotFound { field: String, message: String },
+    /// `min_cursor` was not reached within the call's deadline.
+    #[error(
+        "min_cursor: the read model has applied the change log up to {applied}, \
+         not yet {min_cursor}; retry later"
+    )]
+    NotCaughtUp { min_cursor: i64, applied: i64 },
+    /// The organisation service could not be asked about units.
+    #[error("the unit directory is unavailable")]
+    Directory(#[source] tasknet_directory::DirectoryError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl Error {
+    pub fn not_found(field: &str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let code = match &error {
+            Error::Invalid(_) => Code::InvalidArgument,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::NotCaughtUp { .. } => Code::DeadlineExceeded,
+            Error::Directory(_) => Code::Unavailable,
+            Error::Database(_) => Code::Internal,
+        };
+        match &error {
+            Error::Database(cause) => {
+                tracing::error!(error = %cause, "reporting database error");
+                Status::new(code, "internal error reading the reporting database")
+            }
+            Error::Directory(cause) => {
+                tracing::warn!(error = %cause, "unit directory unavailable");
+                Status::new(code, error.to_string())
+            }
+            _ => Status::new(code, error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_messages() {
+        let status = Status::from(Error::from(FieldError::missing("as_of")));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().starts_with("as_of:"),
+            "{}",
+            status.message()
+        );
+
+        let status = Status::from(Error::not_found("plan_id", "no such plan"));
+        assert_eq!(status.code(), Code::NotFound);
+        assert!(status.message().starts_with("plan_id:"));
+
+        let status = Status::from(Error::NotCaughtUp {
+            min_cursor: 9,
+            applied: 3,
+        });
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+        assert!(status.message().starts_with("min_cursor:"));
+
+        let status = Status::from(Error::Database(sqlx::Error::RowNotFound));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("RowNotFound"));
+    }
+}

@@ -1,0 +1,205 @@
+//! What each reporting RPC does, free of the transport: validate everything,
+//! wait for `min_cursor`, query the read model, shape the answer.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate};
+use tasknet_domain::{
+    DatePeriod, FieldError, date_from_proto, date_from_storage, date_to_proto, error::parse_uuid,
+    previous_year_date, timestamp_to_proto,
+};
+use tasknet_proto::v1::{self, GroupBy, PlanKind};
+use tokio::sync::watch;
+
+use crate::breakdown::breakdown_rows;
+use crate::catalog::{Catalog, UnitSource};
+use crate::error::Error;
+use crate::store::{self, ReadModel, StatusQuery, decode::PlanRow};
+use crate::wait::{validate_min_cursor, wait_for_cursor};
+
+/// The reports over one read model, grouping units from `U`.
+#[derive(Debug, Clone)]
+pub struct Reports<U> {
+    store: ReadModel,
+    units: U,
+    applied: watch::Receiver<i64>,
+}
+
+/// A validated StatusBreakdown request.
+#[derive(Debug, Clone, Copy)]
+struct BreakdownQuestion {
+    period: DatePeriod,
+    as_of: NaiveDate,
+    group_by: GroupBy,
+    min_cursor: i64,
+}
+
+impl BreakdownQuestion {
+    fn parse(request: &v1::StatusBreakdownRequest) -> Result<Self, FieldError> {
+        let period = DatePeriod::from_proto("period", request.period.as_ref())?;
+        let as_of = date_from_proto("as_of", request.as_of.as_ref())?;
+        let group_by = match GroupBy::try_from(request.group_by) {
+            Ok(GroupBy::Unspecified) => GroupBy::None,
+            Ok(group_by) => group_by,
+            Err(_) => {
+                let message = format!("{} is not a grouping", request.group_by);
+                return Err(FieldError::new("group_by", message));
+            }
+        };
+        let min_cursor = validate_min_cursor(request.min_cursor)?;
+        Ok(Self {
+            period,
+            as_of,
+            group_by,
+            min_cursor,
+        })
+    }
+}
+
+/// Which plans a PlanProgress request asks about.
+#[derive(Debug, Clone)]
+enum PlanSelector {
+    Id(String),
+    Kind { kind: PlanKind, period: DatePeriod },
+}
+
+impl PlanSelector {
+    fn parse(selector: Option<&v1::plan_progress_request::Selector>) -> Result<Self, FieldError> {
+        use v1::plan_progress_request::Selector;
+        match selector {
+            None => Err(FieldError::new("selector", "set plan_id or plans_of_kind")),
+            Some(Selector::PlanId(id)) => Ok(Self::Id(parse_uuid("plan_id", id)?.to_string())),
+            Some(Selector::PlansOfKind(of_kind)) => {
+                let kind = match PlanKind::try_from(of_kind.kind) {
+                    Ok(PlanKind::Unspecified) => {
+                        return Err(FieldError::missing("plans_of_kind.kind"));
+                    }
+                    Ok(kind) => kind,
+                    Err(_) => {
+                        let message = format!("{} is not a plan kind", of_kind.kind);
+                        return Err(FieldError::new("plans_of_kind.kind", message));
+                    }
+                };
+                let period =
+                    DatePeriod::from_proto("plans_of_kind.period", of_kind.period.as_ref())?;
+                Ok(Self::Kind { kind, period })
+            }
+        }
+    }
+}
+
+impl<U: UnitSource> Reports<U> {
+    pub fn new(store: ReadModel, units: U, applied: watch::Receiver<i64>) -> Self {
+        Self {
+            store,
+            units,
+            applied,
+        }
+    }
+
+    /// StatusBreakdown; `budget` bounds the wait for `min_cursor`.
+    pub async fn status_breakdown(
+        &self,
+        request: &v1::StatusBreakdownRequest,
+        budget: Duration,
+    ) -> Result<v1::StatusBreakdownResponse, Error> {
+        let question = BreakdownQuestion::parse(request)?;
+        let applied = wait_for_cursor(&self.applied, question.min_cursor, budget).await?;
+        let current = StatusQuery {
+            period: question.period,
+            as_of: question.as_of,
+        };
+        let previous = StatusQuery {
+            period: question.period.previous_year(),
+            as_of: previous_year_date(question.as_of),
+        };
+        let mut results = self.store.status_by_unit(&[current, previous]).await?;
+        let previous_counts = results.pop().unwrap_or_default();
+        let current_counts = results.pop().unwrap_or_default();
+        let catalog = if question.group_by == GroupBy::None {
+            Catalog::default()
+        } else {
+            let mut ids: Vec<String> = current_counts.keys().cloned().collect();
+            ids.extend(previous_counts.keys().cloned());
+            ids.sort_unstable();
+            ids.dedup();
+            self.units.catalog(ids).await.map_err(Error::Directory)?
+        };
+        let (rows, national) = breakdown_rows(
+            question.group_by,
+            &current_counts,
+            &previous_counts,
+            &catalog,
+        );
+        Ok(v1::StatusBreakdownResponse {
+            period: Some(current.period.to_proto()),
+            as_of: Some(date_to_proto(current.as_of)),
+            previous_period: Some(previous.period.to_proto()),
+            previous_as_of: Some(date_to_proto(previous.as_of)),
+            rows,
+            national: Some(national),
+            applied_cursor: applied,
+        })
+    }
+
+    /// PlanProgress; `budget` bounds the wait for `min_cursor`.
+    pub async fn plan_progress(
+        &self,
+        request: &v1::PlanProgressRequest,
+        budget: Duration,
+    ) -> Result<v1::PlanProgressResponse, Error> {
+        let selector = PlanSelector::parse(request.selector.as_ref())?;
+        let as_of = date_from_proto("as_of", request.as_of.as_ref())?;
+        let min_cursor = validate_min_cursor(request.min_cursor)?;
+        let applied = wait_for_cursor(&self.applied, min_cursor, budget).await?;
+        let plans = match selector {
+            PlanSelector::Id(id) => match store::plan_by_id(self.store.pool(), &id).await? {
+                Some(plan) => vec![plan],
+                None => return Err(Error::not_found("plan_id", format!("no plan {id}"))),
+            },
+            PlanSelector::Kind { kind, period } => {
+                store::plans_of_kind(self.store.pool(), i64::from(kind as i32), period).await?
+            }
+        };
+        let ids: Vec<String> = plans.iter().map(|plan| plan.id.clone()).collect();
+        let counts = store::plan_counts(self.store.pool(), &ids, as_of).await?;
+        let plans = plans
+            .iter()
+            .map(|plan| {
+                let (done, total) = counts.get(&plan.id).copied().unwrap_or((0, 0));
+                v1::PlanProgressRow {
+                    plan: Some(plan_to_proto(plan)),
+                    done,
+                    total,
+                }
+            })
+            .collect();
+        Ok(v1::PlanProgressResponse {
+            plans,
+            applied_cursor: applied,
+        })
+    }
+
+    pub async fn sync_state(&self) -> Result<v1::GetSyncStateResponse, Error> {
+        let (applied_cursor, time) = self.store.sync_state().await?;
+        Ok(v1::GetSyncStateResponse {
+            applied_cursor,
+            last_applied_time: time.map(timestamp_to_proto),
+        })
+    }
+}
+
+fn plan_to_proto(plan: &PlanRow) -> v1::Plan {
+    let date = |value| date_from_storage(value).map(date_to_proto);
+    v1::Plan {
+        id: plan.id.clone(),
+        name: plan.name.clone(),
+        kind: i32::try_from(plan.kind).unwrap_or_default(),
+        owner_unit_id: plan.owner_unit_id.clone(),
+        period: Some(v1::DateRange {
+            start: date(plan.period_start),
+            end: date(plan.period_end),
+        }),
+        create_time: DateTime::from_timestamp_micros(plan.create_time_us).map(timestamp_to_proto),
+    }
+}

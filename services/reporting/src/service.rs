@@ -1,0 +1,59 @@
+//! The `tasknet.v1.ReportingService` gRPC handlers: thin wrappers that take
+//! the caller's deadline, call [`Reports`] and map errors to `Status`.
+
+use tasknet_proto::tonic::{self, Request, Response, Status};
+use tasknet_proto::v1;
+use tasknet_proto::v1::reporting_service_server::ReportingService;
+
+use crate::catalog::UnitSource;
+use crate::reports::Reports;
+use crate::wait::wait_budget;
+
+/// The service implementation over a read model and a unit source.
+#[derive(Debug, Clone)]
+pub struct ReportingHandler<U> {
+    reports: Reports<U>,
+}
+
+impl<U> ReportingHandler<U> {
+    pub fn new(reports: Reports<U>) -> Self {
+        Self { reports }
+    }
+}
+
+#[tonic::async_trait]
+impl<U: UnitSource> ReportingService for ReportingHandler<U> {
+    #[tracing::instrument(skip_all, fields(group_by = request.get_ref().group_by, min_cursor = request.get_ref().min_cursor))]
+    async fn status_breakdown(
+        &self,
+        request: Request<v1::StatusBreakdownRequest>,
+    ) -> Result<Response<v1::StatusBreakdownResponse>, Status> {
+        let budget = wait_budget(request.metadata());
+        let response = self
+            .reports
+            .status_breakdown(request.get_ref(), budget)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, fields(min_cursor = request.get_ref().min_cursor))]
+    async fn plan_progress(
+        &self,
+        request: Request<v1::PlanProgressRequest>,
+    ) -> Result<Response<v1::PlanProgressResponse>, Status> {
+        let budget = wait_budget(request.metadata());
+        let response = self
+            .reports
+            .plan_progress(request.get_ref(), budget)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_sync_state(
+        &self,
+        _request: Request<v1::GetSyncStateRequest>,
+    ) -> Result<Response<v1::GetSyncStateResponse>, Status> {
+        Ok(Response::new(self.reports.sync_state().await?))
+    }
+}

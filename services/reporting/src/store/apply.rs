@@ -1,0 +1,375 @@
+//! Applying one batch of change-log entries, and the cursor it reaches, in
+//! one transaction: a restart of either side then neither loses nor doubles
+//! a change, and entries at or below the stored cursor are ignored.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
+use tasknet_domain::{TaskTimeline, date_from_storage, date_to_storage};
+use tasknet_proto::v1;
+
+use super::decode::{Decoded, PlanRow, StatusEvent, TaskRow, decode};
+use super::sql::{Param, in_list_statements, insert_rows, query_with};
+
+/// Stored for "from the beginning" and "open-ended" segment bounds.
+const SEGMENT_START: i64 = 0;
+const SEGMENT_END: i64 = 99_991_231;
+
+/// Applies `changes` (in cursor order) and returns the cursor now stored.
+pub async fn apply_batch(
+    pool: &AnyPool,
+    changes: &[v1::Change],
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let stored = lock_cursor(&mut tx).await?;
+    let fresh = fresh_changes(changes, stored);
+    let Some(last) = fresh.last().map(|change| change.cursor) else {
+        // Everything was applied before (a re-delivery after a restart).
+        tx.rollback().await?;
+        return Ok(stored);
+    };
+    let decoded = decode_all(&fresh);
+    let mut batch = Batch::load(&mut tx, &decoded).await?;
+    for entry in decoded {
+        batch.apply(entry);
+    }
+    batch.write(&mut tx).await?;
+    sqlx::query(
+        "UPDATE sync_state SET applied_cursor = $1, last_applied_time_us = $2 WHERE id = 1",
+    )
+    .bind(last)
+    .bind(now.timestamp_micros())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(last)
+}
+
+/// Reads the stored cursor while taking the write lock on it, so that two
+/// followers on one database (replicas) apply each batch once, in turn.
+async fn lock_cursor(tx: &mut Transaction<'_, Any>) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE sync_state SET applied_cursor = applied_cursor WHERE id = 1 \
+         RETURNING applied_cursor",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    row.try_get(0)
+}
+
+/// The entries past `stored`, strictly increasing (a repeat inside a batch is dropped).
+fn fresh_changes(changes: &[v1::Change], stored: i64) -> Vec<&v1::Change> {
+    let mut last = stored;
+    let mut fresh = Vec::with_capacity(changes.len());
+    for change in changes {
+        if change.cursor > last {
+            last = change.cursor;
+            fresh.push(change);
+        }
+    }
+    fresh
+}
+
+fn decode_all(changes: &[&v1::Change]) -> Vec<Decoded> {
+    changes
+        .iter()
+        .filter_map(|change| match decode(change) {
+            Ok(decoded) => Some(decoded),
+            Err(error) => {
+                // Stopping here would stall reporting for everyone on one bad
+                // entry; the entry cannot be repaired downstream either.
+                tracing::error!(cursor = change.cursor, %error, "skipping a malformed change");
+                None
+            }
+        })
+        .collect()
+}
+
+/// A task as the batch sees it: stored state plus this batch's changes.
+struct TaskState {
+    row: TaskRow,
+    /// In cursor (acceptance) order.
+    events: Vec<StatusEvent>,
+    /// Whether it has segments in the database already.
+    stored: bool,
+    dirty: bool,
+}
+
+/// Everything a batch reads once and writes once.
+#[derive(Default)]
+struct Batch {
+    tasks: HashMap<String, TaskState>,
+    plans: Vec<PlanRow>,
+    new_tasks: Vec<String>,
+    new_memberships: Vec<(String, String)>,
+    new_events: Vec<(String, StatusEvent)>,
+}
+
+impl Batch {
+    /// Reads the stored rows and events of every task the batch touches.
+    async fn load(tx: &mut Transaction<'_, Any>, decoded: &[Decoded]) -> Result<Self, sqlx::Error> {
+        let mut ids: Vec<String> = decoded
+            .iter()
+            .filter_map(|entry| match entry {
+                Decoded::Task { task_id, .. } => Some(task_id.clone()),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut batch = Self::default();
+        load_tasks(tx, &ids, &mut batch.tasks).await?;
+        load_events(tx, &ids, &mut batch.tasks).await?;
+        Ok(batch)
+    }
+
+    fn apply(&mut self, entry: Decoded) {
+        match entry {
+            Decoded::Plan(plan) => self.plans.push(plan),
+            Decoded::Task {
+                task_id,
+                snapshot,
+                plan_ids,
+                created,
+                event,
+            } => self.apply_task(task_id, snapshot, plan_ids, created, event),
+            Decoded::Nothing => {}
+        }
+    }
+
+    fn apply_task(
+        &mut self,
+        task_id: String,
+        snapshot: TaskRow,
+        plan_ids: Vec<String>,
+        created: bool,
+        event: Option<StatusEvent>,
+    ) {
+        if !self.tasks.contains_key(&task_id) {
+            if !created {
+                // Only possible if the log lost the creation; the snapshot is
+                // the best account of the task there is.
+                tracing::warn!(%task_id, "update of a task the read model has not seen created");
+            }
+            self.new_tasks.push(task_id.clone());
+            self.new_memberships
+                .extend(plan_ids.into_iter().map(|plan| (plan, task_id.clone())));
+            let state = TaskState {
+                row: snapshot,
+                events: Vec::new(),
+                stored: false,
+                dirty: true,
+            };
+            self.tasks.insert(task_id.clone(), state);
+        }
+        if let (Some(event), Some(state)) = (event, self.tasks.get_mut(&task_id)) {
+            state.events.push(event);
+            state.dirty = true;
+            self.new_events.push((task_id, event));
+        }
+    }
+
+    async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), sqlx::Error> {
+        let connection: &mut AnyConnection = tx;
+        insert_rows(
+            connection,
+            "INSERT INTO rpt_plans (id, name, kind, owner_unit_id, period_start, period_end, create_time_us)",
+            "ON CONFLICT (id) DO NOTHING",
+            &self.plans.iter().map(plan_params).collect::<Vec<_>>(),
+        )
+        .await?;
+        self.write_tasks(connection).await?;
+        self.write_segments(connection).await
+    }
+
+    async fn write_tasks(&self, connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let rows: Vec<Vec<Param>> = self
+            .new_tasks
+            .iter()
+            .filter_map(|id| self.tasks.get(id).map(|state| task_params(id, &state.row)))
+            .collect();
+        insert_rows(
+            connection,
+            "INSERT INTO rpt_tasks (task_id, assignee_unit_id, assigned_date, initial_deadline)",
+            "ON CONFLICT (task_id) DO NOTHING",
+            &rows,
+        )
+        .await?;
+        let memberships: Vec<Vec<Param>> = self
+            .new_memberships
+            .iter()
+            .map(|(plan, task)| vec![Param::Text(plan.clone()), Param::Text(task.clone())])
+            .collect();
+        insert_rows(
+            connection,
+            "INSERT INTO rpt_task_plans (plan_id, task_id)",
+            "ON CONFLICT (plan_id, task_id) DO NOTHING",
+            &memberships,
+        )
+        .await?;
+        let events: Vec<Vec<Param>> = self
+            .new_events
+            .iter()
+            .map(|(task, event)| event_params(task, event))
+            .collect();
+        insert_rows(
+            connection,
+            "INSERT INTO rpt_task_events (task_id, cursor, kind, effective_date, new_deadline)",
+            "ON CONFLICT (task_id, cursor) DO NOTHING",
+            &events,
+        )
+        .await
+    }
+
+    /// Replaces the segments of every task this batch changed.
+    async fn write_segments(&self, connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        let replaced: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(_, state)| state.dirty && state.stored)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for (sql, params) in
+            in_list_statements("DELETE FROM rpt_segments WHERE task_id", "", &[], &replaced)
+        {
+            query_with(&sql, &params).execute(&mut *connection).await?;
+        }
+        let rows: Vec<Vec<Param>> = self
+            .tasks
+            .iter()
+            .filter(|(_, state)| state.dirty)
+            .flat_map(|(id, state)| segment_params(id, state))
+            .collect();
+        insert_rows(
+            connection,
+            "INSERT INTO rpt_segments (task_id, seg_from, seg_until, assignee_unit_id, \
+             assigned_date, deadline, completed_on)",
+            "",
+            &rows,
+        )
+        .await
+    }
+}
+
+async fn load_tasks(
+    tx: &mut Transaction<'_, Any>,
+    ids: &[String],
+    tasks: &mut HashMap<String, TaskState>,
+) -> Result<(), sqlx::Error> {
+    let select = "SELECT task_id, assignee_unit_id, assigned_date, initial_deadline \
+                  FROM rpt_tasks WHERE task_id";
+    for (sql, params) in in_list_statements(select, "", &[], ids) {
+        for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
+            let id: String = row.try_get(0)?;
+            let assigned: i64 = row.try_get(2)?;
+            let deadline: i64 = row.try_get(3)?;
+            let (Some(assigned_date), Some(initial_deadline)) =
+                (date_from_storage(assigned), date_from_storage(deadline))
+            else {
+                return Err(corrupt(format!("rpt_tasks row {id} has an invalid date")));
+            };
+            let row = TaskRow {
+                assignee_unit_id: row.try_get(1)?,
+                assigned_date,
+                initial_deadline,
+            };
+            let state = TaskState {
+                row,
+                events: Vec::new(),
+                stored: true,
+                dirty: false,
+            };
+            tasks.insert(id, state);
+        }
+    }
+    Ok(())
+}
+
+async fn load_events(
+    tx: &mut Transaction<'_, Any>,
+    ids: &[String],
+    tasks: &mut HashMap<String, TaskState>,
+) -> Result<(), sqlx::Error> {
+    let select = "SELECT task_id, cursor, kind, effective_date, new_deadline \
+                  FROM rpt_task_events WHERE task_id";
+    for (sql, params) in in_list_statements(select, "ORDER BY task_id, cursor", &[], ids) {
+        for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
+            let id: String = row.try_get(0)?;
+            let event = StatusEvent::from_storage(
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+                row.try_get(4)?,
+            )
+            .ok_or_else(|| corrupt(format!("rpt_task_events row of {id} is invalid")))?;
+            if let Some(state) = tasks.get_mut(&id) {
+                state.events.push(event);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn corrupt(message: String) -> sqlx::Error {
+    sqlx::Error::Protocol(message)
+}
+
+fn plan_params(plan: &PlanRow) -> Vec<Param> {
+    vec![
+        Param::Text(plan.id.clone()),
+        Param::Text(plan.name.clone()),
+        Param::Int(plan.kind),
+        Param::Text(plan.owner_unit_id.clone()),
+        Param::Int(plan.period_start),
+        Param::Int(plan.period_end),
+        Param::Int(plan.create_time_us),
+    ]
+}
+
+fn task_params(id: &str, row: &TaskRow) -> Vec<Param> {
+    vec![
+        Param::Text(id.to_owned()),
+        Param::Text(row.assignee_unit_id.clone()),
+        Param::Int(date_to_storage(row.assigned_date)),
+        Param::Int(date_to_storage(row.initial_deadline)),
+    ]
+}
+
+fn event_params(task_id: &str, event: &StatusEvent) -> Vec<Param> {
+    vec![
+        Param::Text(task_id.to_owned()),
+        Param::Int(event.cursor),
+        Param::Int(event.storage_kind()),
+        Param::Int(date_to_storage(event.effective)),
+        Param::OptInt(event.storage_new_deadline()),
+    ]
+}
+
+/// The task's timeline as segment rows.
+fn segment_params(task_id: &str, state: &TaskState) -> Vec<Vec<Param>> {
+    let timeline = TaskTimeline {
+        initial_deadline: state.row.initial_deadline,
+        events: state
+            .events
+            .iter()
+            .filter_map(StatusEvent::timeline_event)
+            .collect(),
+    };
+    timeline
+        .segments()
+        .into_iter()
+        .map(|segment| {
+            vec![
+                Param::Text(task_id.to_owned()),
+                Param::Int(segment.from.map_or(SEGMENT_START, date_to_storage)),
+                Param::Int(segment.until.map_or(SEGMENT_END, date_to_storage)),
+                Param::Text(state.row.assignee_unit_id.clone()),
+                Param::Int(date_to_storage(state.row.assigned_date)),
+                Param::Int(date_to_storage(segment.state.deadline)),
+                Param::OptInt(segment.state.completed_on.map(date_to_storage)),
+            ]
+        })
+        .collect()
+}

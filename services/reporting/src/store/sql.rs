@@ -1,0 +1,123 @@
+//! Building statements with many bound values, portable to both back ends:
+//! multi-row `INSERT … VALUES` and `IN (…)` lists with `$n` placeholders
+//! (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL rejects).
+
+use std::fmt::Write;
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection};
+
+/// A value to bind.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+}
+
+/// Keeps every statement well under SQLite's (32766) and PostgreSQL's
+/// (65535) limits on bound parameters.
+const MAX_PARAMS: usize = 8_000;
+
+fn bind_all<'q>(
+    mut query: Query<'q, Any, AnyArguments<'q>>,
+    params: &'q [Param],
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for param in params {
+        query = match param {
+            Param::Int(value) => query.bind(*value),
+            Param::OptInt(value) => query.bind(*value),
+            Param::Text(value) => query.bind(value.as_str()),
+        };
+    }
+    query
+}
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(sql: &mut String, first: usize, count: usize) {
+    for i in 0..count {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(sql, "${}", first + i);
+    }
+}
+
+/// Runs `head VALUES (…), (…) tail` over `rows`, each of the same width, in
+/// as few statements as the parameter limit allows.
+pub async fn insert_rows(
+    connection: &mut AnyConnection,
+    head: &str,
+    tail: &str,
+    rows: &[Vec<Param>],
+) -> Result<(), sqlx::Error> {
+    let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
+        return Ok(());
+    };
+    for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
+        let mut sql = format!("{head} VALUES ");
+        for (i, _) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            placeholders(&mut sql, i * width + 1, width);
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        let params: Vec<Param> = chunk.iter().flatten().cloned().collect();
+        bind_all(sqlx::query(&sql), &params)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Splits `ids` into statements `before IN ($n, …) after`, each returned
+/// with its parameters: `fixed` first (as `$1…`, usable in `before` and
+/// `after`), then the ids of the list.
+pub fn in_list_statements(
+    before: &str,
+    after: &str,
+    fixed: &[Param],
+    ids: &[String],
+) -> Vec<(String, Vec<Param>)> {
+    ids.chunks(MAX_PARAMS)
+        .map(|chunk| {
+            let mut sql = format!("{before} IN (");
+            placeholders(&mut sql, fixed.len() + 1, chunk.len());
+            sql.push_str(") ");
+            sql.push_str(after);
+            let mut params = fixed.to_vec();
+            params.extend(chunk.iter().cloned().map(Param::Text));
+            (sql, params)
+        })
+        .collect()
+}
+
+/// Binds `params` to `sql`.
+pub fn query_with<'q>(sql: &'q str, params: &'q [Param]) -> Query<'q, Any, AnyArguments<'q>> {
+    bind_all(sqlx::query(sql), params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_are_numbered() {
+        let ids: Vec<String> = ["a", "b"].iter().map(|s| (*s).to_owned()).collect();
+        let statements = in_list_statements("DELETE FROM t WHERE id", "", &[], &ids);
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0].0.trim(), "DELETE FROM t WHERE id IN ($1, $2)");
+        assert_eq!(statements[0].1.len(), 2);
+        let fixed = [Param::Int(7)];
+        let statements = in_list_statements("SELECT 1 WHERE x = $1 AND id", "", &fixed, &ids);
+        assert!(
+            statements[0].0.contains("IN ($2, $3)"),
+            "{}",
+            statements[0].0
+        );
+        assert_eq!(statements[0].1.len(), 3);
+    }
+}
