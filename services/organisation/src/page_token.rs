@@ -1,0 +1,127 @@
+//! Opaque page tokens for ListUnits: the (code, id) of the last unit of the
+//! previous page (keyset paging, so pages stay correct while units are
+//! added), bound to the filters they were issued for.
+
+use tasknet_domain::FieldError;
+
+use crate::repository::{Cursor, UnitFilter};
+
+const FIELD: &str = "page_token";
+const VERSION: &str = "u1";
+/// Separates the parts; codes cannot contain control characters.
+const SEPARATOR: char = '\u{1f}';
+
+/// The token that continues after `cursor` under `filter`.
+pub fn encode(filter: &UnitFilter, cursor: &Cursor) -> String {
+    let plain = [
+        VERSION,
+        &format!("{:016x}", fingerprint(filter)),
+        &cursor.code,
+        &cursor.id,
+    ]
+    .join(&SEPARATOR.to_string());
+    plain.bytes().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The cursor in `token` (`None` for an empty token, the first page). A token
+/// that does not decode, or that was issued for other filters, names the field.
+pub fn decode(filter: &UnitFilter, token: &str) -> Result<Option<Cursor>, FieldError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || FieldError::new(FIELD, "is not a token this service issued");
+    let bytes = hex_decode(token).ok_or_else(invalid)?;
+    let plain = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let parts: Vec<&str> = plain.split(SEPARATOR).collect();
+    let [version, print, code, id] = parts.as_slice() else {
+        return Err(invalid());
+    };
+    if *version != VERSION || code.is_empty() || uuid::Uuid::try_parse(id).is_err() {
+        return Err(invalid());
+    }
+    if *print != format!("{:016x}", fingerprint(filter)) {
+        return Err(FieldError::new(
+            FIELD,
+            "was issued for a request with other filters",
+        ));
+    }
+    Ok(Some(Cursor {
+        code: (*code).to_owned(),
+        id: (*id).to_owned(),
+    }))
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// FNV-1a over the filters: stable across builds and machines, unlike
+/// `DefaultHasher`, so any replica accepts a token another replica issued.
+fn fingerprint(filter: &UnitFilter) -> u64 {
+    let text = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}",
+        filter.category.map(|c| c as i32),
+        filter.parent_id,
+        filter.region_code,
+        filter.code,
+        filter.as_of.map(tasknet_domain::date_to_storage),
+    );
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor() -> Cursor {
+        Cursor {
+            code: "Hà-01".into(),
+            id: "0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b".into(),
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        let filter = UnitFilter::default();
+        let token = encode(&filter, &cursor());
+        assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(decode(&filter, &token).unwrap(), Some(cursor()));
+        assert_eq!(decode(&filter, "").unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_tokens_name_the_field() {
+        let filter = UnitFilter::default();
+        for token in [
+            "zz",
+            "abc",
+            "00",
+            "é1",
+            &hex_of("u1\u{1f}0\u{1f}01\u{1f}nope"),
+        ] {
+            assert_eq!(decode(&filter, token).unwrap_err().field, FIELD, "{token}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_bound_to_their_filters() {
+        let token = encode(&UnitFilter::default(), &cursor());
+        let other = UnitFilter {
+            code: Some("01".into()),
+            ..Default::default()
+        };
+        assert_eq!(decode(&other, &token).unwrap_err().field, FIELD);
+    }
+
+    fn hex_of(text: &str) -> String {
+        text.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,239 @@
+//! The `OrganisationService` gRPC handlers: request validation, then the
+//! store. Each handler's logic returns the crate's `Error`, turned into a
+//! `Status` in one place (`impl From<Error> for Status`).
+
+use tasknet_domain::FieldError;
+use tasknet_proto::tonic::{self, Request, Response, Status};
+use tasknet_proto::v1;
+use tasknet_proto::v1::organisation_service_server::OrganisationService;
+
+use crate::error::Error;
+use crate::model::{canonical_uuid, fields_from_proto, optional_uuid};
+use crate::page_token;
+use crate::repository::UnitFilter;
+use crate::store::{Store, UPDATABLE_PATHS};
+
+/// Page size when the request leaves it at 0.
+pub const DEFAULT_PAGE_SIZE: i32 = 100;
+/// Largest page a request may ask for.
+pub const MAX_PAGE_SIZE: i32 = 1000;
+
+/// The service implementation; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    store: Store,
+}
+
+impl Organisation {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn create(&self, request: v1::CreateUnitRequest) -> Result<v1::Unit, Error> {
+        let unit = request.unit.ok_or_else(|| FieldError::missing("unit"))?;
+        let id = creation_id(&request.unit_id, &unit.id)?;
+        let fields = fields_from_proto("unit", &unit)?;
+        let (stored, created) = self.store.create(&id, fields).await?;
+        tracing::info!(unit_id = %stored.id, code = %stored.fields.code, created, "create unit");
+        Ok(stored.to_proto())
+    }
+
+    async fn update(&self, request: v1::UpdateUnitRequest) -> Result<v1::Unit, Error> {
+        let unit = request.unit.ok_or_else(|| FieldError::missing("unit"))?;
+        let id = canonical_uuid("unit.id", &unit.id)?;
+        let paths = request
+            .update_mask
+            .map(|mask| mask.paths)
+            .unwrap_or_default();
+        if paths.is_empty() {
+            return Err(FieldError::missing("update_mask").into());
+        }
+        if let Some(unknown) = paths
+            .iter()
+            .find(|p| !UPDATABLE_PATHS.contains(&p.as_str()))
+        {
+            return Err(FieldError::new(
+                "update_mask",
+                format!(
+                    "unknown path {unknown:?} (known: {})",
+                    UPDATABLE_PATHS.join(", ")
+                ),
+            )
+            .into());
+        }
+        let stored = self
+            .store
+            .update(&id, &paths, &unit, request.expected_version)
+            .await?;
+        tracing::info!(unit_id = %id, version = stored.version, "update unit");
+        Ok(stored.to_proto())
+    }
+
+    async fn get(&self, request: v1::GetUnitRequest) -> Result<v1::Unit, Error> {
+        let id = canonical_uuid("unit_id", &request.unit_id)?;
+        let unit = self
+            .store
+            .get(&id)
+            .await?
+            .ok_or_else(|| Error::not_found("unit_id", format!("no unit {id}")))?;
+        Ok(unit.to_proto())
+    }
+
+    async fn list(&self, request: v1::ListUnitsRequest) -> Result<v1::ListUnitsResponse, Error> {
+        let filter = list_filter(&request)?;
+        let page_size = page_size(request.page_size)?;
+        let cursor = page_token::decode(&filter, &request.page_token)?;
+        // One more than a page tells whether another page follows.
+        let mut units = self
+            .store
+            .list(&filter, cursor.as_ref(), i64::from(page_size) + 1)
+            .await?;
+        let mut next_page_token = String::new();
+        if units.len() > page_size as usize {
+            units.truncate(page_size as usize);
+            if let Some(last) = units.last() {
+                let cursor = crate::repository::Cursor {
+                    code: last.fields.code.clone(),
+                    id: last.id.clone(),
+                };
+                next_page_token = page_token::encode(&filter, &cursor);
+            }
+        }
+        Ok(v1::ListUnitsResponse {
+            units: units.iter().map(|unit| unit.to_proto()).collect(),
+            next_page_token,
+        })
+    }
+
+    /// Loads the built-in reference units; returns (created, total).
+    pub async fn load_reference(&self) -> Result<(usize, usize), Error> {
+        let (created, total) = self.store.load_reference().await?;
+        tracing::info!(created, total, "loaded reference units");
+        Ok((created, total))
+    }
+}
+
+/// The id a creation uses: `unit_id`, else `unit.id`, else a new UUIDv7.
+fn creation_id(unit_id: &str, inner_id: &str) -> Result<String, FieldError> {
+    let outer = optional_uuid("unit_id", unit_id)?;
+    let inner = optional_uuid("unit.id", inner_id)?;
+    match (outer, inner) {
+        (Some(outer), Some(inner)) if outer != inner => Err(FieldError::new(
+            "unit.id",
+            "differs from unit_id (set one of them)",
+        )),
+        (Some(id), _) | (None, Some(id)) => Ok(id),
+        (None, None) => Ok(uuid::Uuid::now_v7().hyphenated().to_string()),
+    }
+}
+
+fn list_filter(request: &v1::ListUnitsRequest) -> Result<UnitFilter, FieldError> {
+    let category = match request.category {
+        0 => None,
+        value => Some(tasknet_domain::category_from_i32("category", value)?),
+    };
+    let non_empty = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+    Ok(UnitFilter {
+        category,
+        parent_id: optional_uuid("parent_id", &request.parent_id)?,
+        region_code: non_empty(&request.region_code),
+        code: non_empty(&request.code),
+        as_of: tasknet_domain::optional_date_from_proto("as_of", request.as_of.as_ref())?,
+    })
+}
+
+fn page_size(requested: i32) -> Result<i32, FieldError> {
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        1..=MAX_PAGE_SIZE => Ok(requested),
+        _ => Err(FieldError::new(
+            "page_size",
+            format!("{requested} is not between 0 and {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl OrganisationService for Organisation {
+    #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
+    async fn create_unit(
+        &self,
+        request: Request<v1::CreateUnitRequest>,
+    ) -> Result<Response<v1::CreateUnitResponse>, Status> {
+        let unit = self.create(request.into_inner()).await?;
+        Ok(Response::new(v1::CreateUnitResponse { unit: Some(unit) }))
+    }
+
+    #[tracing::instrument(skip_all, fields(unit_id = request.get_ref().unit.as_ref().map(|u| u.id.as_str())))]
+    async fn update_unit(
+        &self,
+        request: Request<v1::UpdateUnitRequest>,
+    ) -> Result<Response<v1::UpdateUnitResponse>, Status> {
+        let unit = self.update(request.into_inner()).await?;
+        Ok(Response::new(v1::UpdateUnitResponse { unit: Some(unit) }))
+    }
+
+    #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
+    async fn get_unit(
+        &self,
+        request: Request<v1::GetUnitRequest>,
+    ) -> Result<Response<v1::GetUnitResponse>, Status> {
+        let unit = self.get(request.into_inner()).await?;
+        Ok(Response::new(v1::GetUnitResponse { unit: Some(unit) }))
+    }
+
+    #[tracing::instrument(skip_all, fields(page_size = request.get_ref().page_size))]
+    async fn list_units(
+        &self,
+        request: Request<v1::ListUnitsRequest>,
+    ) -> Result<Response<v1::ListUnitsResponse>, Status> {
+        Ok(Response::new(self.list(request.into_inner()).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_regions(
+        &self,
+        _request: Request<v1::ListRegionsRequest>,
+    ) -> Result<Response<v1::ListRegionsResponse>, Status> {
+        let regions = self.store.regions().await?;
+        Ok(Response::new(v1::ListRegionsResponse { regions }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn load_reference_units(
+        &self,
+        _request: Request<v1::LoadReferenceUnitsRequest>,
+    ) -> Result<Response<v1::LoadReferenceUnitsResponse>, Status> {
+        let (created, total) = self.load_reference().await?;
+        Ok(Response::new(v1::LoadReferenceUnitsResponse {
+            created: i32::try_from(created).unwrap_or(i32::MAX),
+            total: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_default_and_are_bounded() {
+        assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(1000).unwrap(), 1000);
+        assert_eq!(page_size(1001).unwrap_err().field, "page_size");
+        assert_eq!(page_size(-1).unwrap_err().field, "page_size");
+    }
+
+    #[test]
+    fn creation_ids_come_from_either_field_or_are_generated() {
+        let id = "0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b";
+        assert_eq!(creation_id(id, "").unwrap(), id);
+        assert_eq!(creation_id("", &id.to_uppercase()).unwrap(), id);
+        assert_eq!(creation_id(id, id).unwrap(), id);
+        assert_eq!(creation_id("x", "").unwrap_err().field, "unit_id");
+        let other = "0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7c";
+        assert_eq!(creation_id(id, other).unwrap_err().field, "unit.id");
+        let generated = uuid::Uuid::parse_str(&creation_id("", "").unwrap()).unwrap();
+        assert_eq!(generated.get_version_num(), 7);
+    }
+}
