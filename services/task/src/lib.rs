@@ -14,6 +14,8 @@ mod references;
 pub mod request;
 mod service;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 mod transition;
 mod watch;
 pub mod writer;
