@@ -37,10 +37,6 @@ impl Store {
         Self { db }
     }
 
-    pub fn database(&self) -> &Database {
-        &self.db
-    }
-
     /// Creates the unit `id`, or acknowledges a repeat of the same creation.
     /// Returns the stored unit and whether this call created it.
     pub async fn create(&self, id: &str, fields: UnitFields) -> Result<(StoredUnit, bool), Error> {
