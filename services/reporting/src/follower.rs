@@ -152,8 +152,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter() {
-        let mut streak = Streak::default();
-        streak.failures = 1;
+        let mut streak = Streak { failures: 1 };
         let first = streak.delay();
         assert!(
             first >= FIRST_DELAY / 2 && first <= FIRST_DELAY,
