@@ -37,8 +37,13 @@ fn options() -> DatabaseOptions {
 }
 
 /// Serves `routes` on an ephemeral port until the returned shutdown fires.
-async fn serve(routes: tonic::service::Routes, name: &'static str, shutdown: Shutdown) -> Served {
-    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+async fn serve(
+    routes: tonic::service::Routes,
+    name: &'static str,
+    shutdown: Shutdown,
+    addr: &str,
+) -> Served {
+    let server = GrpcServer::bind(addr).await.unwrap();
     let url = format!("http://{}", server.local_addr());
     let options = ServeOptions {
         drain_timeout: Duration::from_secs(2),
@@ -67,7 +72,24 @@ async fn start_reporting(
         .await
         .unwrap();
     let routes = tonic::service::Routes::new(app.service());
-    let served = serve(routes, tasknet_reporting::SERVICE_NAME, shutdown).await;
+    let served = serve(
+        routes,
+        tasknet_reporting::SERVICE_NAME,
+        shutdown,
+        "127.0.0.1:0",
+    )
+    .await;
+    (app, served)
+}
+
+/// Starts the task service on `addr` with a shutdown of its own.
+async fn start_task(db: &TestDatabase, org_url: &str, addr: &str) -> (TaskApp, Served) {
+    let mut settings = TaskSettings::new(db.url(), org_url);
+    settings.database = options();
+    let shutdown = Shutdown::new();
+    let app = TaskApp::open(&settings, shutdown.clone()).await.unwrap();
+    let routes = tonic::service::Routes::new(app.service());
+    let served = serve(routes, "tasknet.v1.TaskService", shutdown, addr).await;
     (app, served)
 }
 
@@ -395,30 +417,28 @@ async fn services_agree_with_an_independent_count(db: TestDatabase) {
     let backend: Backend = db.backend();
     let task_db = TestDatabase::of(backend, "e2e-task").await.unwrap();
     let org_db = TestDatabase::of(backend, "e2e-organisation").await.unwrap();
-    let services = Shutdown::new();
 
+    let org_stop = Shutdown::new();
     let org_settings = OrganisationSettings {
         database_url: org_db.url().to_owned(),
         database: options(),
     };
-    let org = OrganisationApp::open(&org_settings, services.clone())
+    let org = OrganisationApp::open(&org_settings, org_stop.clone())
         .await
         .unwrap();
     org.load_reference_units().await.unwrap();
     let routes = tonic::service::Routes::new(org.service());
-    let (org_url, _, org_server) =
-        serve(routes, "tasknet.v1.OrganisationService", services.clone()).await;
+    let (org_url, _, org_server) = serve(
+        routes,
+        "tasknet.v1.OrganisationService",
+        org_stop.clone(),
+        "127.0.0.1:0",
+    )
+    .await;
 
-    let mut task_settings = TaskSettings::new(task_db.url(), org_url.clone());
-    task_settings.database = options();
-    let task = TaskApp::open(&task_settings, services.clone())
-        .await
-        .unwrap();
-    let routes = tonic::service::Routes::new(task.service());
-    let (task_url, _, task_server) =
-        serve(routes, "tasknet.v1.TaskService", services.clone()).await;
+    let (task, (task_url, task_stop, task_server)) =
+        start_task(&task_db, &org_url, "127.0.0.1:0").await;
     let mut task_client = TaskServiceClient::new(tasknet_server::connect_lazy(&task_url).unwrap());
-
     let (reporting, (reporting_url, reporting_stop, reporting_server)) =
         start_reporting(&db, &task_url, &org_url).await;
     let mut world = World::new(&org_url, &mut task_client).await;
@@ -435,10 +455,21 @@ async fn services_agree_with_an_independent_count(db: TestDatabase) {
     reporting.closed().await;
     world.write(&mut task_client, 30, 60).await;
 
-    // It resumes from its stored cursor and catches up, nothing lost or doubled.
+    // Then the task service stops too, and reporting restarts while it is
+    // down: it resumes at its stored cursor and retries until the task
+    // service is back (on the same address).
+    task_stop.trigger();
+    task_server.await.unwrap().unwrap();
+    task.closed().await;
     let (reporting, (reporting_url, reporting_stop, reporting_server)) =
         start_reporting(&db, &task_url, &org_url).await;
-    assert!(reporting.applied_cursor() >= applied);
+    assert_eq!(reporting.applied_cursor(), applied);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let task_addr = task_url.trim_start_matches("http://");
+    let (task, (_, task_stop, task_server)) = start_task(&task_db, &org_url, task_addr).await;
+    world.write(&mut task_client, 20, 40).await;
+
+    // Caught up, nothing lost or doubled.
     check_all(&world, &reporting_url).await;
     let mut client =
         ReportingServiceClient::new(tasknet_server::connect_lazy(&reporting_url).unwrap());
@@ -448,14 +479,16 @@ async fn services_agree_with_an_independent_count(db: TestDatabase) {
         .unwrap()
         .into_inner();
     assert_eq!(sync.applied_cursor, world.last_cursor);
+    assert_eq!(reporting.applied_cursor(), world.last_cursor);
 
     reporting_stop.trigger();
     reporting_server.await.unwrap().unwrap();
     reporting.closed().await;
-    services.trigger();
+    task_stop.trigger();
     task_server.await.unwrap().unwrap();
-    org_server.await.unwrap().unwrap();
     task.closed().await;
+    org_stop.trigger();
+    org_server.await.unwrap().unwrap();
     org.closed().await;
 }
 
