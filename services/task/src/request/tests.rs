@@ -100,7 +100,8 @@ fn effective_time_is_required_and_not_far_in_the_future() {
 
 #[test]
 fn task_fields_are_checked_and_named() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut v1::NewTask)>)> = vec![
+    type Edit = Box<dyn Fn(&mut v1::NewTask)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("task.title", Box::new(|task| task.title = "  ".into())),
         ("task.title", Box::new(|task| task.title = "x".repeat(501))),
         ("task.title", Box::new(|task| task.title = "a\0b".into())),

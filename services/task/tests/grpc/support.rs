@@ -1,0 +1,245 @@
+//! Starting both services for one test, request builders, and database probes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use tasknet_domain::{date_to_proto, timestamp_to_proto};
+use tasknet_organisation::{OrganisationApp, OrganisationSettings};
+use tasknet_proto::tonic::service::Routes;
+use tasknet_proto::tonic::{Code, Status};
+use tasknet_proto::v1;
+use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
+use tasknet_proto::v1::task_service_client::TaskServiceClient;
+use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel};
+use tasknet_storage::testing::TestDatabase;
+use tasknet_storage::{Database, DatabaseOptions};
+use tasknet_task::{TaskApp, TaskSettings};
+use tokio::task::JoinHandle;
+
+pub type Client = TaskServiceClient<TracedChannel>;
+
+/// Both services running, with a few real unit ids.
+pub struct Harness {
+    pub client: Client,
+    /// Headquarters: assigns tasks.
+    pub hq: String,
+    /// Two provincial offices: receive tasks.
+    pub office: String,
+    pub other_office: String,
+    task_database: Database,
+    shutdown: Shutdown,
+    servers: Vec<JoinHandle<()>>,
+    _databases: Vec<TestDatabase>,
+}
+
+impl Harness {
+    /// Starts organisation (with the reference units loaded) and task on `task_db`'s back end.
+    pub async fn start(task_db: TestDatabase) -> Self {
+        let organisation_db = TestDatabase::of(task_db.backend(), "organisation")
+            .await
+            .expect("a second database on the same back end");
+        let shutdown = Shutdown::new();
+        let organisation = OrganisationApp::open(
+            &OrganisationSettings {
+                database_url: organisation_db.url().to_owned(),
+                database: DatabaseOptions::default(),
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        organisation.load_reference_units().await.unwrap();
+        let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+        let organisation_endpoint = format!("http://{}", server.local_addr());
+        let routes = Routes::new(organisation.service());
+        let serving = shutdown.clone();
+        let organisation_server = tokio::spawn(async move {
+            server
+                .serve(
+                    routes,
+                    &[tasknet_organisation::SERVICE_NAME],
+                    serving,
+                    ServeOptions::default(),
+                )
+                .await
+                .unwrap();
+            organisation.closed().await;
+        });
+
+        let task = TaskApp::open(
+            &TaskSettings::new(task_db.url(), organisation_endpoint.clone()),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let task_database = task.database().clone();
+        let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
+        let task_endpoint = format!("http://{}", server.local_addr());
+        let routes = Routes::new(task.service());
+        let serving = shutdown.clone();
+        let task_server = tokio::spawn(async move {
+            server
+                .serve(
+                    routes,
+                    &[tasknet_task::SERVICE_NAME],
+                    serving,
+                    ServeOptions::default(),
+                )
+                .await
+                .unwrap();
+            task.closed().await;
+        });
+
+        let channel = tasknet_server::connect_lazy(&organisation_endpoint).unwrap();
+        let mut organisation = OrganisationServiceClient::new(channel);
+        let hq = units(&mut organisation, v1::UnitCategory::Headquarters).await;
+        let offices = units(&mut organisation, v1::UnitCategory::ProvincialOffice).await;
+        Self {
+            client: TaskServiceClient::new(tasknet_server::connect_lazy(&task_endpoint).unwrap()),
+            hq: hq[0].clone(),
+            office: offices[0].clone(),
+            other_office: offices[1].clone(),
+            task_database,
+            shutdown,
+            servers: vec![organisation_server, task_server],
+            _databases: vec![task_db, organisation_db],
+        }
+    }
+
+    /// The newest change-log cursor, read from the database directly.
+    pub async fn head(&self) -> i64 {
+        self.scalar("SELECT COALESCE(MAX(cursor), 0) AS n FROM change_log")
+            .await
+    }
+
+    /// Rows in a table of the task database.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        let row = sqlx::query(sql)
+            .fetch_one(self.task_database.pool())
+            .await
+            .unwrap();
+        row.try_get("n").unwrap()
+    }
+
+    /// A creation by headquarters for `assignee`, valid as it stands.
+    pub fn new_task(
+        &self,
+        assignee: &str,
+        assigned: NaiveDate,
+        deadline: NaiveDate,
+    ) -> v1::CreateTaskRequest {
+        v1::CreateTaskRequest {
+            update_id: new_id(),
+            task_id: new_id(),
+            effective_time: Some(at_noon(assigned)),
+            task: Some(v1::NewTask {
+                title: format!("Báo cáo tình hình kinh tế - xã hội {assigned}"),
+                assigning_unit_id: self.hq.clone(),
+                assignee_unit_id: assignee.to_owned(),
+                assigned_date: Some(date_to_proto(assigned)),
+                deadline: Some(date_to_proto(deadline)),
+                plan_ids: Vec::new(),
+            }),
+        }
+    }
+
+    /// Creates a task and returns it.
+    pub async fn create(&mut self, request: v1::CreateTaskRequest) -> v1::Task {
+        let response = self.client.create_task(request).await.unwrap().into_inner();
+        assert!(!response.duplicate);
+        response.task.unwrap()
+    }
+
+    /// Stops both servers and waits for them.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        for server in self.servers.drain(..) {
+            server.await.unwrap();
+        }
+    }
+}
+
+async fn units(
+    client: &mut OrganisationServiceClient<TracedChannel>,
+    category: v1::UnitCategory,
+) -> Vec<String> {
+    let response = client
+        .list_units(v1::ListUnitsRequest {
+            category: category as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ids: Vec<String> = response.units.into_iter().map(|unit| unit.id).collect();
+    ids.sort();
+    assert!(!ids.is_empty(), "no reference units of {category:?}");
+    ids
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, day).unwrap()
+}
+
+/// Noon in Vietnam on a date (05:00 UTC).
+pub fn at_noon(date: NaiveDate) -> tasknet_proto::prost_types::Timestamp {
+    let instant = date.and_hms_opt(5, 0, 0).unwrap().and_utc();
+    timestamp_to_proto(instant)
+}
+
+pub fn instant(text: &str) -> tasknet_proto::prost_types::Timestamp {
+    timestamp_to_proto(text.parse::<DateTime<Utc>>().unwrap())
+}
+
+pub fn update(
+    task_id: &str,
+    effective: tasknet_proto::prost_types::Timestamp,
+    change: v1::update_task_request::Change,
+) -> v1::UpdateTaskRequest {
+    v1::UpdateTaskRequest {
+        update_id: new_id(),
+        task_id: task_id.to_owned(),
+        effective_time: Some(effective),
+        expected_version: None,
+        change: Some(change),
+    }
+}
+
+pub fn note(text: &str) -> v1::update_task_request::Change {
+    v1::update_task_request::Change::Note(v1::ProgressNote {
+        note: text.to_owned(),
+    })
+}
+
+pub fn complete() -> v1::update_task_request::Change {
+    v1::update_task_request::Change::Complete(v1::Completion::default())
+}
+
+pub fn reopen() -> v1::update_task_request::Change {
+    v1::update_task_request::Change::Reopen(v1::Reopening::default())
+}
+
+pub fn deadline(date: NaiveDate) -> v1::update_task_request::Change {
+    v1::update_task_request::Change::DeadlineChange(v1::DeadlineChange {
+        new_deadline: Some(date_to_proto(date)),
+        reason: "more time needed".to_owned(),
+    })
+}
+
+/// Asserts a refusal: its code, and a message that starts with the field.
+pub fn assert_refused(status: &Status, code: Code, field: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().starts_with(&format!("{field}: ")),
+        "message {:?} should start with {field:?}",
+        status.message()
+    );
+}
