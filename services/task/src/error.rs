@@ -2,7 +2,7 @@
 
 use tasknet_domain::FieldError;
 use tasknet_proto::{tonic, v1};
-use tonic::{Code, Status};
+use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -99,14 +99,10 @@ impl From<Error> for v1::IngestError {
     }
 }
 
-/// The gRPC code of an ingest error, for tests and logs.
-pub fn ingest_error_code(error: &v1::IngestError) -> Code {
-    Code::from_i32(error.code)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     #[test]
     fn invalid_input_names_the_field_first() {
@@ -131,7 +127,7 @@ mod tests {
     #[test]
     fn ingest_errors_carry_code_and_field() {
         let error = v1::IngestError::from(Error::not_found("task_id", "no such task"));
-        assert_eq!(ingest_error_code(&error), Code::NotFound);
+        assert_eq!(Code::from_i32(error.code), Code::NotFound);
         assert_eq!(error.field, "task_id");
         assert_eq!(error.message, "task_id: no such task");
     }

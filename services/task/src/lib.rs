@@ -6,19 +6,19 @@
 //! to the change log in that same transaction (see docs/design.md).
 
 mod app;
-pub mod error;
+mod error;
 mod ingest;
-pub mod model;
+mod model;
 mod pagination;
 mod references;
-pub mod request;
+mod request;
 mod service;
-pub mod store;
+mod store;
 #[cfg(test)]
 mod test_support;
 mod transition;
 mod watch;
-pub mod writer;
+mod writer;
 
 pub use app::{TaskApp, TaskSettings};
 pub use error::Error;

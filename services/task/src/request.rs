@@ -83,17 +83,6 @@ pub enum Mutation {
     CreatePlan(CreatePlan),
 }
 
-impl Mutation {
-    /// The client's update id (plans have none).
-    pub fn update_id(&self) -> Option<&str> {
-        match self {
-            Self::CreateTask(create) => Some(&create.update_id),
-            Self::UpdateTask(update) => Some(&update.update_id),
-            Self::CreatePlan(_) => None,
-        }
-    }
-}
-
 pub fn validate_create_task(
     request: &v1::CreateTaskRequest,
     now: DateTime<Utc>,
