@@ -22,6 +22,9 @@ pub enum Error {
     Directory(#[source] tasknet_directory::DirectoryError),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The figures could not be rendered (a bug, not bad input).
+    #[error("rendering failed: {0}")]
+    Render(String),
 }
 
 impl Error {
@@ -40,12 +43,16 @@ impl From<Error> for Status {
             Error::NotFound { .. } => Code::NotFound,
             Error::NotCaughtUp { .. } => Code::DeadlineExceeded,
             Error::Directory(_) => Code::Unavailable,
-            Error::Database(_) => Code::Internal,
+            Error::Database(_) | Error::Render(_) => Code::Internal,
         };
         match &error {
             Error::Database(cause) => {
                 tracing::error!(error = %cause, "reporting database error");
                 Status::new(code, "internal error reading the reporting database")
+            }
+            Error::Render(cause) => {
+                tracing::error!(error = %cause, "report rendering failed");
+                Status::new(code, "internal error rendering the report")
             }
             Error::Directory(cause) => {
                 tracing::warn!(error = %cause, "unit directory unavailable");

@@ -11,6 +11,7 @@ mod follower;
 mod reports;
 mod service;
 mod store;
+mod summary;
 mod wait;
 
 #[cfg(test)]

@@ -180,6 +180,10 @@ impl<U: UnitSource> Reports<U> {
         })
     }
 
+    pub fn store(&self) -> &ReadModel {
+        &self.store
+    }
+
     pub async fn sync_state(&self) -> Result<v1::GetSyncStateResponse, Error> {
         let (applied_cursor, time) = self.store.sync_state().await?;
         Ok(v1::GetSyncStateResponse {

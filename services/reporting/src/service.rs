@@ -49,6 +49,28 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         Ok(Response::new(response))
     }
 
+    #[tracing::instrument(skip_all, fields(format = request.get_ref().format, language = request.get_ref().language))]
+    async fn report_summary(
+        &self,
+        request: Request<v1::ReportSummaryRequest>,
+    ) -> Result<Response<v1::ReportSummaryResponse>, Status> {
+        let budget = wait_budget(request.metadata());
+        let response = self
+            .reports
+            .report_summary(request.get_ref(), budget)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_report_note(
+        &self,
+        request: Request<v1::AddReportNoteRequest>,
+    ) -> Result<Response<v1::AddReportNoteResponse>, Status> {
+        self.reports.add_report_note(request.get_ref()).await?;
+        Ok(Response::new(v1::AddReportNoteResponse {}))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn get_sync_state(
         &self,

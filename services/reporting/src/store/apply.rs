@@ -192,7 +192,7 @@ impl Batch {
             .collect();
         insert_rows(
             connection,
-            "INSERT INTO rpt_tasks (task_id, assignee_unit_id, assigned_date, initial_deadline)",
+            "INSERT INTO rpt_tasks (task_id, assignee_unit_id, assigned_date, initial_deadline, title)",
             "ON CONFLICT (task_id) DO NOTHING",
             &rows,
         )
@@ -258,7 +258,7 @@ async fn load_tasks(
     ids: &[String],
     tasks: &mut HashMap<String, TaskState>,
 ) -> Result<(), sqlx::Error> {
-    let select = "SELECT task_id, assignee_unit_id, assigned_date, initial_deadline \
+    let select = "SELECT task_id, assignee_unit_id, assigned_date, initial_deadline, title \
                   FROM rpt_tasks WHERE task_id";
     for (sql, params) in in_list_statements(select, "", &[], ids) {
         for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
@@ -272,6 +272,7 @@ async fn load_tasks(
             };
             let row = TaskRow {
                 assignee_unit_id: row.try_get(1)?,
+                title: row.try_get(4)?,
                 assigned_date,
                 initial_deadline,
             };
@@ -334,6 +335,7 @@ fn task_params(id: &str, row: &TaskRow) -> Vec<Param> {
         Param::Text(row.assignee_unit_id.clone()),
         Param::Int(date_to_storage(row.assigned_date)),
         Param::Int(date_to_storage(row.initial_deadline)),
+        Param::Text(row.title.clone()),
     ]
 }
 

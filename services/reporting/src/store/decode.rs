@@ -24,6 +24,8 @@ pub struct PlanRow {
 #[derive(Debug, Clone)]
 pub struct TaskRow {
     pub assignee_unit_id: String,
+    /// Kept so reports can name completed tasks (the key tasks they list).
+    pub title: String,
     pub assigned_date: NaiveDate,
     pub initial_deadline: NaiveDate,
 }
@@ -160,6 +162,7 @@ fn decode_task_event(event: &v1::TaskEvent, cursor: i64) -> Result<Decoded, Fiel
     }
     let snapshot = TaskRow {
         assignee_unit_id: task.assignee_unit_id.clone(),
+        title: task.title.clone(),
         assigned_date: date_from_proto(
             "task_event.task.assigned_date",
             task.assigned_date.as_ref(),

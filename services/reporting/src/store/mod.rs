@@ -4,6 +4,7 @@
 
 mod apply;
 pub mod decode;
+pub mod notes;
 mod query;
 mod sql;
 
