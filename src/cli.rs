@@ -95,7 +95,11 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct EndpointArgs {
     /// The server to query (`tasknet up` serves everything on one address).
-    #[arg(long, env = "TASKNET_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "TASKNET_ENDPOINT",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub endpoint: String,
 }
 
@@ -119,6 +123,48 @@ pub enum ReportCommand {
     Status(StatusArgs),
     /// Progress of plans (done / total) as of a date.
     Plans(PlansArgs),
+    /// The review report's paragraphs and figures (text, JSON or SDMX-CSV).
+    Summary(SummaryArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LanguageArg {
+    Vi,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormatArg {
+    Text,
+    Json,
+    SdmxCsv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoundingArg {
+    /// Cut extra digits, as the source report does.
+    Truncate,
+    /// Round to nearest, ties to even.
+    HalfEven,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    #[arg(long)]
+    pub period: String,
+    #[arg(long)]
+    pub as_of: chrono::NaiveDate,
+    #[arg(long, value_enum, default_value = "vi")]
+    pub lang: LanguageArg,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: SummaryFormatArg,
+    #[arg(long, value_enum, default_value = "truncate")]
+    pub rounding: RoundingArg,
+    /// What the text calls the task system.
+    #[arg(long, default_value = "tasknet")]
+    pub system_name: String,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
 }
 
 #[derive(Debug, Args)]

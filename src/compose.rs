@@ -21,7 +21,9 @@ pub fn local_endpoint(addr: SocketAddr) -> String {
         addr.ip().to_string()
     };
     match addr {
-        SocketAddr::V6(_) if !addr.ip().is_unspecified() => format!("http://[{host}]:{}", addr.port()),
+        SocketAddr::V6(_) if !addr.ip().is_unspecified() => {
+            format!("http://[{host}]:{}", addr.port())
+        }
         _ => format!("http://{host}:{}", addr.port()),
     }
 }
@@ -136,7 +138,9 @@ fn print_banner(config: &Config, addr: SocketAddr, endpoint: &str) {
         None => format!("SQLite files in {}", config.data_dir.display()),
     };
     println!("tasknet is up on {addr} (organisation, task and reporting services; {storage})");
-    println!("TLS is off: this is the local mode, reachable without credentials from this machine.");
+    println!(
+        "TLS is off: this is the local mode, reachable without credentials from this machine."
+    );
     println!("Try:");
     println!(
         "  tasknet report status --period 2024-H1 --as-of 2024-06-30 --by category --endpoint {endpoint}"
@@ -187,7 +191,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     tokio::spawn(signal);
-    println!("tasknet {:?} service listening on {}", args.service, server.local_addr());
+    println!(
+        "tasknet {:?} service listening on {}",
+        args.service,
+        server.local_addr()
+    );
     match args.service {
         ServiceKind::Organisation => {
             let app = OrganisationApp::open(
@@ -199,7 +207,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
             .await?;
             let served = server
-                .serve(Routes::new(app.service()), &[tasknet_organisation::SERVICE_NAME], shutdown, options)
+                .serve(
+                    Routes::new(app.service()),
+                    &[tasknet_organisation::SERVICE_NAME],
+                    shutdown,
+                    options,
+                )
                 .await;
             app.closed().await;
             served
@@ -209,14 +222,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 &TaskSettings {
                     database_url: config.database_url_for("task"),
                     database: config.database_options("task"),
-                    organisation_endpoint: required(&config.organisation_endpoint, "--organisation-endpoint")?,
+                    organisation_endpoint: required(
+                        &config.organisation_endpoint,
+                        "--organisation-endpoint",
+                    )?,
                     max_batch: 512,
                 },
                 shutdown.clone(),
             )
             .await?;
             let served = server
-                .serve(Routes::new(app.service()), &[tasknet_task::SERVICE_NAME], shutdown, options)
+                .serve(
+                    Routes::new(app.service()),
+                    &[tasknet_task::SERVICE_NAME],
+                    shutdown,
+                    options,
+                )
                 .await;
             app.closed().await;
             served
@@ -227,13 +248,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     database_url: config.database_url_for("reporting"),
                     database: config.database_options("reporting"),
                     task_endpoint: required(&config.task_endpoint, "--task-endpoint")?,
-                    organisation_endpoint: required(&config.organisation_endpoint, "--organisation-endpoint")?,
+                    organisation_endpoint: required(
+                        &config.organisation_endpoint,
+                        "--organisation-endpoint",
+                    )?,
                 },
                 shutdown.clone(),
             )
             .await?;
             let served = server
-                .serve(Routes::new(app.service()), &[tasknet_reporting::SERVICE_NAME], shutdown, options)
+                .serve(
+                    Routes::new(app.service()),
+                    &[tasknet_reporting::SERVICE_NAME],
+                    shutdown,
+                    options,
+                )
                 .await;
             app.closed().await;
             served
@@ -247,7 +276,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 

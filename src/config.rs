@@ -78,24 +78,24 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
-            anyhow::ensure!(file.is_file(), "configuration file {} not found", file.display());
+            anyhow::ensure!(
+                file.is_file(),
+                "configuration file {} not found",
+                file.display()
+            );
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(
-                Env::prefixed("TASKNET_")
-                    .split("__")
-                    .only(&[
-                        "listen",
-                        "data_dir",
-                        "database_url",
-                        "task_endpoint",
-                        "organisation_endpoint",
-                        "drain_timeout_secs",
-                        "database.max_connections",
-                        "database.acquire_timeout_secs",
-                    ]),
-            )
+            .merge(Env::prefixed("TASKNET_").split("__").only(&[
+                "listen",
+                "data_dir",
+                "database_url",
+                "task_endpoint",
+                "organisation_endpoint",
+                "drain_timeout_secs",
+                "database.max_connections",
+                "database.acquire_timeout_secs",
+            ]))
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")
@@ -131,14 +131,22 @@ mod tests {
     fn defaults_need_no_file() {
         let config = Config::load(None, &Overrides::default()).unwrap();
         assert_eq!(config.listen, "127.0.0.1:50051");
-        assert!(config.database_url_for("task").ends_with("tasknet-data/task.db"));
+        assert!(
+            config
+                .database_url_for("task")
+                .ends_with("tasknet-data/task.db")
+        );
     }
 
     #[test]
     fn file_then_flags_override_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tasknet.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:6000\"\n[database]\nmax_connections = 4\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:6000\"\n[database]\nmax_connections = 4\n",
+        )
+        .unwrap();
         let config = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert_eq!(config.listen, "127.0.0.1:6000");
         assert_eq!(config.database.max_connections, 4);

@@ -7,16 +7,52 @@ use tasknet_domain::{date_to_proto, optional_date_from_proto};
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::{self, GroupBy, PlanKind};
 
-use crate::cli::{GroupByArg, OutputFormat, PlanKindArg, PlansArgs, ReportCommand, StatusArgs};
+use crate::cli::{
+    GroupByArg, LanguageArg, OutputFormat, PlanKindArg, PlansArgs, ReportCommand, RoundingArg,
+    StatusArgs, SummaryArgs, SummaryFormatArg,
+};
 
 pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
     match command {
         ReportCommand::Status(args) => status(args).await,
         ReportCommand::Plans(args) => plans(args).await,
+        ReportCommand::Summary(args) => summary(args).await,
     }
 }
 
-async fn client(endpoint: &str) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
+async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
+    let request = v1::ReportSummaryRequest {
+        period: Some(period(&args.period)),
+        as_of: Some(date_to_proto(args.as_of)),
+        language: match args.lang {
+            LanguageArg::Vi => v1::Language::Vi,
+            LanguageArg::En => v1::Language::En,
+        } as i32,
+        format: match args.format {
+            SummaryFormatArg::Text => v1::SummaryFormat::Text,
+            SummaryFormatArg::Json => v1::SummaryFormat::Json,
+            SummaryFormatArg::SdmxCsv => v1::SummaryFormat::SdmxCsv,
+        } as i32,
+        rounding: match args.rounding {
+            RoundingArg::Truncate => v1::PercentRounding::Truncate,
+            RoundingArg::HalfEven => v1::PercentRounding::HalfEven,
+        } as i32,
+        min_cursor: 0,
+        system_name: args.system_name,
+    };
+    let response = client(&args.endpoint.endpoint)
+        .await?
+        .report_summary(request)
+        .await
+        .context("ReportSummary failed")?
+        .into_inner();
+    print!("{}", response.body);
+    Ok(())
+}
+
+async fn client(
+    endpoint: &str,
+) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
     let channel = tasknet_server::connect_lazy(endpoint)
         .with_context(|| format!("invalid endpoint {endpoint}"))?;
     Ok(ReportingServiceClient::new(channel))
@@ -162,7 +198,13 @@ impl StatusReport {
     /// so Vietnamese names line up.
     pub fn table(&self) -> String {
         let header = [
-            "Đơn vị / Group", "Tasks", "On time", "Late", "Open, in time", "Overdue", "Last year",
+            "Đơn vị / Group",
+            "Tasks",
+            "On time",
+            "Late",
+            "Open, in time",
+            "Overdue",
+            "Last year",
             "Change",
         ];
         let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
@@ -191,8 +233,12 @@ impl StatusReport {
         }
         let mut out = format!(
             "Tasks assigned {} to {}, status as of {} (vs {} to {}, as of {})\n",
-            self.period[0], self.period[1], self.as_of, self.previous_period[0],
-            self.previous_period[1], self.previous_as_of
+            self.period[0],
+            self.period[1],
+            self.as_of,
+            self.previous_period[0],
+            self.previous_period[1],
+            self.previous_as_of
         );
         out.push_str(&render_table(&lines));
         out
@@ -203,7 +249,13 @@ impl StatusReport {
 fn render_table(lines: &[Vec<String>]) -> String {
     let columns = lines.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for (index, line) in lines.iter().enumerate() {
@@ -212,7 +264,11 @@ fn render_table(lines: &[Vec<String>]) -> String {
             .enumerate()
             .map(|(c, cell)| {
                 let pad = " ".repeat(widths[c] - cell.chars().count());
-                if c == 0 { format!("{cell}{pad}") } else { format!("{pad}{cell}") }
+                if c == 0 {
+                    format!("{cell}{pad}")
+                } else {
+                    format!("{pad}{cell}")
+                }
             })
             .collect();
         out.push_str(cells.join("  ").trim_end());
@@ -251,7 +307,10 @@ async fn plans(args: PlansArgs) -> anyhow::Result<()> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutputFormat::Table => {
             let mut lines = vec![vec![
-                "Plan".to_owned(), "Kind".to_owned(), "Done".to_owned(), "Total".to_owned(),
+                "Plan".to_owned(),
+                "Kind".to_owned(),
+                "Done".to_owned(),
+                "Total".to_owned(),
                 "Done %".to_owned(),
             ]];
             for row in &rows {
@@ -261,7 +320,10 @@ async fn plans(args: PlansArgs) -> anyhow::Result<()> {
                     format!("{:.2}%", row.done as f64 * 100.0 / row.total as f64)
                 };
                 lines.push(vec![
-                    row.name.clone(), row.kind.clone(), row.done.to_string(), row.total.to_string(),
+                    row.name.clone(),
+                    row.kind.clone(),
+                    row.done.to_string(),
+                    row.total.to_string(),
                     share,
                 ]);
             }
@@ -295,7 +357,11 @@ impl From<&v1::PlanProgressRow> for PlanRow {
         let plan = row.plan.clone().unwrap_or_default();
         let period = plan.period.as_ref();
         Self {
-            kind: plan.kind().as_str_name().trim_start_matches("PLAN_KIND_").to_owned(),
+            kind: plan
+                .kind()
+                .as_str_name()
+                .trim_start_matches("PLAN_KIND_")
+                .to_owned(),
             period: [
                 show_date(period.and_then(|p| p.start.as_ref())),
                 show_date(period.and_then(|p| p.end.as_ref())),

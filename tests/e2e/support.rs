@@ -4,7 +4,6 @@
 
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
-use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
@@ -87,9 +86,27 @@ impl TestSystem {
         .unwrap();
 
         let servers = vec![
-            tokio::spawn(serve(organisation_server, Routes::new(organisation.service()), tasknet_organisation::SERVICE_NAME, shutdown.clone(), async move { organisation.closed().await })),
-            tokio::spawn(serve(task_server, Routes::new(task.service()), tasknet_task::SERVICE_NAME, shutdown.clone(), async move { task.closed().await })),
-            tokio::spawn(serve(reporting_server, Routes::new(reporting.service()), tasknet_reporting::SERVICE_NAME, shutdown.clone(), async move { reporting.closed().await })),
+            tokio::spawn(serve(
+                organisation_server,
+                Routes::new(organisation.service()),
+                tasknet_organisation::SERVICE_NAME,
+                shutdown.clone(),
+                async move { organisation.closed().await },
+            )),
+            tokio::spawn(serve(
+                task_server,
+                Routes::new(task.service()),
+                tasknet_task::SERVICE_NAME,
+                shutdown.clone(),
+                async move { task.closed().await },
+            )),
+            tokio::spawn(serve(
+                reporting_server,
+                Routes::new(reporting.service()),
+                tasknet_reporting::SERVICE_NAME,
+                shutdown.clone(),
+                async move { reporting.closed().await },
+            )),
         ];
         Some(Self {
             organisation_endpoint,
@@ -140,24 +157,6 @@ impl Drop for TestSystem {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
-}
-
-/// The unit of a category and code among the reference units.
-pub async fn unit_by_code(system: &TestSystem, code: &str) -> v1::Unit {
-    let response = system
-        .organisation()
-        .list_units(v1::ListUnitsRequest {
-            code: code.to_owned(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    response
-        .units
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no unit with code {code}"))
 }
 
 /// Declares each named scenario once per back end, like `test_on_both_backends!`

@@ -13,6 +13,7 @@ pub use category::{category_from_i32, category_name_en, category_name_vi};
 pub use date::{
     VIETNAM_OFFSET_SECONDS, date_from_proto, date_from_storage, date_to_proto, date_to_storage,
     optional_date_from_proto, timestamp_from_proto, timestamp_to_proto, vietnam_date,
+    vietnam_start_of_day,
 };
 pub use error::FieldError;
 pub use period::{DatePeriod, previous_year_date};
