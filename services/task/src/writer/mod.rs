@@ -159,30 +159,47 @@ impl Writer {
             .unzip();
         let outcomes = match self.apply_batch(&mutations).await {
             Ok(outcomes) => outcomes,
-            Err(error) if mutations.len() > 1 => {
-                // One bad apple must not keep failing every batch it lands in:
-                // retry each mutation in a transaction of its own.
-                tracing::warn!(%error, size = mutations.len(), "batch failed; applying one by one");
-                let mut outcomes = Vec::with_capacity(mutations.len());
-                for mutation in mutations {
-                    let single = self.apply_batch(std::slice::from_ref(&mutation)).await;
-                    outcomes.push(single.map_or_else(
-                        |error| Err(batch_failed(error)),
-                        |mut all| {
-                            all.pop().unwrap_or_else(|| {
-                                Err(Error::Internal("empty batch result".into()))
-                            })
-                        },
-                    ));
-                }
-                outcomes
+            Err(error) if mutations.len() > 1 && refused_by_database(&error) => {
+                tracing::warn!(%error, size = mutations.len(), "batch refused; applying one by one");
+                self.apply_one_by_one(&mutations).await
             }
-            Err(error) => vec![Err(batch_failed(error))],
+            Err(error) => {
+                log_failure(&error);
+                mutations.iter().map(|_| Err(unavailable())).collect()
+            }
         };
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A requester that went away no longer needs its answer.
             let _ = reply.send(outcome);
         }
+    }
+
+    /// After the database refused a batch: each mutation in a transaction of
+    /// its own, so that one mutation the database refuses cannot fail every
+    /// batch it lands in. A failure of another kind (the database is down)
+    /// stops this, and the rest are answered UNAVAILABLE without trying.
+    async fn apply_one_by_one(&self, mutations: &[Mutation]) -> Vec<Result<Outcome>> {
+        let mut outcomes = Vec::with_capacity(mutations.len());
+        let mut database_down = false;
+        for mutation in mutations {
+            if database_down {
+                outcomes.push(Err(unavailable()));
+                continue;
+            }
+            match self.apply_batch(std::slice::from_ref(mutation)).await {
+                Ok(mut single) => outcomes.push(
+                    single
+                        .pop()
+                        .unwrap_or_else(|| Err(Error::Internal("empty batch result".into()))),
+                ),
+                Err(error) => {
+                    database_down = !refused_by_database(&error);
+                    log_failure(&error);
+                    outcomes.push(Err(unavailable()));
+                }
+            }
+        }
+        outcomes
     }
 
     /// Applies a batch in one transaction. `Err` means nothing was committed.
@@ -203,10 +220,19 @@ impl Writer {
     }
 }
 
+/// Whether the database itself refused a statement (a constraint, a value
+/// it cannot store), as opposed to being unreachable.
+fn refused_by_database(error: &Error) -> bool {
+    matches!(error, Error::Database(sqlx::Error::Database(_)))
+}
+
+fn log_failure(error: &Error) {
+    tracing::error!(%error, cause = ?error, "task write batch failed");
+}
+
 /// Clients see a failed batch as a transient failure: retrying is safe,
 /// because applied update ids are recognised.
-fn batch_failed(error: Error) -> Error {
-    tracing::error!(%error, cause = ?error, "task write batch failed");
+fn unavailable() -> Error {
     Error::Unavailable("the task database did not accept the change; retry".to_owned())
 }
 

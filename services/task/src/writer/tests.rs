@@ -430,6 +430,42 @@ async fn queued_requests_share_batches_and_all_commit(db: TestDatabase) {
     assert_eq!(completed.try_get::<i64, _>("n").unwrap(), 300);
 }
 
+/// A mutation the database itself refuses (here: a plan that does not exist,
+/// which the service checks before queueing, sent straight to the writer)
+/// fails alone; the rest of its batch commits.
+async fn a_mutation_the_database_refuses_fails_alone(db: TestDatabase) {
+    let writer = open(&db).await;
+    let (good, bad, also_good) = (new_id(), new_id(), new_id());
+    let mut orphan = create_request(&bad);
+    orphan.task.as_mut().unwrap().plan_ids = vec![new_id()];
+    let mut jobs = Vec::new();
+    let mut receivers = Vec::new();
+    for request in [create_request(&good), orphan, create_request(&also_good)] {
+        let (reply, receiver) = oneshot::channel();
+        jobs.push(Job {
+            mutation: create(&request),
+            reply,
+        });
+        receivers.push(receiver);
+    }
+    writer.process(jobs).await;
+    let mut outcomes = Vec::new();
+    for receiver in receivers {
+        outcomes.push(wait(receiver).await);
+    }
+    assert_eq!(ack(&outcomes[0]).version, 1);
+    assert!(
+        matches!(outcomes[1], Err(Error::Unavailable(_))),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(ack(&outcomes[2]).version, 1);
+    let pool = writer.database.pool();
+    assert!(query::get_task(pool, &bad).await.unwrap().is_none());
+    assert!(query::get_task(pool, &also_good).await.unwrap().is_some());
+    assert_eq!(query::read_changes(pool, 0, 10).await.unwrap().len(), 2);
+}
+
 tasknet_storage::test_on_both_backends!(
     repeated_updates_are_acknowledged_not_reapplied,
     a_reused_update_id_with_other_content_is_refused,
@@ -439,4 +475,5 @@ tasknet_storage::test_on_both_backends!(
     a_failed_item_does_not_affect_the_others,
     plans_are_created_once,
     queued_requests_share_batches_and_all_commit,
+    a_mutation_the_database_refuses_fails_alone,
 );

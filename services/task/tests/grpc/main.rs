@@ -6,4 +6,5 @@ mod ingest;
 mod invalid;
 mod support;
 mod tasks;
+mod throughput;
 mod watch;
