@@ -138,7 +138,7 @@ impl<U: UnitSource> Reports<U> {
             .status_breakdown(
                 &v1::StatusBreakdownRequest {
                     period: request.period.clone(),
-                    as_of: request.as_of.clone(),
+                    as_of: request.as_of,
                     group_by: GroupBy::UnitCategory as i32,
                     min_cursor: question.min_cursor,
                 },
