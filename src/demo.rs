@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use tasknet_demo::{DemoSpec, LoadProgress, SEED_NOTE_EN, SEED_NOTE_VI};
+use tasknet_demo::{DemoSpec, LoadProgress};
 use tasknet_proto::v1;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 
@@ -38,29 +38,10 @@ pub async fn load(endpoint: &str, size: DemoSize) -> anyhow::Result<()> {
     .await?;
     bar.finish_and_clear();
     if matches!(size, DemoSize::Seed) {
-        add_seed_note(endpoint).await?;
+        tasknet_demo::add_seed_note(endpoint).await?;
     }
     wait_for_reports(endpoint, summary.last_cursor).await?;
     println!("demo data loaded: {summary}");
-    Ok(())
-}
-
-/// Records, with the seed period's reports, which published figure the data
-/// set cannot reproduce and why.
-async fn add_seed_note(endpoint: &str) -> anyhow::Result<()> {
-    let mut client = ReportingServiceClient::new(tasknet_server::connect_lazy(endpoint)?);
-    client
-        .add_report_note(v1::AddReportNoteRequest {
-            // A fixed id: loading twice adds the note once.
-            note_id: "0190b7a0-0000-7000-8000-000000000001".to_owned(),
-            period: Some(v1::Period {
-                kind: Some(v1::period::Kind::Label("2024-H1".to_owned())),
-            }),
-            text_vi: SEED_NOTE_VI.to_owned(),
-            text_en: SEED_NOTE_EN.to_owned(),
-        })
-        .await
-        .context("AddReportNote failed")?;
     Ok(())
 }
 

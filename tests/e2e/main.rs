@@ -4,5 +4,6 @@
 
 mod support;
 
+mod golden;
 mod processes;
 mod reports;

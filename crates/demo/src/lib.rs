@@ -27,6 +27,7 @@ mod calendar;
 mod expected;
 mod generate;
 mod load;
+mod note;
 mod population;
 mod scenario;
 mod spec;
@@ -41,6 +42,7 @@ pub use load::{
     DEFAULT_STREAMS, LoadProgress, LoadStage, LoadSummary, load, load_dataset, load_split,
     load_units,
 };
+pub use note::add_seed_note;
 pub use population::province_populations;
 pub use spec::{
     ClassCounts, DemoSpec, NamedTask, PlanSpec, SEED, SEED_NOTE_EN, SEED_NOTE_VI, YearSpec,
