@@ -85,6 +85,7 @@ async fn seed_report_is_reproduced(system: &TestSystem) {
     tasknet_demo::add_seed_note(&system.reporting_endpoint)
         .await
         .unwrap();
+    wait_until_applied(system, loaded.last_cursor).await;
 
     let text = summary(
         system,
