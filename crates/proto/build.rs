@@ -7,6 +7,7 @@ use prost::Message;
 
 const FILES: &[&str] = &[
     "tasknet/v1/common.proto",
+    "tasknet/v1/security.proto",
     "tasknet/v1/organisation.proto",
     "tasknet/v1/task.proto",
     "tasknet/v1/reporting.proto",
@@ -26,6 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // RPCs added later answer UNIMPLEMENTED in implementations (test
+        // fakes, older services) that do not define them yet.
+        .generate_default_stubs(true)
         .compile_fds(descriptors)?;
     Ok(())
 }
