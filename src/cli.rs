@@ -24,6 +24,9 @@ pub enum Command {
     /// Demo data: load it into a running system.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Administration: credentials and the audit log.
+    #[command(subcommand)]
+    Admin(crate::admin_cli::AdminCommand),
 }
 
 impl Command {
@@ -36,7 +39,7 @@ impl Command {
                 ServiceKind::Task => "tasknet-task",
                 ServiceKind::Reporting => "tasknet-reporting",
             },
-            Command::Report(_) | Command::Demo(_) => "tasknet-cli",
+            Command::Report(_) | Command::Demo(_) | Command::Admin(_) => "tasknet-cli",
         }
     }
 }
@@ -86,6 +89,11 @@ pub struct ServeArgs {
     /// The organisation service, for task and reporting (http://HOST:PORT).
     #[arg(long)]
     pub organisation_endpoint: Option<String>,
+    /// Bootstrap credentials: organisation writes `admin.token` and
+    /// `service.token` here on first start; task and reporting read
+    /// `service.token` from here (or set TASKNET_SERVICE_TOKEN).
+    #[arg(long)]
+    pub credentials_dir: Option<PathBuf>,
     /// A TOML configuration file.
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
@@ -101,6 +109,16 @@ pub struct EndpointArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     pub endpoint: String,
+    /// The credential to send (default: the administrator token that
+    /// `tasknet up` wrote to tasknet-data/admin.token, if there is one).
+    #[arg(long, env = "TASKNET_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the credential to send.
+    #[arg(long, env = "TASKNET_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The CA certificate of an https:// endpoint.
+    #[arg(long, env = "TASKNET_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

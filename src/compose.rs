@@ -8,7 +8,10 @@ use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
 use tasknet_server::{GrpcServer, ServeOptions, Shutdown, shutdown_signal};
+use tasknet_server::ClientOptions;
 use tasknet_task::{TaskApp, TaskSettings};
+
+use crate::auth_setup;
 
 use crate::cli::{ServeArgs, ServiceKind, UpArgs};
 use crate::config::{Config, Overrides};
@@ -37,8 +40,13 @@ struct AllServices {
 
 impl AllServices {
     /// Opens all three; they reach each other over gRPC at `endpoint`, as
-    /// they would as separate processes.
-    async fn open(config: &Config, endpoint: &str, shutdown: &Shutdown) -> anyhow::Result<Self> {
+    /// they would as separate processes, with the service credential the
+    /// organisation service creates in the data directory on first start.
+    async fn open(
+        config: &Config,
+        endpoint: &str,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<(Self, auth_setup::Bootstrap)> {
         let organisation = OrganisationApp::open(
             &OrganisationSettings {
                 database_url: config.database_url_for("organisation"),
@@ -48,12 +56,19 @@ impl AllServices {
         )
         .await
         .context("failed to start the organisation service")?;
+        let credentials_dir = config.credentials_dir.as_ref().unwrap_or(&config.data_dir);
+        let bootstrap = auth_setup::bootstrap(&organisation, credentials_dir).await?;
+        let client = ClientOptions {
+            token: Some(bootstrap.service.clone()),
+            tls: config.client_tls()?,
+        };
         let task = TaskApp::open(
             &TaskSettings {
                 database_url: config.database_url_for("task"),
                 database: config.database_options("task"),
                 organisation_endpoint: endpoint.to_owned(),
                 max_batch: 512,
+                client: client.clone(),
             },
             shutdown.clone(),
         )
@@ -65,16 +80,32 @@ impl AllServices {
                 database: config.database_options("reporting"),
                 task_endpoint: endpoint.to_owned(),
                 organisation_endpoint: endpoint.to_owned(),
+                client,
             },
             shutdown.clone(),
         )
         .await
         .context("failed to start the reporting service")?;
-        Ok(Self {
+        let services = Self {
             organisation,
             task,
             reporting,
-        })
+        };
+        Ok((services, bootstrap))
+    }
+
+    /// One auth layer for the three services, checking tokens against the
+    /// organisation service's credentials in this process.
+    fn auth_layer(&self, config: &Config) -> tasknet_auth::AuthLayer {
+        auth_setup::layer(
+            config,
+            self.organisation.authenticator(),
+            &[
+                (tasknet_organisation::SERVICE_NAME, self.organisation.audit_log()),
+                (tasknet_task::SERVICE_NAME, self.task.audit_log()),
+                (tasknet_reporting::SERVICE_NAME, self.reporting.audit_log()),
+            ],
+        )
     }
 
     fn routes(&self) -> Routes {
@@ -99,23 +130,30 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
     let server = GrpcServer::bind(&config.listen).await?;
-    let endpoint = local_endpoint(server.local_addr());
+    let tls = config.server_tls()?;
+    let mut endpoint = local_endpoint(server.local_addr());
+    if tls.is_some() {
+        endpoint = endpoint.replacen("http://", "https://", 1);
+    }
     let shutdown = Shutdown::new();
-    let services = AllServices::open(&config, &endpoint, &shutdown).await?;
+    let (services, bootstrap) = AllServices::open(&config, &endpoint, &shutdown).await?;
 
-    print_banner(&config, server.local_addr(), &endpoint);
+    print_banner(&config, server.local_addr(), &endpoint, &bootstrap.admin_path, tls.is_some());
     let serving = tokio::spawn(server.serve(
         services.routes(),
         tasknet_proto::SERVICE_NAMES,
         shutdown.clone(),
         ServeOptions {
             drain_timeout: config.drain_timeout(),
+            auth: services.auth_layer(&config),
+            tls,
             ..ServeOptions::default()
         },
     ));
 
     if args.demo {
-        let loading = crate::demo::load(&endpoint, args.demo_size);
+        let client = crate::admin_cli::client_options_from_file(&bootstrap.admin_path, &config)?;
+        let loading = crate::demo::load(&endpoint, &client, args.demo_size);
         tokio::select! {
             result = loading => result.context("failed to load the demo data")?,
             () = shutdown_signal() => {
@@ -132,20 +170,28 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     served
 }
 
-fn print_banner(config: &Config, addr: SocketAddr, endpoint: &str) {
+fn print_banner(config: &Config, addr: SocketAddr, endpoint: &str, admin: &std::path::Path, tls: bool) {
     let storage = match &config.database_url {
         Some(url) => format!("database {}", redact(url)),
         None => format!("SQLite files in {}", config.data_dir.display()),
     };
     println!("tasknet is up on {addr} (organisation, task and reporting services; {storage})");
+    if tls {
+        println!("TLS is on.");
+    } else {
+        println!("TLS is off: this is the local mode (set tls.cert_file and tls.key_file to turn it on).");
+    }
     println!(
-        "TLS is off: this is the local mode, reachable without credentials from this machine."
+        "Every call needs a credential. The administrator's token is in {} (mode 0600); \
+         the tasknet CLI uses it by default (or --token / TASKNET_TOKEN).",
+        admin.display()
     );
     println!("Try:");
     println!(
         "  tasknet report status --period 2024-H1 --as-of 2024-06-30 --by category --endpoint {endpoint}"
     );
     println!("  grpcurl -plaintext {} list", addr);
+    println!("  tasknet admin token create --role office-agent --unit 01 --endpoint {endpoint}");
     println!("Stop with Ctrl-C.");
 }
 
@@ -169,6 +215,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         task_endpoint: args.task_endpoint,
         organisation_endpoint: args.organisation_endpoint,
+        credentials_dir: args.credentials_dir,
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -176,6 +223,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     let options = ServeOptions {
         drain_timeout: config.drain_timeout(),
+        tls: config.server_tls()?,
         ..ServeOptions::default()
     };
     let required = |value: &Option<String>, flag: &str| {
@@ -206,62 +254,86 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 shutdown.clone(),
             )
             .await?;
+            if let Some(dir) = &config.credentials_dir {
+                let bootstrap = auth_setup::bootstrap(&app, dir).await?;
+                println!(
+                    "credentials: administrator token in {}",
+                    bootstrap.admin_path.display()
+                );
+            }
+            let auth = auth_setup::layer(
+                &config,
+                app.authenticator(),
+                &[(tasknet_organisation::SERVICE_NAME, app.audit_log())],
+            );
             let served = server
                 .serve(
                     Routes::new(app.service()),
                     &[tasknet_organisation::SERVICE_NAME],
                     shutdown,
-                    options,
+                    ServeOptions { auth, ..options },
                 )
                 .await;
             app.closed().await;
             served
         }
         ServiceKind::Task => {
+            let organisation_endpoint =
+                required(&config.organisation_endpoint, "--organisation-endpoint")?;
+            let client = auth_setup::service_client(&config)?;
             let app = TaskApp::open(
                 &TaskSettings {
                     database_url: config.database_url_for("task"),
                     database: config.database_options("task"),
-                    organisation_endpoint: required(
-                        &config.organisation_endpoint,
-                        "--organisation-endpoint",
-                    )?,
+                    organisation_endpoint: organisation_endpoint.clone(),
                     max_batch: 512,
+                    client: client.clone(),
                 },
                 shutdown.clone(),
             )
             .await?;
+            let auth = auth_setup::layer(
+                &config,
+                auth_setup::remote_authenticator(&organisation_endpoint, &client)?,
+                &[(tasknet_task::SERVICE_NAME, app.audit_log())],
+            );
             let served = server
                 .serve(
                     Routes::new(app.service()),
                     &[tasknet_task::SERVICE_NAME],
                     shutdown,
-                    options,
+                    ServeOptions { auth, ..options },
                 )
                 .await;
             app.closed().await;
             served
         }
         ServiceKind::Reporting => {
+            let organisation_endpoint =
+                required(&config.organisation_endpoint, "--organisation-endpoint")?;
+            let client = auth_setup::service_client(&config)?;
             let app = ReportingApp::open(
                 &ReportingSettings {
                     database_url: config.database_url_for("reporting"),
                     database: config.database_options("reporting"),
                     task_endpoint: required(&config.task_endpoint, "--task-endpoint")?,
-                    organisation_endpoint: required(
-                        &config.organisation_endpoint,
-                        "--organisation-endpoint",
-                    )?,
+                    organisation_endpoint: organisation_endpoint.clone(),
+                    client: client.clone(),
                 },
                 shutdown.clone(),
             )
             .await?;
+            let auth = auth_setup::layer(
+                &config,
+                auth_setup::remote_authenticator(&organisation_endpoint, &client)?,
+                &[(tasknet_reporting::SERVICE_NAME, app.audit_log())],
+            );
             let served = server
                 .serve(
                     Routes::new(app.service()),
                     &[tasknet_reporting::SERVICE_NAME],
                     shutdown,
-                    options,
+                    ServeOptions { auth, ..options },
                 )
                 .await;
             app.closed().await;

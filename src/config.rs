@@ -27,6 +27,33 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// How long in-flight requests may take to finish after SIGTERM, in seconds.
     pub drain_timeout_secs: u64,
+    /// Where bootstrap credentials live (`admin.token`, `service.token`):
+    /// the organisation service creates them there on first start, task and
+    /// reporting read `service.token` from there. `tasknet up` uses the data
+    /// directory.
+    pub credentials_dir: Option<PathBuf>,
+    /// This service's own credential for calling the others (task and
+    /// reporting), instead of `credentials_dir/service.token`.
+    pub service_token: Option<String>,
+    pub tls: TlsConfig,
+    /// Requests per second each credential may make, and its burst.
+    pub rate_limit_per_second: f64,
+    pub rate_limit_burst: f64,
+}
+
+/// TLS on the listener (when `cert_file` and `key_file` are set) and for
+/// calls to other services (`ca_file`, for `https://` endpoints).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Accept client certificates signed by this CA (mutual TLS, for agents).
+    pub client_ca_file: Option<PathBuf>,
+    /// With `client_ca_file`: refuse clients without a certificate.
+    pub require_client_cert: bool,
+    /// The CA that signed the other services' certificates.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +73,11 @@ impl Default for Config {
             organisation_endpoint: None,
             database: DatabaseConfig::default(),
             drain_timeout_secs: 10,
+            credentials_dir: None,
+            service_token: None,
+            tls: TlsConfig::default(),
+            rate_limit_per_second: tasknet_auth::layer::DEFAULT_RATE.per_second,
+            rate_limit_burst: tasknet_auth::layer::DEFAULT_RATE.burst,
         }
     }
 }
@@ -72,6 +104,8 @@ pub struct Overrides {
     pub task_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -95,6 +129,15 @@ impl Config {
                 "drain_timeout_secs",
                 "database.max_connections",
                 "database.acquire_timeout_secs",
+                "credentials_dir",
+                "service_token",
+                "tls.cert_file",
+                "tls.key_file",
+                "tls.client_ca_file",
+                "tls.require_client_cert",
+                "tls.ca_file",
+                "rate_limit_per_second",
+                "rate_limit_burst",
             ]))
             .merge(Serialized::defaults(overrides))
             .extract()
@@ -120,6 +163,38 @@ impl Config {
 
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_secs)
+    }
+
+    /// TLS for the listener, when a certificate and key are configured.
+    pub fn server_tls(&self) -> anyhow::Result<Option<tasknet_server::ServerTls>> {
+        let tls = &self.tls;
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(cert), Some(key)) => Ok(Some(tasknet_server::ServerTls::from_files(
+                cert,
+                key,
+                tls.client_ca_file.as_deref(),
+                tls.require_client_cert,
+            )?)),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("tls.cert_file and tls.key_file go together"),
+        }
+    }
+
+    /// TLS for calls to other services (`https://` endpoints).
+    pub fn client_tls(&self) -> anyhow::Result<Option<tasknet_server::ClientTls>> {
+        let Some(ca) = &self.tls.ca_file else {
+            return Ok(None);
+        };
+        let ca_pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+        Ok(Some(tasknet_server::ClientTls {
+            ca_pem: Some(ca_pem),
+            ..tasknet_server::ClientTls::default()
+        }))
+    }
+
+    /// The per-credential request rate.
+    pub fn rate_limit(&self) -> tasknet_auth::rate::Rate {
+        tasknet_auth::rate::Rate::new(self.rate_limit_per_second, self.rate_limit_burst)
     }
 }
 

@@ -13,12 +13,20 @@ use crate::cli::{DemoCommand, DemoSize};
 
 pub async fn run(command: DemoCommand) -> anyhow::Result<()> {
     match command {
-        DemoCommand::Load(args) => load(&args.endpoint.endpoint, args.size).await,
+        DemoCommand::Load(args) => {
+            let client = crate::admin_cli::client_options(&args.endpoint)?;
+            load(&args.endpoint.endpoint, &client, args.size).await
+        }
     }
 }
 
 /// Loads the reference units and the seed data set into the system at `endpoint`.
-pub async fn load(endpoint: &str, size: DemoSize) -> anyhow::Result<()> {
+/// `client` carries an administrator's credential.
+pub async fn load(
+    endpoint: &str,
+    client: &tasknet_server::ClientOptions,
+    size: DemoSize,
+) -> anyhow::Result<()> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -31,24 +39,29 @@ pub async fn load(endpoint: &str, size: DemoSize) -> anyhow::Result<()> {
         DemoSize::Seed => DemoSpec::seed_report(),
         DemoSize::Small => DemoSpec::small(),
     };
-    let summary = tasknet_demo::load(endpoint, &spec, |progress: LoadProgress| {
+    let summary = tasknet_demo::load(endpoint, client, &spec, |progress: LoadProgress| {
         bar.set_length(progress.total_mutations);
         bar.set_position(progress.acknowledged);
     })
     .await?;
     bar.finish_and_clear();
     if matches!(size, DemoSize::Seed) {
-        tasknet_demo::add_seed_note(endpoint).await?;
+        tasknet_demo::add_seed_note(endpoint, client).await?;
     }
-    wait_for_reports(endpoint, summary.last_cursor).await?;
+    wait_for_reports(endpoint, client, summary.last_cursor).await?;
     println!("demo data loaded: {summary}");
     Ok(())
 }
 
 /// Waits until the reporting service has applied everything loaded, so the
 /// first report a person asks for already shows all of it.
-async fn wait_for_reports(endpoint: &str, cursor: i64) -> anyhow::Result<()> {
-    let mut client = ReportingServiceClient::new(tasknet_server::connect_lazy(endpoint)?);
+async fn wait_for_reports(
+    endpoint: &str,
+    options: &tasknet_server::ClientOptions,
+    cursor: i64,
+) -> anyhow::Result<()> {
+    let mut client =
+        ReportingServiceClient::new(tasknet_server::connect_lazy_with(endpoint, options)?);
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(250));
     loop {

@@ -1,6 +1,8 @@
 //! The `tasknet` command: runs the services (all in one process with `up`, or
 //! one at a time with `serve`), loads demo data, and queries a running system.
 
+mod admin_cli;
+mod auth_setup;
 mod cli;
 mod compose;
 mod config;
@@ -22,6 +24,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => compose::serve(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Admin(args) => admin_cli::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,7 +40,7 @@ async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
         min_cursor: 0,
         system_name: args.system_name,
     };
-    let response = client(&args.endpoint.endpoint)
+    let response = client(&args.endpoint)
         .await?
         .report_summary(request)
         .await
@@ -51,10 +51,10 @@ async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
 }
 
 async fn client(
-    endpoint: &str,
+    endpoint: &crate::cli::EndpointArgs,
 ) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
-    let channel = tasknet_server::connect_lazy(endpoint)
-        .with_context(|| format!("invalid endpoint {endpoint}"))?;
+    let channel = crate::admin_cli::channel(endpoint)
+        .with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
     Ok(ReportingServiceClient::new(channel))
 }
 
@@ -86,7 +86,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
         group_by: group_by as i32,
         min_cursor: 0,
     };
-    let response = client(&args.endpoint.endpoint)
+    let response = client(&args.endpoint)
         .await?
         .status_breakdown(request)
         .await
@@ -296,7 +296,7 @@ async fn plans(args: PlansArgs) -> anyhow::Result<()> {
         as_of: Some(date_to_proto(args.as_of)),
         min_cursor: 0,
     };
-    let response = client(&args.endpoint.endpoint)
+    let response = client(&args.endpoint)
         .await?
         .plan_progress(request)
         .await

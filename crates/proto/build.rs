@@ -27,9 +27,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        // RPCs added later answer UNIMPLEMENTED in implementations (test
-        // fakes, older services) that do not define them yet.
-        .generate_default_stubs(true)
         .compile_fds(descriptors)?;
     Ok(())
 }

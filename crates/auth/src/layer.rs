@@ -51,6 +51,14 @@ pub struct AuthLayer {
     guard: Option<Arc<Guard>>,
 }
 
+impl std::fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
 impl AuthLayer {
     pub fn new(config: AuthConfig) -> Self {
         Self {

@@ -20,7 +20,7 @@ use tasknet_proto::v1::{
     self, ingest_request::Mutation, ingest_response::Outcome,
     organisation_service_client::OrganisationServiceClient, task_service_client::TaskServiceClient,
 };
-use tasknet_server::TracedChannel;
+use tasknet_server::{ClientOptions, TracedChannel};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -141,12 +141,15 @@ impl std::fmt::Display for LoadSummary {
 /// pushes it into the services at `endpoint` (`http://host:port`, all three
 /// services behind it, as `tasknet up` serves them) through
 /// [`DEFAULT_STREAMS`] ingest streams.
+/// `client` carries the credential (an administrator's: the loader
+/// creates units' reference data, plans and every unit's tasks).
 pub async fn load(
     endpoint: &str,
+    client: &ClientOptions,
     spec: &DemoSpec,
     progress: impl Fn(LoadProgress),
 ) -> anyhow::Result<LoadSummary> {
-    load_split(endpoint, endpoint, spec, progress).await
+    load_split(endpoint, endpoint, client, spec, progress).await
 }
 
 /// [`load`] for services that run apart: units from the organisation
@@ -154,6 +157,7 @@ pub async fn load(
 pub async fn load_split(
     organisation_endpoint: &str,
     task_endpoint: &str,
+    client: &ClientOptions,
     spec: &DemoSpec,
     progress: impl Fn(LoadProgress),
 ) -> anyhow::Result<LoadSummary> {
@@ -164,24 +168,25 @@ pub async fn load_split(
         total_mutations,
     };
     progress(stage(LoadStage::Units, 0));
-    let units: Arc<[v1::Unit]> = load_units(organisation_endpoint).await?.into();
+    let units: Arc<[v1::Unit]> = load_units(organisation_endpoint, client).await?.into();
     progress(stage(LoadStage::Generating, 0));
     let dataset = generate(spec, &units).context("failed to generate the demo data set")?;
     let dataset = Arc::new(dataset);
     let mut summary =
-        load_dataset(task_endpoint, dataset, units, DEFAULT_STREAMS, progress).await?;
+        load_dataset(task_endpoint, client, dataset, units, DEFAULT_STREAMS, progress).await?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
-fn channel(endpoint: &str) -> anyhow::Result<TracedChannel> {
-    tasknet_server::connect_lazy(endpoint).with_context(|| format!("invalid endpoint {endpoint:?}"))
+fn channel(endpoint: &str, client: &ClientOptions) -> anyhow::Result<TracedChannel> {
+    tasknet_server::connect_lazy_with(endpoint, client)
+        .with_context(|| format!("invalid endpoint {endpoint:?}"))
 }
 
 /// Loads the organisation service's built-in reference units (a no-op when
 /// they are there) and returns every unit, all pages.
-pub async fn load_units(endpoint: &str) -> anyhow::Result<Vec<v1::Unit>> {
-    let mut client = OrganisationServiceClient::new(channel(endpoint)?);
+pub async fn load_units(endpoint: &str, options: &ClientOptions) -> anyhow::Result<Vec<v1::Unit>> {
+    let mut client = OrganisationServiceClient::new(channel(endpoint, options)?);
     client
         .load_reference_units(v1::LoadReferenceUnitsRequest {})
         .await
@@ -212,6 +217,7 @@ pub async fn load_units(endpoint: &str) -> anyhow::Result<Vec<v1::Unit>> {
 /// generated over; the summary keeps them for the expected figures.
 pub async fn load_dataset(
     task_endpoint: &str,
+    options: &ClientOptions,
     dataset: Arc<DemoDataset>,
     units: Arc<[v1::Unit]>,
     streams: usize,
@@ -224,14 +230,14 @@ pub async fn load_dataset(
         acknowledged: 0,
         total_mutations,
     });
-    let mut client = TaskServiceClient::new(channel(task_endpoint)?);
+    let mut client = TaskServiceClient::new(channel(task_endpoint, options)?);
     for plan in &dataset.plans {
         client
             .create_plan(plan.clone())
             .await
             .with_context(|| format!("CreatePlan {} failed", plan.plan_id))?;
     }
-    let ingested = ingest(task_endpoint, &dataset, streams.max(1), &progress).await?;
+    let ingested = ingest(task_endpoint, options, &dataset, streams.max(1), &progress).await?;
     Ok(LoadSummary {
         units,
         dataset,
@@ -305,6 +311,7 @@ struct Ingested {
 
 async fn ingest(
     endpoint: &str,
+    options: &ClientOptions,
     dataset: &DemoDataset,
     streams: usize,
     progress: &impl Fn(LoadProgress),
@@ -315,7 +322,7 @@ async fn ingest(
     let mut drivers = Vec::with_capacity(streams);
     for (stream, items) in partitions.iter().enumerate() {
         // A connection per stream, so the server can spread them over its threads.
-        let client = TaskServiceClient::new(channel(endpoint)?);
+        let client = TaskServiceClient::new(channel(endpoint, options)?);
         drivers.push(drive(stream, client, items, &acknowledged));
     }
     let work = futures::future::try_join_all(drivers);

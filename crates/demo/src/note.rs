@@ -12,8 +12,11 @@ const SEED_NOTE_ID: &str = "0190b7a0-0000-7000-8000-000000000001";
 
 /// Attaches [`SEED_NOTE_VI`] / [`SEED_NOTE_EN`] to the reports of 2024-H1
 /// through the reporting service at `endpoint`.
-pub async fn add_seed_note(endpoint: &str) -> anyhow::Result<()> {
-    let channel = tasknet_server::connect_lazy(endpoint)
+pub async fn add_seed_note(
+    endpoint: &str,
+    client: &tasknet_server::ClientOptions,
+) -> anyhow::Result<()> {
+    let channel = tasknet_server::connect_lazy_with(endpoint, client)
         .with_context(|| format!("invalid endpoint {endpoint}"))?;
     ReportingServiceClient::new(channel)
         .add_report_note(v1::AddReportNoteRequest {

@@ -63,6 +63,16 @@ impl UnitDirectory {
         Ok(Self::new(channel))
     }
 
+    /// [`UnitDirectory::connect_lazy`] sending a credential (and TLS settings).
+    pub fn connect_lazy_with(
+        endpoint: &str,
+        options: &tasknet_server::ClientOptions,
+    ) -> anyhow::Result<Self> {
+        let channel = tasknet_server::connect_lazy_with(endpoint, options)
+            .with_context(|| format!("invalid organisation endpoint {endpoint:?}"))?;
+        Ok(Self::new(channel))
+    }
+
     /// The unit with this id; on a miss, reloads all units (at most once per
     /// second) and looks again.
     pub async fn get(&self, unit_id: &str) -> Result<Option<Arc<v1::Unit>>, DirectoryError> {

@@ -95,6 +95,36 @@ impl OrganisationService for Fake {
     ) -> Result<Response<v1::LoadReferenceUnitsResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn issue_credential(
+        &self,
+        _: Request<v1::IssueCredentialRequest>,
+    ) -> Result<Response<v1::IssueCredentialResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn list_credentials(
+        &self,
+        _: Request<v1::ListCredentialsRequest>,
+    ) -> Result<Response<v1::ListCredentialsResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn revoke_credential(
+        &self,
+        _: Request<v1::RevokeCredentialRequest>,
+    ) -> Result<Response<v1::RevokeCredentialResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn authenticate_token(
+        &self,
+        _: Request<v1::AuthenticateTokenRequest>,
+    ) -> Result<Response<v1::AuthenticateTokenResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn list_audit_records(
+        &self,
+        _: Request<v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<v1::ListAuditRecordsResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 async fn start(fake: Fake) -> (String, Shutdown) {

@@ -10,7 +10,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
-use tonic::transport::Server;
+use tasknet_auth::AuthLayer;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -23,8 +24,15 @@ use crate::propagation::set_parent_from_headers;
 pub struct ServeOptions {
     /// How long in-flight RPCs (including open streams) may run after shutdown begins.
     pub drain_timeout: Duration,
-    /// Largest request message accepted, in bytes.
+    /// Largest request message accepted, in bytes (each service sets its
+    /// own, smaller limit on its messages).
     pub max_message_bytes: usize,
+    /// Authentication and authorisation of every RPC but health and
+    /// reflection. The default is *disabled* (every caller unrestricted),
+    /// for tests and embedded servers; the `tasknet` binary always enables it.
+    pub auth: AuthLayer,
+    /// TLS on the listener; plain TCP when `None`.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServeOptions {
@@ -32,7 +40,59 @@ impl Default for ServeOptions {
         Self {
             drain_timeout: Duration::from_secs(10),
             max_message_bytes: 4 * 1024 * 1024,
+            auth: AuthLayer::disabled(),
+            tls: None,
         }
+    }
+}
+
+/// A server certificate and key (PEM), and optionally the CA whose client
+/// certificates it accepts (mutual TLS, e.g. for office agents).
+#[derive(Clone)]
+pub struct ServerTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Option<Vec<u8>>,
+    /// With a client CA: refuse connections without a client certificate.
+    pub require_client_cert: bool,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("client_ca", &self.client_ca_pem.is_some())
+            .field("require_client_cert", &self.require_client_cert)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerTls {
+    /// Reads the PEM files.
+    pub fn from_files(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        client_ca: Option<&std::path::Path>,
+        require_client_cert: bool,
+    ) -> anyhow::Result<Self> {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+        };
+        Ok(Self {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            client_ca_pem: client_ca.map(read).transpose()?,
+            require_client_cert,
+        })
+    }
+
+    fn config(&self) -> ServerTlsConfig {
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem));
+        if let Some(ca) = &self.client_ca_pem {
+            config = config
+                .client_ca_root(Certificate::from_pem(ca))
+                .client_auth_optional(!self.require_client_cert);
+        }
+        config
     }
 }
 
@@ -125,9 +185,19 @@ impl GrpcServer {
             }
         };
 
-        let server = Server::builder()
+        if !options.auth.is_enabled() {
+            tracing::warn!("authentication is disabled on this server: every caller is unrestricted");
+        }
+        let mut builder = Server::builder();
+        if let Some(tls) = &options.tls {
+            builder = builder.tls_config(tls.config()).context("invalid TLS settings")?;
+        }
+        // Layers added later wrap closer to the services: the auth check
+        // runs inside the RPC's span.
+        let server = builder
             .tcp_nodelay(true)
             .layer(trace_layer)
+            .layer(options.auth.clone())
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), drain_start);
 

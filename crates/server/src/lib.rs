@@ -5,9 +5,11 @@
 pub mod client;
 pub mod grpc;
 pub mod propagation;
+pub mod remote_auth;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use client::{TracedChannel, connect_lazy};
-pub use grpc::{GrpcServer, ServeOptions};
+pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
+pub use grpc::{GrpcServer, ServeOptions, ServerTls};
+pub use remote_auth::RemoteAuthenticator;
 pub use shutdown::{Shutdown, shutdown_signal};

@@ -8,9 +8,11 @@
 
 mod app;
 mod ascii;
+mod credentials;
 mod error;
 mod model;
 mod page_token;
+mod policy;
 pub mod reference;
 mod repository;
 mod service;
@@ -21,8 +23,9 @@ mod store_tests;
 use sqlx::migrate::Migrator;
 use tasknet_storage::Migrations;
 
-pub use app::{OrganisationApp, OrganisationSettings};
+pub use app::{OrganisationApp, OrganisationSettings, write_secret};
 pub use error::Error;
+pub use policy::POLICY;
 pub use service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Organisation};
 pub use store::UPDATABLE_PATHS;
 

@@ -39,6 +39,18 @@ pub struct StoredUnit {
 }
 
 impl StoredUnit {
+    /// The unit as the audit log records it.
+    pub fn to_json(&self) -> String {
+        let f = &self.fields;
+        serde_json::json!({
+            "id": self.id, "category": f.category.as_str_name(), "parent_id": f.parent_id,
+            "code": f.code, "name_vi": f.name_vi, "name_en": f.name_en,
+            "region_code": f.region_code, "valid_from": f.valid_from.to_string(),
+            "valid_to": f.valid_to.map(|d| d.to_string()), "version": self.version,
+        })
+        .to_string()
+    }
+
     pub fn to_proto(&self) -> v1::Unit {
         let fields = &self.fields;
         v1::Unit {

@@ -7,6 +7,9 @@ use tasknet_proto::tonic::{self, Request, Response, Status};
 use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_server::OrganisationService;
 
+use tasknet_auth::{AuditEntry, AuditLog, AuthContext};
+
+use crate::credentials::{Credentials, NewCredential};
 use crate::error::Error;
 use crate::model::{canonical_uuid, fields_from_proto, optional_uuid};
 use crate::page_token;
@@ -22,23 +25,38 @@ pub const MAX_PAGE_SIZE: i32 = 1000;
 #[derive(Debug, Clone)]
 pub struct Organisation {
     store: Store,
+    credentials: Credentials,
+    audit: AuditLog,
 }
 
 impl Organisation {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, credentials: Credentials, audit: AuditLog) -> Self {
+        Self {
+            store,
+            credentials,
+            audit,
+        }
     }
 
-    async fn create(&self, request: v1::CreateUnitRequest) -> Result<v1::Unit, Error> {
+    async fn create(
+        &self,
+        request: v1::CreateUnitRequest,
+        context: &AuthContext,
+    ) -> Result<v1::Unit, Error> {
         let unit = request.unit.ok_or_else(|| FieldError::missing("unit"))?;
         let id = creation_id(&request.unit_id, &unit.id)?;
         let fields = fields_from_proto("unit", &unit)?;
-        let (stored, created) = self.store.create(&id, fields).await?;
+        let audit = AuditEntry::accepted(context, format!("unit/{id}"), &id);
+        let (stored, created) = self.store.create(&id, fields, Some(audit)).await?;
         tracing::info!(unit_id = %stored.id, code = %stored.fields.code, created, "create unit");
         Ok(stored.to_proto())
     }
 
-    async fn update(&self, request: v1::UpdateUnitRequest) -> Result<v1::Unit, Error> {
+    async fn update(
+        &self,
+        request: v1::UpdateUnitRequest,
+        context: &AuthContext,
+    ) -> Result<v1::Unit, Error> {
         let unit = request.unit.ok_or_else(|| FieldError::missing("unit"))?;
         let id = canonical_uuid("unit.id", &unit.id)?;
         let paths = request
@@ -61,9 +79,10 @@ impl Organisation {
             )
             .into());
         }
+        let audit = AuditEntry::accepted(context, format!("unit/{id}"), &id);
         let stored = self
             .store
-            .update(&id, &paths, &unit, request.expected_version)
+            .update(&id, &paths, &unit, request.expected_version, Some(audit))
             .await?;
         tracing::info!(unit_id = %id, version = stored.version, "update unit");
         Ok(stored.to_proto())
@@ -106,8 +125,12 @@ impl Organisation {
     }
 
     /// Loads the built-in reference units; returns (created, total).
-    pub async fn load_reference(&self) -> Result<(usize, usize), Error> {
-        let (created, total) = self.store.load_reference().await?;
+    /// `audit`, when given, records the load if it created any.
+    pub async fn load_reference(
+        &self,
+        audit: Option<AuditEntry>,
+    ) -> Result<(usize, usize), Error> {
+        let (created, total) = self.store.load_reference(audit).await?;
         tracing::info!(created, total, "loaded reference units");
         Ok((created, total))
     }
@@ -160,7 +183,8 @@ impl OrganisationService for Organisation {
         &self,
         request: Request<v1::CreateUnitRequest>,
     ) -> Result<Response<v1::CreateUnitResponse>, Status> {
-        let unit = self.create(request.into_inner()).await?;
+        let context = AuthContext::of(&request)?.clone();
+        let unit = self.create(request.into_inner(), &context).await?;
         Ok(Response::new(v1::CreateUnitResponse { unit: Some(unit) }))
     }
 
@@ -169,7 +193,8 @@ impl OrganisationService for Organisation {
         &self,
         request: Request<v1::UpdateUnitRequest>,
     ) -> Result<Response<v1::UpdateUnitResponse>, Status> {
-        let unit = self.update(request.into_inner()).await?;
+        let context = AuthContext::of(&request)?.clone();
+        let unit = self.update(request.into_inner(), &context).await?;
         Ok(Response::new(v1::UpdateUnitResponse { unit: Some(unit) }))
     }
 
@@ -202,13 +227,121 @@ impl OrganisationService for Organisation {
     #[tracing::instrument(skip_all)]
     async fn load_reference_units(
         &self,
-        _request: Request<v1::LoadReferenceUnitsRequest>,
+        request: Request<v1::LoadReferenceUnitsRequest>,
     ) -> Result<Response<v1::LoadReferenceUnitsResponse>, Status> {
-        let (created, total) = self.load_reference().await?;
+        let context = AuthContext::of(&request)?;
+        let audit = AuditEntry::accepted(context, "reference-units".to_owned(), "");
+        let (created, total) = self.load_reference(Some(audit)).await?;
         Ok(Response::new(v1::LoadReferenceUnitsResponse {
             created: i32::try_from(created).unwrap_or(i32::MAX),
             total: i32::try_from(total).unwrap_or(i32::MAX),
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(role = request.get_ref().role, unit_id = %request.get_ref().unit_id))]
+    async fn issue_credential(
+        &self,
+        request: Request<v1::IssueCredentialRequest>,
+    ) -> Result<Response<v1::IssueCredentialResponse>, Status> {
+        let context = AuthContext::of(&request)?.clone();
+        let (credential, token) = self.issue(request.get_ref(), &context).await?;
+        Ok(Response::new(v1::IssueCredentialResponse {
+            credential: Some(credential),
+            token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_credentials(
+        &self,
+        request: Request<v1::ListCredentialsRequest>,
+    ) -> Result<Response<v1::ListCredentialsResponse>, Status> {
+        Ok(Response::new(self.list_credentials(request.get_ref()).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(credential_id = %request.get_ref().credential_id))]
+    async fn revoke_credential(
+        &self,
+        request: Request<v1::RevokeCredentialRequest>,
+    ) -> Result<Response<v1::RevokeCredentialResponse>, Status> {
+        let context = AuthContext::of(&request)?.clone();
+        let id = canonical_uuid("credential_id", &request.get_ref().credential_id)
+            .map_err(Error::from)?;
+        let audit = AuditEntry::accepted(&context, format!("credential/{id}"), "");
+        let revoked = self.credentials.revoke(&id, Some(audit)).await?;
+        tracing::info!(credential_id = %id, "revoked credential");
+        Ok(Response::new(v1::RevokeCredentialResponse {
+            credential: Some(revoked.to_proto()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn authenticate_token(
+        &self,
+        request: Request<v1::AuthenticateTokenRequest>,
+    ) -> Result<Response<v1::AuthenticateTokenResponse>, Status> {
+        let response = match self.credentials.introspect(&request.get_ref().token).await? {
+            Ok(credential) => v1::AuthenticateTokenResponse {
+                active: true,
+                credential: Some(credential),
+                reason: String::new(),
+            },
+            Err(reason) => v1::AuthenticateTokenResponse {
+                active: false,
+                credential: None,
+                reason,
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_records(
+        &self,
+        request: Request<v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<v1::ListAuditRecordsResponse>, Status> {
+        Ok(Response::new(self.audit.list_rpc(request.get_ref()).await?))
+    }
+}
+
+impl Organisation {
+    async fn issue(
+        &self,
+        request: &v1::IssueCredentialRequest,
+        context: &AuthContext,
+    ) -> Result<(v1::Credential, String), Error> {
+        let new = NewCredential::from_request(request)?;
+        let subject = new.unit_id.clone().unwrap_or_default();
+        let audit = AuditEntry::accepted(context, "credential".to_owned(), &subject);
+        let issuer = context.principal.credential_id.clone();
+        let (credential, token) = self.credentials.issue(&new, &issuer, Some(audit)).await?;
+        tracing::info!(credential_id = %credential.id, role = ?credential.role, "issued credential");
+        Ok((credential.to_proto(), token))
+    }
+
+    async fn list_credentials(
+        &self,
+        request: &v1::ListCredentialsRequest,
+    ) -> Result<v1::ListCredentialsResponse, Error> {
+        let unit_id = optional_uuid("unit_id", &request.unit_id)?;
+        let limit = page_size(request.page_size)?;
+        let after = match request.page_token.as_str() {
+            "" => String::new(),
+            token => canonical_uuid("page_token", token)?,
+        };
+        let mut credentials = self
+            .credentials
+            .list(unit_id.as_deref(), request.include_revoked, &after, i64::from(limit) + 1)
+            .await?;
+        let mut next_page_token = String::new();
+        if credentials.len() > limit as usize {
+            credentials.truncate(limit as usize);
+            next_page_token = credentials.last().map(|c| c.id.clone()).unwrap_or_default();
+        }
+        Ok(v1::ListCredentialsResponse {
+            credentials: credentials.iter().map(|c| c.to_proto()).collect(),
+            next_page_token,
+        })
     }
 }
 

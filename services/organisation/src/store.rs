@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
+use tasknet_auth::{AuditEntry, audit};
 use tasknet_domain::FieldError;
 use tasknet_proto::v1;
 use tasknet_storage::Database;
@@ -39,7 +40,13 @@ impl Store {
 
     /// Creates the unit `id`, or acknowledges a repeat of the same creation.
     /// Returns the stored unit and whether this call created it.
-    pub async fn create(&self, id: &str, fields: UnitFields) -> Result<(StoredUnit, bool), Error> {
+    /// `audit`, when given, is recorded in the same transaction as a creation.
+    pub async fn create(
+        &self,
+        id: &str,
+        fields: UnitFields,
+        audit: Option<AuditEntry>,
+    ) -> Result<(StoredUnit, bool), Error> {
         let mut tx = repo::begin_write(&self.db).await?;
         if let Some(existing) = repo::get_unit(&mut tx, id).await? {
             if existing.fields == fields {
@@ -60,6 +67,10 @@ impl Store {
             update_time: now,
         };
         repo::insert_unit(&mut tx, &unit).await?;
+        if let Some(entry) = audit {
+            let entry = entry.with_change(None, Some(unit.to_json()));
+            audit::insert(&mut tx, &[entry]).await?;
+        }
         tx.commit().await?;
         Ok((unit, true))
     }
@@ -72,6 +83,7 @@ impl Store {
         paths: &[String],
         patch: &v1::Unit,
         expected_version: Option<i64>,
+        audit: Option<AuditEntry>,
     ) -> Result<StoredUnit, Error> {
         let mut tx = repo::begin_write(&self.db).await?;
         let current = repo::get_unit(&mut tx, id)
@@ -93,6 +105,7 @@ impl Store {
             return Ok(current);
         }
         check_references(&mut tx, id, &fields).await?;
+        let before = current.to_json();
         let unit = StoredUnit {
             fields,
             version: current.version + 1,
@@ -100,6 +113,10 @@ impl Store {
             ..current
         };
         repo::update_unit(&mut tx, &unit).await?;
+        if let Some(entry) = audit {
+            let entry = entry.with_change(Some(before), Some(unit.to_json()));
+            audit::insert(&mut tx, &[entry]).await?;
+        }
         tx.commit().await?;
         Ok(unit)
     }
@@ -127,7 +144,7 @@ impl Store {
     /// Adds the reference regions and units that are missing, in one
     /// transaction; units already present (even if edited since) are left
     /// alone. Returns (units created, reference units in total).
-    pub async fn load_reference(&self) -> Result<(usize, usize), Error> {
+    pub async fn load_reference(&self, audit: Option<AuditEntry>) -> Result<(usize, usize), Error> {
         let regions = reference::reference_regions()?;
         let units = reference::reference_units()?
             .iter()
@@ -157,6 +174,10 @@ impl Store {
             };
             repo::insert_unit(&mut tx, &unit).await?;
             created += 1;
+        }
+        if let Some(entry) = audit.filter(|_| created > 0) {
+            let after = serde_json::json!({ "reference_units_created": created }).to_string();
+            audit::insert(&mut tx, &[entry.with_change(None, Some(after))]).await?;
         }
         tx.commit().await?;
         Ok((created, units.len()))

@@ -43,7 +43,11 @@ async fn creates_reads_and_acknowledges_repeats(db: TestDatabase) {
     let store = store(&db).await;
     let id = new_id();
     let (unit, created) = store
-        .create(&id, fields("52", ymd(2008, 8, 1), Some(ymd(2025, 6, 30))))
+        .create(
+            &id,
+            fields("52", ymd(2008, 8, 1), Some(ymd(2025, 6, 30))),
+            None,
+        )
         .await
         .unwrap();
     assert!(created);
@@ -51,14 +55,18 @@ async fn creates_reads_and_acknowledges_repeats(db: TestDatabase) {
     assert_eq!(store.get(&id).await.unwrap().unwrap(), unit);
 
     let (again, created) = store
-        .create(&id, fields("52", ymd(2008, 8, 1), Some(ymd(2025, 6, 30))))
+        .create(
+            &id,
+            fields("52", ymd(2008, 8, 1), Some(ymd(2025, 6, 30))),
+            None,
+        )
         .await
         .unwrap();
     assert!(!created);
     assert_eq!(again, unit);
 
     let error = store
-        .create(&id, fields("53", ymd(2008, 8, 1), None))
+        .create(&id, fields("53", ymd(2008, 8, 1), None), None)
         .await
         .unwrap_err();
     assert!(matches!(error, Error::AlreadyExists { ref field, .. } if field == "unit_id"));
@@ -71,12 +79,13 @@ async fn codes_are_reusable_only_on_disjoint_dates(db: TestDatabase) {
         .create(
             &new_id(),
             fields("52", ymd(2008, 8, 1), Some(ymd(2025, 6, 30))),
+            None,
         )
         .await
         .unwrap();
     // The merged Gia Lai takes code 52 the day after Bình Định ends.
     store
-        .create(&new_id(), fields("52", ymd(2025, 7, 1), None))
+        .create(&new_id(), fields("52", ymd(2025, 7, 1), None), None)
         .await
         .unwrap();
     for (from, to) in [
@@ -85,7 +94,7 @@ async fn codes_are_reusable_only_on_disjoint_dates(db: TestDatabase) {
         (ymd(2030, 1, 1), None),
     ] {
         let error = store
-            .create(&new_id(), fields("52", from, to))
+            .create(&new_id(), fields("52", from, to), None)
             .await
             .unwrap_err();
         assert!(
@@ -97,6 +106,7 @@ async fn codes_are_reusable_only_on_disjoint_dates(db: TestDatabase) {
         .create(
             &new_id(),
             fields("52", ymd(2000, 1, 1), Some(ymd(2008, 7, 31))),
+            None,
         )
         .await
         .unwrap();
@@ -108,12 +118,12 @@ async fn references_to_missing_rows_are_refused(db: TestDatabase) {
     let store = store(&db).await;
     let mut orphan = fields("01", ymd(2008, 8, 1), None);
     orphan.parent_id = Some(new_id());
-    let error = store.create(&new_id(), orphan).await.unwrap_err();
+    let error = store.create(&new_id(), orphan, None).await.unwrap_err();
     assert!(matches!(error, Error::NotFound { ref field, .. } if field == "unit.parent_id"));
 
     let mut nowhere = fields("01", ymd(2008, 8, 1), None);
     nowhere.region_code = Some("XX".into());
-    let error = store.create(&new_id(), nowhere).await.unwrap_err();
+    let error = store.create(&new_id(), nowhere, None).await.unwrap_err();
     assert!(matches!(error, Error::NotFound { ref field, .. } if field == "unit.region_code"));
     assert!(
         store
@@ -128,12 +138,12 @@ async fn updates_bump_versions_and_refuse_stale_ones(db: TestDatabase) {
     let store = store(&db).await;
     let parent = new_id();
     store
-        .create(&parent, fields("P", ymd(2008, 1, 1), None))
+        .create(&parent, fields("P", ymd(2008, 1, 1), None), None)
         .await
         .unwrap();
     let id = new_id();
     store
-        .create(&id, fields("01", ymd(2008, 8, 1), None))
+        .create(&id, fields("01", ymd(2008, 8, 1), None), None)
         .await
         .unwrap();
 
@@ -143,13 +153,16 @@ async fn updates_bump_versions_and_refuse_stale_ones(db: TestDatabase) {
         ..Default::default()
     };
     let paths = ["name_en".to_owned(), "parent_id".to_owned()];
-    let updated = store.update(&id, &paths, &patch, Some(1)).await.unwrap();
+    let updated = store
+        .update(&id, &paths, &patch, Some(1), None)
+        .await
+        .unwrap();
     assert_eq!(updated.version, 2);
     assert_eq!(updated.fields.parent_id.as_deref(), Some(parent.as_str()));
     assert_eq!(store.get(&id).await.unwrap().unwrap(), updated);
 
     // The same change again is a no-op and keeps the version.
-    let same = store.update(&id, &paths, &patch, None).await.unwrap();
+    let same = store.update(&id, &paths, &patch, None, None).await.unwrap();
     assert_eq!(same.version, 2);
 
     let rename = v1::Unit {
@@ -157,7 +170,7 @@ async fn updates_bump_versions_and_refuse_stale_ones(db: TestDatabase) {
         ..Default::default()
     };
     let error = store
-        .update(&id, &["name_vi".to_owned()], &rename, Some(1))
+        .update(&id, &["name_vi".to_owned()], &rename, Some(1), None)
         .await
         .unwrap_err();
     assert!(matches!(error, Error::FailedPrecondition { .. }));
@@ -169,7 +182,7 @@ async fn updates_bump_versions_and_refuse_stale_ones(db: TestDatabase) {
         ..Default::default()
     };
     let error = store
-        .update(&parent, &["parent_id".to_owned()], &cycle, None)
+        .update(&parent, &["parent_id".to_owned()], &cycle, None, None)
         .await
         .unwrap_err();
     assert!(
@@ -180,13 +193,14 @@ async fn updates_bump_versions_and_refuse_stale_ones(db: TestDatabase) {
 
 async fn lists_filter_and_page_in_code_order(db: TestDatabase) {
     let store = store(&db).await;
-    let (created, total) = store.load_reference().await.unwrap();
+    let (created, total) = store.load_reference(None).await.unwrap();
     assert_eq!(created, total);
     let ended = new_id();
     store
         .create(
             &ended,
             fields("99", ymd(2008, 8, 1), Some(ymd(2020, 12, 31))),
+            None,
         )
         .await
         .unwrap();
@@ -268,10 +282,10 @@ async fn lists_filter_and_page_in_code_order(db: TestDatabase) {
 
 async fn reference_load_is_idempotent(db: TestDatabase) {
     let store = store(&db).await;
-    let (created, total) = store.load_reference().await.unwrap();
+    let (created, total) = store.load_reference(None).await.unwrap();
     assert!(total >= 1 + 14 + 4 + 63);
     assert_eq!(created, total);
-    assert_eq!(store.load_reference().await.unwrap(), (0, total));
+    assert_eq!(store.load_reference(None).await.unwrap(), (0, total));
     assert_eq!(store.regions().await.unwrap().len(), 6);
     let hanoi = reference::reference_unit_id(UnitCategory::ProvincialOffice, "01");
     let stored = store.get(&hanoi).await.unwrap().unwrap();

@@ -32,6 +32,11 @@ impl Catalog {
         Self::new(Arc::new(units), Arc::new(regions))
     }
 
+    /// Every unit loaded (not those found one by one since).
+    pub fn units(&self) -> &HashMap<String, v1::Unit> {
+        &self.units
+    }
+
     pub fn unit(&self, id: &str) -> Option<&v1::Unit> {
         self.units
             .get(id)

@@ -11,6 +11,9 @@ pub enum Error {
     /// A reference to something the read model does not have.
     #[error("{field}: {message}")]
     NotFound { field: String, message: String },
+    /// The caller's credential does not cover what it asked for.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// `min_cursor` was not reached within the call's deadline.
     #[error(
         "min_cursor: the read model has applied the change log up to {applied}, \
@@ -41,6 +44,7 @@ impl From<Error> for Status {
         let code = match &error {
             Error::Invalid(_) => Code::InvalidArgument,
             Error::NotFound { .. } => Code::NotFound,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::NotCaughtUp { .. } => Code::DeadlineExceeded,
             Error::Directory(_) => Code::Unavailable,
             Error::Database(_) | Error::Render(_) => Code::Internal,

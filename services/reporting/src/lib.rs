@@ -8,6 +8,7 @@ mod catalog;
 mod counts;
 mod error;
 mod follower;
+mod policy;
 mod reports;
 mod service;
 mod store;
@@ -20,13 +21,15 @@ mod tests;
 use anyhow::Context;
 use tasknet_directory::UnitDirectory;
 use tasknet_proto::v1::reporting_service_server::ReportingServiceServer;
-use tasknet_server::Shutdown;
+use tasknet_auth::AuditLog;
+use tasknet_server::{ClientOptions, Shutdown};
 use tasknet_storage::DatabaseOptions;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use breakdown::{NO_REGION_GROUP, UNKNOWN_GROUP};
 pub use error::Error;
+pub use policy::POLICY;
 pub use service::ReportingHandler;
 
 use follower::Follower;
@@ -34,6 +37,9 @@ use reports::Reports;
 use store::ReadModel;
 
 pub const SERVICE_NAME: &str = "tasknet.v1.ReportingService";
+
+/// Largest request accepted: report questions and notes are small.
+const MAX_DECODING_MESSAGE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ReportingSettings {
@@ -44,6 +50,9 @@ pub struct ReportingSettings {
     pub task_endpoint: String,
     /// The organisation service that names units and regions.
     pub organisation_endpoint: String,
+    /// How this service authenticates to the task and organisation
+    /// services (its SERVICE credential).
+    pub client: ClientOptions,
 }
 
 /// The running reporting service: its database, the change-log follower and
@@ -51,6 +60,7 @@ pub struct ReportingSettings {
 pub struct ReportingApp {
     store: ReadModel,
     handler: ReportingHandler<UnitDirectory>,
+    audit: AuditLog,
     applied: watch::Receiver<i64>,
     follower: JoinHandle<()>,
 }
@@ -66,8 +76,9 @@ impl ReportingApp {
             .sync_state()
             .await
             .context("failed to read the reporting sync state")?;
-        let directory = UnitDirectory::connect_lazy(&settings.organisation_endpoint)?;
-        let channel = tasknet_server::connect_lazy(&settings.task_endpoint)
+        let directory =
+            UnitDirectory::connect_lazy_with(&settings.organisation_endpoint, &settings.client)?;
+        let channel = tasknet_server::connect_lazy_with(&settings.task_endpoint, &settings.client)
             .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
         let (sender, applied) = watch::channel(cursor);
         let follower = Follower::new(store.clone(), channel, sender, shutdown);
@@ -77,9 +88,11 @@ impl ReportingApp {
             cursor,
             "reporting read model opened; following the task change log"
         );
+        let audit = AuditLog::new(store.pool().clone());
         Ok(Self {
             store,
-            handler: ReportingHandler::new(reports),
+            handler: ReportingHandler::new(reports, audit.clone()),
+            audit,
             applied,
             follower,
         })
@@ -88,6 +101,12 @@ impl ReportingApp {
     /// The tonic service to add to a `tonic::service::Routes`.
     pub fn service(&self) -> ReportingServiceServer<ReportingHandler<UnitDirectory>> {
         ReportingServiceServer::new(self.handler.clone())
+            .max_decoding_message_size(MAX_DECODING_MESSAGE_BYTES)
+    }
+
+    /// The service's audit log (for the auth layer's rejection records).
+    pub fn audit_log(&self) -> AuditLog {
+        self.audit.clone()
     }
 
     /// The change-log cursor the read model has applied.

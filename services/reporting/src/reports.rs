@@ -9,6 +9,7 @@ use tasknet_domain::{
     previous_year_date, timestamp_to_proto,
 };
 use tasknet_proto::v1::{self, GroupBy, PlanKind};
+use tasknet_auth::Coverage;
 use tokio::sync::watch;
 
 use crate::breakdown::breakdown_rows;
@@ -97,11 +98,23 @@ impl<U: UnitSource> Reports<U> {
         }
     }
 
-    /// StatusBreakdown; `budget` bounds the wait for `min_cursor`.
+    /// StatusBreakdown, nationwide; `budget` bounds the wait for `min_cursor`.
     pub async fn status_breakdown(
         &self,
         request: &v1::StatusBreakdownRequest,
         budget: Duration,
+    ) -> Result<v1::StatusBreakdownResponse, Error> {
+        self.status_breakdown_for(request, budget, &Coverage::All)
+            .await
+    }
+
+    /// StatusBreakdown counting only tasks assigned to the units `coverage`
+    /// reaches (the national row is then the total over those units).
+    pub async fn status_breakdown_for(
+        &self,
+        request: &v1::StatusBreakdownRequest,
+        budget: Duration,
+        coverage: &Coverage,
     ) -> Result<v1::StatusBreakdownResponse, Error> {
         let question = BreakdownQuestion::parse(request)?;
         let applied = wait_for_cursor(&self.applied, question.min_cursor, budget).await?;
@@ -114,8 +127,12 @@ impl<U: UnitSource> Reports<U> {
             as_of: previous_year_date(question.as_of),
         };
         let mut results = self.store.status_by_unit(&[current, previous]).await?;
-        let previous_counts = results.pop().unwrap_or_default();
-        let current_counts = results.pop().unwrap_or_default();
+        let mut previous_counts = results.pop().unwrap_or_default();
+        let mut current_counts = results.pop().unwrap_or_default();
+        if !coverage.is_all() {
+            previous_counts.retain(|unit, _| coverage.contains(unit));
+            current_counts.retain(|unit, _| coverage.contains(unit));
+        }
         let catalog = if question.group_by == GroupBy::None {
             Catalog::default()
         } else {
@@ -178,6 +195,16 @@ impl<U: UnitSource> Reports<U> {
             plans,
             applied_cursor: applied,
         })
+    }
+
+    /// The units a principal's reports may cover (unit leadership needs
+    /// the hierarchy, from the unit source).
+    pub async fn coverage(&self, principal: &tasknet_auth::Principal) -> Result<Coverage, Error> {
+        if let Some(coverage) = Coverage::without_hierarchy(principal) {
+            return Ok(coverage);
+        }
+        let catalog = self.units.catalog(Vec::new()).await.map_err(Error::Directory)?;
+        Ok(Coverage::of(principal, catalog.units()))
     }
 
     pub fn store(&self) -> &ReadModel {

@@ -5,7 +5,10 @@ use tasknet_proto::tonic::{self, Request, Response, Status};
 use tasknet_proto::v1;
 use tasknet_proto::v1::reporting_service_server::ReportingService;
 
+use tasknet_auth::{AuditEntry, AuditLog, AuthContext};
+
 use crate::catalog::UnitSource;
+use crate::error::Error;
 use crate::reports::Reports;
 use crate::wait::wait_budget;
 
@@ -13,11 +16,28 @@ use crate::wait::wait_budget;
 #[derive(Debug, Clone)]
 pub struct ReportingHandler<U> {
     reports: Reports<U>,
+    audit: AuditLog,
 }
 
 impl<U> ReportingHandler<U> {
-    pub fn new(reports: Reports<U>) -> Self {
-        Self { reports }
+    pub fn new(reports: Reports<U>, audit: AuditLog) -> Self {
+        Self { reports, audit }
+    }
+}
+
+impl<U: UnitSource> ReportingHandler<U> {
+    /// Nationwide reports are refused to callers who cover fewer units.
+    async fn require_nationwide(&self, context: &AuthContext, what: &str) -> Result<(), Status> {
+        let coverage = self.reports.coverage(&context.principal).await?;
+        if coverage.is_all() {
+            return Ok(());
+        }
+        Err(Error::PermissionDenied(format!(
+            "{what} is a nationwide report; a {} credential covers only some units \
+             (ask StatusBreakdown for those)",
+            tasknet_auth::principal::role_name(context.principal.role)
+        ))
+        .into())
     }
 }
 
@@ -29,9 +49,11 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         request: Request<v1::StatusBreakdownRequest>,
     ) -> Result<Response<v1::StatusBreakdownResponse>, Status> {
         let budget = wait_budget(request.metadata());
+        let context = AuthContext::of(&request)?;
+        let coverage = self.reports.coverage(&context.principal).await?;
         let response = self
             .reports
-            .status_breakdown(request.get_ref(), budget)
+            .status_breakdown_for(request.get_ref(), budget, &coverage)
             .await?;
         Ok(Response::new(response))
     }
@@ -41,6 +63,8 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         &self,
         request: Request<v1::PlanProgressRequest>,
     ) -> Result<Response<v1::PlanProgressResponse>, Status> {
+        self.require_nationwide(AuthContext::of(&request)?, "PlanProgress")
+            .await?;
         let budget = wait_budget(request.metadata());
         let response = self
             .reports
@@ -54,6 +78,8 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         &self,
         request: Request<v1::ReportSummaryRequest>,
     ) -> Result<Response<v1::ReportSummaryResponse>, Status> {
+        self.require_nationwide(AuthContext::of(&request)?, "ReportSummary")
+            .await?;
         let budget = wait_budget(request.metadata());
         let response = self
             .reports
@@ -67,8 +93,19 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         &self,
         request: Request<v1::AddReportNoteRequest>,
     ) -> Result<Response<v1::AddReportNoteResponse>, Status> {
-        self.reports.add_report_note(request.get_ref()).await?;
+        let audit = AuditEntry::accepted(AuthContext::of(&request)?, String::new(), "");
+        self.reports
+            .add_report_note(request.get_ref(), Some(audit))
+            .await?;
         Ok(Response::new(v1::AddReportNoteResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_records(
+        &self,
+        request: Request<v1::ListAuditRecordsRequest>,
+    ) -> Result<Response<v1::ListAuditRecordsResponse>, Status> {
+        Ok(Response::new(self.audit.list_rpc(request.get_ref()).await?))
     }
 
     #[tracing::instrument(skip_all)]

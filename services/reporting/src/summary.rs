@@ -269,7 +269,12 @@ impl<U: UnitSource> Reports<U> {
         Ok(figures)
     }
 
-    pub async fn add_report_note(&self, request: &v1::AddReportNoteRequest) -> Result<(), Error> {
+    /// AddReportNote; `audit` is recorded with a new note.
+    pub async fn add_report_note(
+        &self,
+        request: &v1::AddReportNoteRequest,
+        audit: Option<tasknet_auth::AuditEntry>,
+    ) -> Result<(), Error> {
         let id = parse_uuid("note_id", &request.note_id)?.to_string();
         let period = DatePeriod::from_proto("period", request.period.as_ref())?;
         for (field, text) in [("text_vi", &request.text_vi), ("text_en", &request.text_en)] {
@@ -280,12 +285,19 @@ impl<U: UnitSource> Reports<U> {
                 let message = format!("is longer than {MAX_NOTE_CHARS} characters");
                 return Err(FieldError::new(field, message).into());
             }
+            if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+                return Err(FieldError::new(field, "contains control characters").into());
+            }
         }
         let note = Note {
             text_vi: request.text_vi.trim().to_owned(),
             text_en: request.text_en.trim().to_owned(),
         };
-        notes::add_note(self.store().pool(), &id, period, &note).await?;
+        let audit = audit.map(|mut entry| {
+            entry.target = format!("note/{id}");
+            entry
+        });
+        notes::add_note(self.store().pool(), &id, period, &note, audit).await?;
         Ok(())
     }
 }

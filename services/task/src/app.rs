@@ -4,7 +4,8 @@
 use anyhow::Context;
 use tasknet_directory::UnitDirectory;
 use tasknet_proto::v1::task_service_server::TaskServiceServer;
-use tasknet_server::Shutdown;
+use tasknet_auth::AuditLog;
+use tasknet_server::{ClientOptions, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 use tokio::task::JoinHandle;
 
@@ -27,6 +28,9 @@ pub struct TaskSettings {
     pub organisation_endpoint: String,
     /// Most mutations per writer transaction.
     pub max_batch: usize,
+    /// How this service authenticates to the organisation service (its
+    /// SERVICE credential).
+    pub client: ClientOptions,
 }
 
 impl TaskSettings {
@@ -37,6 +41,7 @@ impl TaskSettings {
             database: DatabaseOptions::default(),
             organisation_endpoint: organisation_endpoint.into(),
             max_batch: DEFAULT_MAX_BATCH,
+            client: ClientOptions::default(),
         }
     }
 }
@@ -54,7 +59,8 @@ impl TaskApp {
         let database = Database::open(&settings.database_url, &settings.database, &MIGRATIONS)
             .await
             .context("failed to open the task database")?;
-        let directory = UnitDirectory::connect_lazy(&settings.organisation_endpoint)?;
+        let directory =
+            UnitDirectory::connect_lazy_with(&settings.organisation_endpoint, &settings.client)?;
         let head = store::query::head_cursor(database.pool())
             .await
             .context("failed to read the change log")?;
@@ -66,6 +72,7 @@ impl TaskApp {
             references: References::new(directory, database.pool().clone()),
             newest: spawned.newest,
             shutdown,
+            audit: AuditLog::new(database.pool().clone()),
         };
         Ok(Self {
             database,
@@ -79,6 +86,11 @@ impl TaskApp {
         TaskServiceServer::new(self.grpc.clone())
             .max_decoding_message_size(MAX_DECODING_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_ENCODING_MESSAGE_BYTES)
+    }
+
+    /// The service's audit log (for the auth layer's rejection records).
+    pub fn audit_log(&self) -> AuditLog {
+        self.grpc.audit.clone()
     }
 
     /// The database the service writes (for tools and tests).

@@ -15,6 +15,9 @@ pub enum Error {
     /// An id already names something else (another task, another request).
     #[error("{0}")]
     AlreadyExists(FieldError),
+    /// The caller's credential does not allow this (another unit's task).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// A stale `expected_version` or an impossible transition.
     #[error("{0}")]
     FailedPrecondition(FieldError),
@@ -55,7 +58,7 @@ impl Error {
             | Self::NotFound(error)
             | Self::AlreadyExists(error)
             | Self::FailedPrecondition(error) => Some(&error.field),
-            Self::Unavailable(_) | Self::Database(_) | Self::Internal(_) => None,
+            Self::PermissionDenied(_) | Self::Unavailable(_) | Self::Database(_) | Self::Internal(_) => None,
         }
     }
 }
@@ -73,6 +76,7 @@ impl From<Error> for Status {
             Error::NotFound(error) => Status::not_found(error.to_string()),
             Error::AlreadyExists(error) => Status::already_exists(error.to_string()),
             Error::FailedPrecondition(error) => Status::failed_precondition(error.to_string()),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
             Error::Unavailable(message) => Status::unavailable(message),
             Error::Database(error) => {
                 tracing::error!(error = %error, cause = ?error, "database error");

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -14,6 +15,7 @@ use tasknet_proto::v1;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::request::Mutation;
 use crate::service::TaskGrpc;
@@ -27,17 +29,24 @@ type Answer = Pin<Box<dyn Future<Output = v1::IngestResponse> + Send>>;
 type Sender = mpsc::Sender<std::result::Result<v1::IngestResponse, Status>>;
 
 /// Starts serving one Ingest stream.
+/// Every item is checked against `access`, the caller's.
 pub fn start(
     service: TaskGrpc,
+    access: Arc<Access>,
     input: Streaming<v1::IngestRequest>,
 ) -> ReceiverStream<std::result::Result<v1::IngestResponse, Status>> {
     let (sender, receiver) = mpsc::channel(256);
-    tokio::spawn(run(service, input, sender));
+    tokio::spawn(run(service, access, input, sender));
     ReceiverStream::new(receiver)
 }
 
 #[tracing::instrument(name = "ingest", skip_all)]
-async fn run(service: TaskGrpc, mut input: Streaming<v1::IngestRequest>, output: Sender) {
+async fn run(
+    service: TaskGrpc,
+    access: Arc<Access>,
+    mut input: Streaming<v1::IngestRequest>,
+    output: Sender,
+) {
     let mut pending: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut reading = true;
     let mut items = 0_u64;
@@ -47,7 +56,7 @@ async fn run(service: TaskGrpc, mut input: Streaming<v1::IngestRequest>, output:
                 match message {
                     Ok(Some(request)) => {
                         items += 1;
-                        pending.push_back(submit(&service, request).await);
+                        pending.push_back(submit(&service, &access, request).await);
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
@@ -76,28 +85,53 @@ async fn run(service: TaskGrpc, mut input: Streaming<v1::IngestRequest>, output:
 /// Validates an item and queues it; the returned future yields its answer.
 /// Items are queued in arrival order, so a creation and an update of the same
 /// task sent one after the other are applied in that order.
-async fn submit(service: &TaskGrpc, request: v1::IngestRequest) -> Answer {
+async fn submit(service: &TaskGrpc, access: &Arc<Access>, request: v1::IngestRequest) -> Answer {
     let update_id = match &request.mutation {
         Some(v1::ingest_request::Mutation::Create(create)) => create.update_id.clone(),
         Some(v1::ingest_request::Mutation::Update(update)) => update.update_id.clone(),
         None => String::new(),
     };
-    let queued = match prepare(service, request).await {
-        Ok(mutation) => service.writer.enqueue(mutation).await,
+    let queued = match prepare(service, access, request).await {
+        Ok(mutation) => service.writer.enqueue(mutation, access.clone()).await,
         Err(error) => Err(error),
     };
     match queued {
-        Ok(receiver) => Box::pin(async move { answer(update_id, writer::wait(receiver).await) }),
+        Ok(receiver) => {
+            let (service, access) = (service.clone(), access.clone());
+            Box::pin(async move {
+                let outcome = writer::wait(receiver).await;
+                record_denial(&service, &access, &outcome);
+                answer(update_id, outcome)
+            })
+        }
         Err(error) => {
-            let answer = answer(update_id, Err(error));
+            let outcome = Err(error);
+            record_denial(service, access, &outcome);
+            let answer = answer(update_id, outcome);
             Box::pin(async move { answer })
         }
     }
 }
 
-async fn prepare(service: &TaskGrpc, request: v1::IngestRequest) -> Result<Mutation> {
+/// Items refused for access are audited like refused calls (the stream as
+/// a whole was admitted, so the auth layer does not see them).
+fn record_denial(service: &TaskGrpc, access: &Access, outcome: &Result<Outcome>) {
+    if let Err(error @ Error::PermissionDenied(_)) = outcome {
+        service.audit.record_rejection(tasknet_auth::AuditEntry::rejected(
+            Some(&access.context.principal),
+            &access.context.rpc,
+            access.context.peer_text(),
+            v1::AuditOutcome::Denied,
+            &error.to_string(),
+        ));
+    }
+}
+
+async fn prepare(service: &TaskGrpc, access: &Access, request: v1::IngestRequest) -> Result<Mutation> {
     match request.mutation {
-        Some(v1::ingest_request::Mutation::Create(create)) => service.prepare_create(&create).await,
+        Some(v1::ingest_request::Mutation::Create(create)) => {
+            service.prepare_create(&create, access).await
+        }
         Some(v1::ingest_request::Mutation::Update(update)) => service.prepare_update(&update),
         None => Err(Error::invalid("mutation", "is required: create or update")),
     }

@@ -5,11 +5,13 @@
 //! requests in one transaction (group commit) and appends each accepted change
 //! to the change log in that same transaction (see docs/design.md).
 
+mod access;
 mod app;
 mod error;
 mod ingest;
 mod model;
 mod pagination;
+mod policy;
 mod references;
 mod request;
 mod service;
@@ -22,6 +24,7 @@ mod writer;
 
 pub use app::{TaskApp, TaskSettings};
 pub use error::Error;
+pub use policy::POLICY;
 pub use service::TaskGrpc;
 
 /// The fully qualified gRPC service name, for health checks.

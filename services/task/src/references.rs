@@ -29,6 +29,10 @@ impl References {
         }
     }
 
+    pub fn directory(&self) -> &UnitDirectory {
+        &self.directory
+    }
+
     pub async fn check_create_task(&self, create: &CreateTask) -> Result<()> {
         self.check_unit("task.assigning_unit_id", &create.assigning_unit_id)
             .await?;

@@ -11,6 +11,11 @@ use tasknet_server::Shutdown;
 use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 
+use std::sync::Arc;
+
+use tasknet_auth::{AuditLog, AuthContext};
+
+use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::pagination::{self, page_size};
 use crate::references::References;
@@ -27,12 +32,24 @@ pub struct TaskGrpc {
     pub(crate) references: References,
     pub(crate) newest: watch::Receiver<i64>,
     pub(crate) shutdown: Shutdown,
+    pub(crate) audit: AuditLog,
 }
 
 impl TaskGrpc {
-    /// Validates a creation and checks the units and plans it names.
-    pub(crate) async fn prepare_create(&self, request: &v1::CreateTaskRequest) -> Result<Mutation> {
+    /// The caller's access (the units its credential covers).
+    pub(crate) async fn access(&self, context: &AuthContext) -> Result<Arc<Access>> {
+        Access::resolve(context, self.references.directory()).await
+    }
+
+    /// Validates a creation, checks the caller may make it, and checks the
+    /// units and plans it names.
+    pub(crate) async fn prepare_create(
+        &self,
+        request: &v1::CreateTaskRequest,
+        access: &Access,
+    ) -> Result<Mutation> {
         let create = request::validate_create_task(request, Utc::now())?;
+        access.check_create(&create)?;
         self.references.check_create_task(&create).await?;
         Ok(Mutation::CreateTask(create))
     }
@@ -45,8 +62,8 @@ impl TaskGrpc {
     }
 
     /// Submits a task mutation and waits for its acknowledgement.
-    async fn submit_task(&self, mutation: Mutation) -> Result<TaskAck> {
-        match self.writer.submit(mutation).await? {
+    async fn submit_task(&self, mutation: Mutation, access: Arc<Access>) -> Result<TaskAck> {
+        match self.writer.submit(mutation, access).await? {
             Outcome::Task(ack) => Ok(ack),
             Outcome::Plan { .. } => {
                 Err(Error::Internal("a task mutation answered as a plan".into()))
@@ -73,9 +90,13 @@ impl TaskGrpc {
     }
 
     #[tracing::instrument(skip_all, fields(task_id = %request.task_id, update_id = %request.update_id))]
-    async fn create_task(&self, request: v1::CreateTaskRequest) -> Result<v1::CreateTaskResponse> {
-        let mutation = self.prepare_create(&request).await?;
-        let ack = self.submit_task(mutation).await?;
+    async fn create_task(
+        &self,
+        request: v1::CreateTaskRequest,
+        access: Arc<Access>,
+    ) -> Result<v1::CreateTaskResponse> {
+        let mutation = self.prepare_create(&request, &access).await?;
+        let ack = self.submit_task(mutation, access).await?;
         Ok(v1::CreateTaskResponse {
             task: Some(self.task_after(&ack).await?),
             duplicate: ack.duplicate,
@@ -84,9 +105,13 @@ impl TaskGrpc {
     }
 
     #[tracing::instrument(skip_all, fields(task_id = %request.task_id, update_id = %request.update_id))]
-    async fn update_task(&self, request: v1::UpdateTaskRequest) -> Result<v1::UpdateTaskResponse> {
+    async fn update_task(
+        &self,
+        request: v1::UpdateTaskRequest,
+        access: Arc<Access>,
+    ) -> Result<v1::UpdateTaskResponse> {
         let mutation = self.prepare_update(&request)?;
-        let ack = self.submit_task(mutation).await?;
+        let ack = self.submit_task(mutation, access).await?;
         Ok(v1::UpdateTaskResponse {
             task: Some(self.task_after(&ack).await?),
             duplicate: ack.duplicate,
@@ -95,18 +120,27 @@ impl TaskGrpc {
     }
 
     #[tracing::instrument(skip_all, fields(task_id = %request.task_id))]
-    async fn get_task(&self, request: v1::GetTaskRequest) -> Result<v1::GetTaskResponse> {
+    async fn get_task(
+        &self,
+        request: v1::GetTaskRequest,
+        access: &Access,
+    ) -> Result<v1::GetTaskResponse> {
         let id = request::uuid_any("task_id", &request.task_id)?;
         let task = query::get_task(&self.pool, &id)
             .await?
             .ok_or_else(|| Error::not_found("task_id", format!("there is no task {id}")))?;
+        access.check_read(&task)?;
         Ok(v1::GetTaskResponse {
             task: Some(task.to_proto()),
         })
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_tasks(&self, request: v1::ListTasksRequest) -> Result<v1::ListTasksResponse> {
+    async fn list_tasks(
+        &self,
+        request: v1::ListTasksRequest,
+        access: &Access,
+    ) -> Result<v1::ListTasksResponse> {
         let status = match v1::TaskStatus::try_from(request.status) {
             Ok(v1::TaskStatus::Unspecified) => None,
             Ok(status) => Some(status),
@@ -120,10 +154,10 @@ impl TaskGrpc {
         let (from, to) = request::optional_date_range("assigned", request.assigned.as_ref())?;
         let limit = page_size(request.page_size)?;
         let filter = TaskFilter {
-            assignee_unit_id: request::optional_uuid(
+            assignee_unit_id: access.list_scope(request::optional_uuid(
                 "assignee_unit_id",
                 &request.assignee_unit_id,
-            )?,
+            )?)?,
             plan_id: request::optional_uuid("plan_id", &request.plan_id)?,
             status,
             assigned_from: from.map(date_to_storage),
@@ -147,10 +181,15 @@ impl TaskGrpc {
     }
 
     #[tracing::instrument(skip_all, fields(plan_id = %request.plan_id))]
-    async fn create_plan(&self, request: v1::CreatePlanRequest) -> Result<v1::CreatePlanResponse> {
+    async fn create_plan(
+        &self,
+        request: v1::CreatePlanRequest,
+        access: Arc<Access>,
+    ) -> Result<v1::CreatePlanResponse> {
         let create = request::validate_create_plan(&request)?;
+        access.check_plan(&create.plan)?;
         self.references.check_create_plan(&create).await?;
-        match self.writer.submit(Mutation::CreatePlan(create)).await? {
+        match self.writer.submit(Mutation::CreatePlan(create), access).await? {
             Outcome::Plan { plan, .. } => {
                 self.references.remember_plans([plan.id.clone()]);
                 Ok(v1::CreatePlanResponse {
@@ -225,8 +264,9 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::CreatePlanRequest>,
     ) -> Reply<v1::CreatePlanResponse> {
+        let access = self.access(AuthContext::of(&request)?).await?;
         Ok(Response::new(
-            TaskGrpc::create_plan(self, request.into_inner()).await?,
+            TaskGrpc::create_plan(self, request.into_inner(), access).await?,
         ))
     }
 
@@ -249,8 +289,9 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::CreateTaskRequest>,
     ) -> Reply<v1::CreateTaskResponse> {
+        let access = self.access(AuthContext::of(&request)?).await?;
         Ok(Response::new(
-            TaskGrpc::create_task(self, request.into_inner()).await?,
+            TaskGrpc::create_task(self, request.into_inner(), access).await?,
         ))
     }
 
@@ -258,14 +299,16 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::UpdateTaskRequest>,
     ) -> Reply<v1::UpdateTaskResponse> {
+        let access = self.access(AuthContext::of(&request)?).await?;
         Ok(Response::new(
-            TaskGrpc::update_task(self, request.into_inner()).await?,
+            TaskGrpc::update_task(self, request.into_inner(), access).await?,
         ))
     }
 
     async fn get_task(&self, request: Request<v1::GetTaskRequest>) -> Reply<v1::GetTaskResponse> {
+        let access = self.access(AuthContext::of(&request)?).await?;
         Ok(Response::new(
-            TaskGrpc::get_task(self, request.into_inner()).await?,
+            TaskGrpc::get_task(self, request.into_inner(), &access).await?,
         ))
     }
 
@@ -273,8 +316,9 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::ListTasksRequest>,
     ) -> Reply<v1::ListTasksResponse> {
+        let access = self.access(AuthContext::of(&request)?).await?;
         Ok(Response::new(
-            TaskGrpc::list_tasks(self, request.into_inner()).await?,
+            TaskGrpc::list_tasks(self, request.into_inner(), &access).await?,
         ))
     }
 
@@ -284,8 +328,10 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<tonic::Streaming<v1::IngestRequest>>,
     ) -> Reply<Self::IngestStream> {
+        let access = self.access(AuthContext::of(&request)?).await?;
         Ok(Response::new(ingest::start(
             self.clone(),
+            access,
             request.into_inner(),
         )))
     }
@@ -300,5 +346,12 @@ impl v1::task_service_server::TaskService for TaskGrpc {
             self.clone(),
             request.into_inner(),
         )?))
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<v1::ListAuditRecordsRequest>,
+    ) -> Reply<v1::ListAuditRecordsResponse> {
+        Ok(Response::new(self.audit.list_rpc(request.get_ref()).await?))
     }
 }

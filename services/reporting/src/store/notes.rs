@@ -3,6 +3,7 @@
 
 use chrono::{NaiveDate, Utc};
 use sqlx::{AnyPool, Row};
+use tasknet_auth::{AuditEntry, audit};
 use tasknet_domain::{DatePeriod, date_to_storage};
 
 /// A note as stored.
@@ -13,13 +14,16 @@ pub struct Note {
 }
 
 /// Stores a note; a repeated id is acknowledged and changes nothing.
+/// `audit`, when given, is recorded in the same transaction as a new note.
 pub async fn add_note(
     pool: &AnyPool,
     id: &str,
     period: DatePeriod,
     note: &Note,
+    audit: Option<AuditEntry>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
         "INSERT INTO rpt_notes (id, period_start, period_end, text_vi, text_en, create_time_us) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
     )
@@ -29,9 +33,18 @@ pub async fn add_note(
     .bind(&note.text_vi)
     .bind(&note.text_en)
     .bind(Utc::now().timestamp_micros())
-    .execute(pool)
-    .await?;
-    Ok(())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if inserted && let Some(entry) = audit {
+        let after = serde_json::json!({
+            "id": id, "period_start": period.start.to_string(), "period_end": period.end.to_string(),
+            "text_vi": note.text_vi, "text_en": note.text_en,
+        });
+        audit::insert(&mut tx, &[entry.with_change(None, Some(after.to_string()))]).await?;
+    }
+    tx.commit().await
 }
 
 /// The notes attached to exactly this period, oldest first.

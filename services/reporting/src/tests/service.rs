@@ -27,8 +27,10 @@ async fn serve(store: &ReadModel, shutdown: &Shutdown) -> (Client, watch::Sender
     let cursor = store.sync_state().await.unwrap().0;
     let (sender, applied) = watch::channel(cursor);
     let reports = Reports::new(store.clone(), catalog(), applied);
-    let routes =
-        tonic::service::Routes::new(ReportingServiceServer::new(ReportingHandler::new(reports)));
+    let audit = tasknet_auth::AuditLog::new(store.pool().clone());
+    let routes = tonic::service::Routes::new(ReportingServiceServer::new(ReportingHandler::new(
+        reports, audit,
+    )));
     let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", server.local_addr());
     tokio::spawn(server.serve(

@@ -3,12 +3,15 @@
 //! own earlier mutations), yielding its outcome and the rows to write.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Utc;
 use tasknet_domain::timestamp_to_proto;
 use tasknet_proto::prost::Message;
+use tasknet_auth::AuditEntry;
 use tasknet_proto::v1;
 
+use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, TaskState};
 use crate::request::{CreatePlan, CreateTask, Mutation, UpdateTask};
@@ -57,6 +60,8 @@ pub struct Writes {
     pub tasks: Vec<TaskState>,
     pub memberships: Vec<(String, String)>,
     pub plans: Vec<PlanRecord>,
+    /// The audit record of each accepted change, written in the same transaction.
+    pub audit: Vec<AuditEntry>,
 }
 
 /// An update id applied before or earlier in the batch.
@@ -67,9 +72,9 @@ struct Recorded {
     cursor: CursorRef,
 }
 
-/// Decides every mutation of a batch, in order.
+/// Decides every mutation of a batch, in order, each as its caller may.
 pub fn decide(
-    mutations: &[Mutation],
+    mutations: &[(Mutation, Arc<Access>)],
     prefetched: Prefetched,
     record_time_us: i64,
 ) -> (Vec<Result<Pending>>, Writes) {
@@ -95,7 +100,7 @@ pub fn decide(
     };
     let outcomes = mutations
         .iter()
-        .map(|mutation| batch.apply(mutation))
+        .map(|(mutation, access)| batch.apply(mutation, access))
         .collect();
     let Batch {
         mut tasks,
@@ -118,11 +123,11 @@ struct Batch {
 }
 
 impl Batch {
-    fn apply(&mut self, mutation: &Mutation) -> Result<Pending> {
+    fn apply(&mut self, mutation: &Mutation, access: &Access) -> Result<Pending> {
         match mutation {
-            Mutation::CreateTask(create) => self.create_task(create),
-            Mutation::UpdateTask(update) => self.update_task(update),
-            Mutation::CreatePlan(create) => self.create_plan(create),
+            Mutation::CreateTask(create) => self.create_task(create, access),
+            Mutation::UpdateTask(update) => self.update_task(update, access),
+            Mutation::CreatePlan(create) => self.create_plan(create, access),
         }
     }
 
@@ -144,7 +149,8 @@ impl Batch {
         }))
     }
 
-    fn create_task(&mut self, create: &CreateTask) -> Result<Pending> {
+    fn create_task(&mut self, create: &CreateTask, access: &Access) -> Result<Pending> {
+        access.check_create(create)?;
         if let Some(repeat) = self.repeat(&create.update_id, &create.digest) {
             return repeat;
         }
@@ -163,10 +169,16 @@ impl Batch {
                 .memberships
                 .push((create.task_id.clone(), plan_id.clone()));
         }
-        Ok(self.record(&create.update_id, &create.digest, transition))
+        let audit = access.audit(format!("task/{}", create.task_id), &create.assignee_unit_id);
+        Ok(self.record(&create.update_id, &create.digest, transition, audit))
     }
 
-    fn update_task(&mut self, update: &UpdateTask) -> Result<Pending> {
+    fn update_task(&mut self, update: &UpdateTask, access: &Access) -> Result<Pending> {
+        // Access first: a caller learns nothing about another unit's task,
+        // not even whether an update id was applied to it.
+        if let Some(current) = self.tasks.get(&update.task_id) {
+            access.check_update(current)?;
+        }
         if let Some(repeat) = self.repeat(&update.update_id, &update.digest) {
             return repeat;
         }
@@ -174,12 +186,24 @@ impl Batch {
             Error::not_found("task_id", format!("there is no task {}", update.task_id))
         })?;
         let transition = transition::update(current, update, self.record_time_us)?;
-        Ok(self.record(&update.update_id, &update.digest, transition))
+        let audit = access
+            .audit(format!("task/{}", current.id), &current.assignee_unit_id)
+            .with_change(Some(task_json(current)), None);
+        Ok(self.record(&update.update_id, &update.digest, transition, audit))
     }
 
     /// Applies an accepted task change to the batch state and its writes.
-    fn record(&mut self, update_id: &str, digest: &str, transition: Transition) -> Pending {
+    fn record(
+        &mut self,
+        update_id: &str,
+        digest: &str,
+        transition: Transition,
+        mut audit: AuditEntry,
+    ) -> Pending {
         let Transition { state, event } = transition;
+        audit.after = task_json(&state);
+        audit.time_us = self.record_time_us;
+        self.writes.audit.push(audit);
         let task = event.task.clone();
         let index = self.push_change(
             Some(state.id.clone()),
@@ -215,7 +239,8 @@ impl Batch {
         }
     }
 
-    fn create_plan(&mut self, create: &CreatePlan) -> Result<Pending> {
+    fn create_plan(&mut self, create: &CreatePlan, access: &Access) -> Result<Pending> {
+        access.check_plan(&create.plan)?;
         if let Some(existing) = self.plans.get(&create.plan.id) {
             if existing.same_content(&create.plan) {
                 return Ok(Pending::Plan {
@@ -233,6 +258,10 @@ impl Batch {
         self.push_change(None, None, v1::change::Event::PlanCreated(plan.to_proto()));
         self.plans.insert(plan.id.clone(), plan.clone());
         self.writes.plans.push(plan.clone());
+        let mut audit = access.audit(format!("plan/{}", plan.id), &plan.owner_unit_id);
+        audit.after = plan_json(&plan);
+        audit.time_us = self.record_time_us;
+        self.writes.audit.push(audit);
         Ok(Pending::Plan {
             plan,
             duplicate: false,
@@ -261,4 +290,25 @@ impl Batch {
         });
         self.writes.changes.len() - 1
     }
+}
+
+/// A task as the audit log records it.
+fn task_json(task: &TaskState) -> String {
+    serde_json::json!({
+        "id": task.id, "title": task.title, "assigning_unit_id": task.assigning_unit_id,
+        "assignee_unit_id": task.assignee_unit_id, "assigned_date": task.assigned_date.to_string(),
+        "deadline": task.deadline.to_string(), "plan_ids": task.plan_ids,
+        "completed_on": task.completed_on.map(|d| d.to_string()), "last_note": task.last_note,
+        "version": task.version,
+    })
+    .to_string()
+}
+
+fn plan_json(plan: &PlanRecord) -> String {
+    serde_json::json!({
+        "id": plan.id, "name": plan.name, "kind": plan.kind.as_str_name(),
+        "owner_unit_id": plan.owner_unit_id, "period_start": plan.period_start.to_string(),
+        "period_end": plan.period_end.to_string(),
+    })
+    .to_string()
 }

@@ -5,6 +5,8 @@
 
 pub mod decide;
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use tasknet_proto::v1;
 use tasknet_server::Shutdown;
@@ -12,6 +14,7 @@ use tasknet_storage::Database;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, micros};
 use crate::request::Mutation;
@@ -41,8 +44,13 @@ pub enum Outcome {
 
 type Reply = oneshot::Sender<Result<Outcome>>;
 
+/// A mutation and who asked for it.
+pub type Item = (Mutation, Arc<Access>);
+
 struct Job {
     mutation: Mutation,
+    /// Who asked: checked against the state as of the batch, and audited.
+    access: Arc<Access>,
     reply: Reply,
 }
 
@@ -59,18 +67,26 @@ impl WriterHandle {
     /// Queues a mutation (waiting while the queue is full) and returns where
     /// its outcome will arrive once its batch has committed. Mutations queued
     /// one after another are applied in that order.
-    pub async fn enqueue(&self, mutation: Mutation) -> Result<OutcomeReceiver> {
+    pub async fn enqueue(
+        &self,
+        mutation: Mutation,
+        access: Arc<Access>,
+    ) -> Result<OutcomeReceiver> {
         let (reply, receiver) = oneshot::channel();
         self.sender
-            .send(Job { mutation, reply })
+            .send(Job {
+                mutation,
+                access,
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         Ok(receiver)
     }
 
     /// Queues a mutation and waits for its outcome.
-    pub async fn submit(&self, mutation: Mutation) -> Result<Outcome> {
-        wait(self.enqueue(mutation).await?).await
+    pub async fn submit(&self, mutation: Mutation, access: Arc<Access>) -> Result<Outcome> {
+        wait(self.enqueue(mutation, access).await?).await
     }
 }
 
@@ -153,9 +169,9 @@ impl Writer {
     }
 
     async fn process(&self, jobs: Vec<Job>) {
-        let (mutations, replies): (Vec<Mutation>, Vec<Reply>) = jobs
+        let (mutations, replies): (Vec<Item>, Vec<Reply>) = jobs
             .into_iter()
-            .map(|job| (job.mutation, job.reply))
+            .map(|job| ((job.mutation, job.access), job.reply))
             .unzip();
         let outcomes = match self.apply_batch(&mutations).await {
             Ok(outcomes) => outcomes,
@@ -178,7 +194,7 @@ impl Writer {
     /// its own, so that one mutation the database refuses cannot fail every
     /// batch it lands in. A failure of another kind (the database is down)
     /// stops this, and the rest are answered UNAVAILABLE without trying.
-    async fn apply_one_by_one(&self, mutations: &[Mutation]) -> Vec<Result<Outcome>> {
+    async fn apply_one_by_one(&self, mutations: &[Item]) -> Vec<Result<Outcome>> {
         let mut outcomes = Vec::with_capacity(mutations.len());
         let mut database_down = false;
         for mutation in mutations {
@@ -202,8 +218,19 @@ impl Writer {
         outcomes
     }
 
+    /// Applies a batch as an unrestricted caller (tests).
+    #[cfg(test)]
+    pub async fn apply_unrestricted(&self, mutations: &[Mutation]) -> Result<Vec<Result<Outcome>>> {
+        let access = Access::unrestricted();
+        let items: Vec<Item> = mutations
+            .iter()
+            .map(|mutation| (mutation.clone(), access.clone()))
+            .collect();
+        self.apply_batch(&items).await
+    }
+
     /// Applies a batch in one transaction. `Err` means nothing was committed.
-    pub async fn apply_batch(&self, mutations: &[Mutation]) -> Result<Vec<Result<Outcome>>> {
+    pub async fn apply_batch(&self, mutations: &[Item]) -> Result<Vec<Result<Outcome>>> {
         let mut transaction = self.database.pool().begin().await?;
         batch::lock_writers(&mut transaction, self.database.backend()).await?;
         let prefetched = prefetch(&mut transaction, mutations).await?;
@@ -239,12 +266,12 @@ fn unavailable() -> Error {
 /// Reads every record the batch names, in a few statements.
 async fn prefetch(
     connection: &mut sqlx::AnyConnection,
-    mutations: &[Mutation],
+    mutations: &[Item],
 ) -> Result<Prefetched> {
     let mut update_ids = Vec::new();
     let mut task_ids = Vec::new();
     let mut plan_ids = Vec::new();
-    for mutation in mutations {
+    for (mutation, _) in mutations {
         match mutation {
             Mutation::CreateTask(create) => {
                 update_ids.push(create.update_id.clone());
@@ -281,6 +308,7 @@ async fn write(connection: &mut sqlx::AnyConnection, mut writes: Writes) -> Resu
     let tasks: Vec<_> = writes.tasks.iter().collect();
     batch::upsert_tasks(connection, &tasks).await?;
     batch::insert_memberships(connection, &writes.memberships).await?;
+    tasknet_auth::audit::insert(connection, &writes.audit).await?;
     Ok(cursors)
 }
 

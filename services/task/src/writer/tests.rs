@@ -77,7 +77,7 @@ async fn repeated_updates_are_acknowledged_not_reapplied(db: TestDatabase) {
     let writer = open(&db).await;
     let task_id = new_id();
     let creation = create_request(&task_id);
-    let first = writer.apply_batch(&[create(&creation)]).await.unwrap();
+    let first = writer.apply_unrestricted(&[create(&creation)]).await.unwrap();
     let first = ack(&first[0]).clone();
     assert!(!first.duplicate);
     assert_eq!(first.version, 1);
@@ -85,7 +85,7 @@ async fn repeated_updates_are_acknowledged_not_reapplied(db: TestDatabase) {
 
     // Again later, and twice more within one batch.
     let again = writer
-        .apply_batch(&[create(&creation), create(&creation)])
+        .apply_unrestricted(&[create(&creation), create(&creation)])
         .await
         .unwrap();
     for outcome in &again {
@@ -98,7 +98,7 @@ async fn repeated_updates_are_acknowledged_not_reapplied(db: TestDatabase) {
     }
     let note = update_request(&task_id, "2024-06-02T01:00:00Z", note("started"));
     let outcomes = writer
-        .apply_batch(&[update(&note), update(&note)])
+        .apply_unrestricted(&[update(&note), update(&note)])
         .await
         .unwrap();
     let (applied, repeated) = (ack(&outcomes[0]), ack(&outcomes[1]));
@@ -119,14 +119,14 @@ async fn a_reused_update_id_with_other_content_is_refused(db: TestDatabase) {
     let writer = open(&db).await;
     let task_id = new_id();
     let creation = create_request(&task_id);
-    writer.apply_batch(&[create(&creation)]).await.unwrap();
+    writer.apply_unrestricted(&[create(&creation)]).await.unwrap();
 
     let mut other = update_request(&task_id, "2024-06-02T01:00:00Z", note("x"));
     other.update_id = creation.update_id.clone();
     let mut retitled = creation.clone();
     retitled.task.as_mut().unwrap().title = "Another title".into();
     let outcomes = writer
-        .apply_batch(&[update(&other), create(&retitled)])
+        .apply_unrestricted(&[update(&other), create(&retitled)])
         .await
         .unwrap();
     for outcome in &outcomes {
@@ -147,12 +147,12 @@ async fn stale_versions_are_refused(db: TestDatabase) {
     let writer = open(&db).await;
     let task_id = new_id();
     writer
-        .apply_batch(&[create(&create_request(&task_id))])
+        .apply_unrestricted(&[create(&create_request(&task_id))])
         .await
         .unwrap();
     let mut stale = update_request(&task_id, "2024-06-02T01:00:00Z", complete());
     stale.expected_version = Some(2);
-    let outcomes = writer.apply_batch(&[update(&stale)]).await.unwrap();
+    let outcomes = writer.apply_unrestricted(&[update(&stale)]).await.unwrap();
     assert_eq!(
         code(&outcomes[0]),
         (Code::FailedPrecondition, "expected_version".to_owned())
@@ -161,7 +161,7 @@ async fn stale_versions_are_refused(db: TestDatabase) {
 
     // The refused update id was not recorded: corrected, it applies.
     stale.expected_version = Some(1);
-    let outcomes = writer.apply_batch(&[update(&stale)]).await.unwrap();
+    let outcomes = writer.apply_unrestricted(&[update(&stale)]).await.unwrap();
     assert_eq!(ack(&outcomes[0]).version, 2);
 }
 
@@ -184,7 +184,7 @@ async fn one_task_changed_several_times_in_one_batch(db: TestDatabase) {
             deadline(ymd(2024, 7, 15)),
         )),
     ];
-    let outcomes = writer.apply_batch(&batch).await.unwrap();
+    let outcomes = writer.apply_unrestricted(&batch).await.unwrap();
     let acks: Vec<&TaskAck> = outcomes.iter().map(ack).collect();
     assert_eq!(
         acks.iter().map(|a| a.version).collect::<Vec<_>>(),
@@ -214,11 +214,11 @@ async fn the_change_log_records_each_change_in_order(db: TestDatabase) {
     let create_a = create_request(&a);
     let done = update_request(&a, "2024-06-27T23:30:00Z", complete());
     writer
-        .apply_batch(&[create(&create_a), create(&create_request(&b))])
+        .apply_unrestricted(&[create(&create_a), create(&create_request(&b))])
         .await
         .unwrap();
     let outcomes = writer
-        .apply_batch(&[
+        .apply_unrestricted(&[
             update(&done),
             update(&update_request(
                 &b,
@@ -288,7 +288,7 @@ async fn a_failed_item_does_not_affect_the_others(db: TestDatabase) {
         create(&create_request(&b)),
         update(&update_request(&a, "2024-06-02T01:00:00Z", note("fine"))),
     ];
-    let outcomes = writer.apply_batch(&batch).await.unwrap();
+    let outcomes = writer.apply_unrestricted(&batch).await.unwrap();
     assert_eq!(ack(&outcomes[0]).version, 1);
     assert_eq!(code(&outcomes[1]), (Code::NotFound, "task_id".to_owned()));
     assert_eq!(
@@ -324,7 +324,7 @@ async fn plans_are_created_once(db: TestDatabase) {
     };
     let mutation = Mutation::CreatePlan(validate_create_plan(&request).unwrap());
     let outcomes = writer
-        .apply_batch(&[mutation.clone(), mutation.clone()])
+        .apply_unrestricted(&[mutation.clone(), mutation.clone()])
         .await
         .unwrap();
     let (
@@ -344,7 +344,7 @@ async fn plans_are_created_once(db: TestDatabase) {
     let mut renamed = request.clone();
     renamed.plan.as_mut().unwrap().name = "Other".into();
     let outcomes = writer
-        .apply_batch(&[Mutation::CreatePlan(
+        .apply_unrestricted(&[Mutation::CreatePlan(
             validate_create_plan(&renamed).unwrap(),
         )])
         .await
@@ -357,7 +357,7 @@ async fn plans_are_created_once(db: TestDatabase) {
     // A task in the plan; the log holds the plan, then the task.
     let mut creation = create_request(&new_id());
     creation.task.as_mut().unwrap().plan_ids = vec![plan_id.clone()];
-    writer.apply_batch(&[create(&creation)]).await.unwrap();
+    writer.apply_unrestricted(&[create(&creation)]).await.unwrap();
     let log = changes(&writer).await;
     assert_eq!(log.len(), 2);
     assert!(
@@ -387,18 +387,21 @@ async fn queued_requests_share_batches_and_all_commit(db: TestDatabase) {
         receivers.push(
             spawned
                 .handle
-                .enqueue(create(&create_request(&task_id)))
+                .enqueue(create(&create_request(&task_id)), Access::unrestricted())
                 .await
                 .unwrap(),
         );
         receivers.push(
             spawned
                 .handle
-                .enqueue(update(&update_request(
-                    &task_id,
-                    "2024-06-02T01:00:00Z",
-                    complete(),
-                )))
+                .enqueue(
+                    update(&update_request(
+                        &task_id,
+                        "2024-06-02T01:00:00Z",
+                        complete(),
+                    )),
+                    Access::unrestricted(),
+                )
                 .await
                 .unwrap(),
         );
@@ -419,7 +422,7 @@ async fn queued_requests_share_batches_and_all_commit(db: TestDatabase) {
     spawned.task.await.unwrap();
     let refused = spawned
         .handle
-        .submit(create(&create_request(&new_id())))
+        .submit(create(&create_request(&new_id())), Access::unrestricted())
         .await;
     assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
     let pool = database.pool();
@@ -444,6 +447,7 @@ async fn a_mutation_the_database_refuses_fails_alone(db: TestDatabase) {
         let (reply, receiver) = oneshot::channel();
         jobs.push(Job {
             mutation: create(&request),
+            access: Access::unrestricted(),
             reply,
         });
         receivers.push(receiver);

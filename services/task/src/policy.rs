@@ -1,0 +1,35 @@
+//! Who may call each TaskService RPC. Writing tasks is for office agents
+//! (their own unit's), unit leadership (the units it covers) and
+//! administrators; the object-level half of those rules is in
+//! [`crate::access`]. The change feed is for the reporting service.
+
+use tasknet_auth::RpcRule;
+use tasknet_auth::principal::{ALL_ROLES, Role};
+
+const WRITERS: &[Role] = &[Role::OfficeAgent, Role::UnitLeadership, Role::Administrator];
+const TASK_READERS: &[Role] = &[
+    Role::OfficeAgent,
+    Role::UnitStaff,
+    Role::UnitLeadership,
+    Role::Administrator,
+];
+
+macro_rules! rpc {
+    ($method:literal) => {
+        concat!("/tasknet.v1.TaskService/", $method)
+    };
+}
+
+/// The TaskService policy table.
+pub const POLICY: &[RpcRule] = &[
+    RpcRule { rpc: rpc!("CreatePlan"), roles: &[Role::UnitLeadership, Role::Administrator] },
+    RpcRule { rpc: rpc!("GetPlan"), roles: &ALL_ROLES },
+    RpcRule { rpc: rpc!("ListPlans"), roles: &ALL_ROLES },
+    RpcRule { rpc: rpc!("CreateTask"), roles: WRITERS },
+    RpcRule { rpc: rpc!("UpdateTask"), roles: WRITERS },
+    RpcRule { rpc: rpc!("GetTask"), roles: TASK_READERS },
+    RpcRule { rpc: rpc!("ListTasks"), roles: TASK_READERS },
+    RpcRule { rpc: rpc!("Ingest"), roles: WRITERS },
+    RpcRule { rpc: rpc!("WatchChanges"), roles: &[Role::Service, Role::Administrator] },
+    RpcRule { rpc: rpc!("ListAuditRecords"), roles: &[Role::Administrator] },
+];
