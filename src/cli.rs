@@ -27,6 +27,8 @@ pub enum Command {
     /// Administration: credentials and the audit log.
     #[command(subcommand)]
     Admin(crate::admin_cli::AdminCommand),
+    /// The provincial office agent: a durable local outbox pushed to the centre.
+    Agent(crate::agent_cli::AgentArgs),
 }
 
 impl Command {
@@ -40,6 +42,7 @@ impl Command {
                 ServiceKind::Reporting => "tasknet-reporting",
             },
             Command::Report(_) | Command::Demo(_) | Command::Admin(_) => "tasknet-cli",
+            Command::Agent(_) => "tasknet-agent",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! one at a time with `serve`), loads demo data, and queries a running system.
 
 mod admin_cli;
+mod agent_cli;
 mod auth_setup;
 mod cli;
 mod compose;
@@ -25,6 +26,7 @@ async fn main() -> ExitCode {
         Command::Report(args) => report::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Admin(args) => admin_cli::run(args).await,
+        Command::Agent(args) => agent_cli::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

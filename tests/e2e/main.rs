@@ -4,6 +4,7 @@
 
 mod support;
 
+mod agent_faults;
 mod golden;
 mod processes;
 mod reports;

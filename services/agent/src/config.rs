@@ -15,9 +15,14 @@ pub struct AgentConfig {
     pub endpoint: String,
     /// Where the outbox (`outbox.db`) and the pusher's lock file live.
     pub data_dir: PathBuf,
-    /// Sent as `authorization: Bearer <token>` on every call when set.
+    /// Sent as `authorization: Bearer <token>` on every call when set (an
+    /// office-agent credential of this unit, from `tasknet admin token create`).
     #[serde(default)]
     pub token: Option<Secret>,
+    /// The CA certificate (PEM) that signed the centre's certificate, for an
+    /// `https://` endpoint.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub push: PushSettings,
 }
@@ -33,6 +38,7 @@ impl AgentConfig {
             endpoint: endpoint.into(),
             data_dir: data_dir.into(),
             token: None,
+            ca_file: None,
             push: PushSettings::default(),
         }
     }

@@ -8,7 +8,7 @@ use tasknet_proto::tonic;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::config::{AgentConfig, Secret};
 use crate::error::{Error, Result};
@@ -49,14 +49,23 @@ impl tonic::service::Interceptor for Credentials {
     }
 }
 
-/// Checks the endpoint URL once, when the agent opens.
+/// Checks the endpoint URL (and reads the CA file) once, when the agent opens.
 pub fn endpoint(config: &AgentConfig) -> Result<Endpoint> {
     let settings = &config.push;
-    let endpoint =
-        Endpoint::from_shared(config.endpoint.clone()).map_err(|error| Error::Endpoint {
-            endpoint: config.endpoint.clone(),
-            message: error.to_string(),
+    let invalid = |error: &dyn std::error::Error| Error::Endpoint {
+        endpoint: config.endpoint.clone(),
+        message: chain(error),
+    };
+    let mut endpoint = Endpoint::from_shared(config.endpoint.clone()).map_err(|e| invalid(&e))?;
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path).map_err(|source| Error::Io {
+            action: "read the CA certificate",
+            path: path.clone(),
+            source,
         })?;
+        let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
+        endpoint = endpoint.tls_config(tls).map_err(|e| invalid(&e))?;
+    }
     Ok(endpoint
         .connect_timeout(settings.connect_timeout())
         .tcp_nodelay(true)

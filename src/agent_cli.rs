@@ -1,0 +1,612 @@
+//! `tasknet agent …`: the provincial office agent on the command line —
+//! enter one update, import a CSV file, run the pusher, read the status, and
+//! retry or discard a parked update. Configuration: built-in defaults, then a
+//! TOML file (`--config`), then flags and `TASKNET_AGENT_…` variables.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use tasknet_agent::{
+    Agent, AgentConfig, AgentStatus, EntryState, ImportOptions, NewTask, OutboxEntry, PushSettings,
+    Secret, Update,
+};
+use tasknet_server::{Shutdown, shutdown_signal};
+use uuid::Uuid;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub settings: AgentSettingsArgs,
+    #[command(subcommand)]
+    pub command: AgentCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentSettingsArgs {
+    /// The office's unit id (its provincial statistics office).
+    #[arg(long = "unit", env = "TASKNET_AGENT_UNIT", global = true)]
+    pub unit: Option<String>,
+    /// The central task service (default http://127.0.0.1:50051).
+    #[arg(long, env = "TASKNET_AGENT_ENDPOINT", global = true)]
+    pub endpoint: Option<String>,
+    /// Where the outbox lives (default ./tasknet-agent).
+    #[arg(long, env = "TASKNET_AGENT_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Bearer token for the centre (prefer the variable: command lines are visible).
+    #[arg(
+        long,
+        env = "TASKNET_AGENT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
+    /// The CA certificate (PEM) of an https:// centre.
+    #[arg(long, env = "TASKNET_AGENT_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// A TOML file: unit_id, endpoint, data_dir, token, ca_file, and a [push] table.
+    #[arg(long, env = "TASKNET_AGENT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Enter one update: stored in the outbox at once, pushed by `run` (or now, with --wait).
+    #[command(subcommand)]
+    Submit(SubmitCommand),
+    /// Import a CSV file of updates (see docs/agent.md): every row, or none.
+    Import(ImportArgs),
+    /// Push the outbox to the centre until stopped (SIGINT or SIGTERM).
+    Run,
+    /// Pending, sent and parked counts, the oldest pending update, the last error and push.
+    Status(AgentStatusArgs),
+    /// Send a parked update again (after what the centre objected to was put right).
+    Retry { update_id: Uuid },
+    /// Give up on a parked update; its task's later updates go on without it.
+    Discard { update_id: Uuid },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubmitCommand {
+    /// Create a task.
+    Create(CreateArgs),
+    /// Record a progress note.
+    Note(NoteArgs),
+    /// Change a task's deadline.
+    Deadline(DeadlineArgs),
+    /// Complete a task (on the date it takes effect).
+    Complete(CompleteArgs),
+    /// Reopen a completed task.
+    Reopen(ReopenArgs),
+}
+
+/// When the update took effect, and whether to push it before returning.
+#[derive(Debug, Args)]
+pub struct WhenArgs {
+    /// The date it took effect at the office (noon, Vietnam time); default now.
+    #[arg(long, value_parser = parse_date)]
+    pub on: Option<NaiveDate>,
+    /// The instant it took effect (RFC 3339, e.g. 2024-06-28T16:30:00+07:00).
+    #[arg(long, conflicts_with = "on")]
+    pub at: Option<DateTime<chrono::FixedOffset>>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Push to the centre before returning, and say what it answered.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait tries, in seconds (the update stays in the outbox either way).
+    #[arg(long, default_value = "60")]
+    pub wait_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub title: String,
+    #[arg(long, value_parser = parse_date)]
+    pub deadline: NaiveDate,
+    /// Default: the date it takes effect.
+    #[arg(long, value_parser = parse_date)]
+    pub assigned_date: Option<NaiveDate>,
+    /// The assigning unit's id (default: this office).
+    #[arg(long)]
+    pub assigned_by: Option<Uuid>,
+    /// The assignee unit's id (default: this office).
+    #[arg(long)]
+    pub assignee: Option<Uuid>,
+    /// A plan the task belongs to (repeatable).
+    #[arg(long = "plan")]
+    pub plans: Vec<Uuid>,
+    /// The office's own reference for the task, usable as --task later.
+    #[arg(long = "ref")]
+    pub reference: Option<String>,
+    #[command(flatten)]
+    pub when: WhenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The task id, or the office's reference for it.
+    #[arg(long)]
+    pub task: String,
+    #[arg(long)]
+    pub text: String,
+    #[command(flatten)]
+    pub when: WhenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadlineArgs {
+    #[arg(long)]
+    pub task: String,
+    #[arg(long, value_parser = parse_date)]
+    pub deadline: NaiveDate,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    #[command(flatten)]
+    pub when: WhenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    #[arg(long)]
+    pub task: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub when: WhenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReopenArgs {
+    #[arg(long)]
+    pub task: String,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    #[command(flatten)]
+    pub when: WhenArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Import even if the same content was imported before.
+    #[arg(long)]
+    pub again: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentStatusArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: StatusFormat,
+}
+
+fn parse_date(value: &str) -> Result<NaiveDate, String> {
+    tasknet_agent::parse::date("date", value).map_err(|error| error.message)
+}
+
+/// The configuration file's shape (every key optional).
+#[derive(Debug, Serialize, Deserialize)]
+struct FileConfig {
+    unit_id: Option<String>,
+    endpoint: String,
+    data_dir: PathBuf,
+    token: Option<String>,
+    ca_file: Option<PathBuf>,
+    push: PushSettings,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        Self {
+            unit_id: None,
+            endpoint: "http://127.0.0.1:50051".to_owned(),
+            data_dir: PathBuf::from("tasknet-agent"),
+            token: None,
+            ca_file: None,
+            push: PushSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_file: Option<PathBuf>,
+}
+
+fn load_config(args: AgentSettingsArgs) -> anyhow::Result<AgentConfig> {
+    let mut figment = Figment::from(Serialized::defaults(FileConfig::default()));
+    if let Some(file) = &args.config {
+        anyhow::ensure!(
+            file.is_file(),
+            "configuration file {} not found",
+            file.display()
+        );
+        figment = figment.merge(Toml::file(file));
+    }
+    let overrides = Overrides {
+        unit_id: args.unit,
+        endpoint: args.endpoint,
+        data_dir: args.data_dir,
+        token: args.token,
+        ca_file: args.ca_file,
+    };
+    let file: FileConfig = figment
+        .merge(Serialized::defaults(overrides))
+        .extract()
+        .context("invalid agent configuration")?;
+    let unit_id = file.unit_id.context(
+        "the agent's unit is required: --unit, TASKNET_AGENT_UNIT, or unit_id in the configuration file",
+    )?;
+    let mut config = AgentConfig::new(unit_id, file.endpoint, file.data_dir);
+    config.token = file.token.filter(|t| !t.is_empty()).map(Secret::new);
+    config.ca_file = file.ca_file;
+    config.push = file.push;
+    Ok(config)
+}
+
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let config = load_config(args.settings)?;
+    let agent = Agent::open(config)
+        .await
+        .context("failed to open the agent's outbox")?;
+    let result = match args.command {
+        AgentCommand::Submit(command) => submit(&agent, command).await,
+        AgentCommand::Import(args) => import(&agent, args).await,
+        AgentCommand::Run => run_pusher(&agent).await,
+        AgentCommand::Status(args) => status(&agent, args.format).await,
+        AgentCommand::Retry { update_id } => {
+            agent.retry_parked(update_id).await?;
+            println!("update {update_id} is pending again; the pusher will send it");
+            Ok(())
+        }
+        AgentCommand::Discard { update_id } => {
+            agent.discard_parked(update_id).await?;
+            println!("update {update_id} discarded; its task's later updates go on without it");
+            Ok(())
+        }
+    };
+    agent.close().await;
+    result
+}
+
+async fn submit(agent: &Agent, command: SubmitCommand) -> anyhow::Result<()> {
+    let (update, when) = match command {
+        SubmitCommand::Create(args) => {
+            let mut task = NewTask::new(args.title, args.deadline);
+            task.assigned_date = args.assigned_date;
+            task.assigning_unit_id = args.assigned_by;
+            task.assignee_unit_id = args.assignee;
+            task.plan_ids = args.plans;
+            task.reference = args.reference;
+            (Update::create(task), args.when)
+        }
+        SubmitCommand::Note(args) => (
+            Update::note(agent.resolve_task(&args.task).await?, args.text),
+            args.when,
+        ),
+        SubmitCommand::Deadline(args) => {
+            let task = agent.resolve_task(&args.task).await?;
+            (
+                Update::deadline(task, args.deadline, args.reason),
+                args.when,
+            )
+        }
+        SubmitCommand::Complete(args) => (
+            Update::complete(agent.resolve_task(&args.task).await?, args.note),
+            args.when,
+        ),
+        SubmitCommand::Reopen(args) => (
+            Update::reopen(agent.resolve_task(&args.task).await?, args.reason),
+            args.when,
+        ),
+    };
+    let update = match (when.on, when.at) {
+        (Some(day), _) => update.effective_on(day),
+        (None, Some(at)) => update.effective_at(at.with_timezone(&Utc)),
+        (None, None) => update,
+    };
+    let (task_id, kind) = (update.task_id, update.change.kind());
+    let update_id = agent.submit_from(update, "cli").await?;
+    println!("stored {kind} of task {task_id} as update {update_id}");
+    if when.wait.wait {
+        wait_for(agent, &[update_id], &when.wait).await?;
+    }
+    Ok(())
+}
+
+async fn import(agent: &Agent, args: ImportArgs) -> anyhow::Result<()> {
+    let options = ImportOptions {
+        allow_repeat: args.again,
+    };
+    let report = match agent.import_csv(&args.file, options).await {
+        Ok(report) => report,
+        Err(tasknet_agent::Error::Import { file, rows }) => anyhow::bail!(row_errors(&file, &rows)),
+        Err(error) => return Err(error.into()),
+    };
+    println!(
+        "imported {} update(s) ({} new task(s)) from {}",
+        report.rows, report.tasks_created, report.file
+    );
+    if args.wait.wait {
+        wait_for(agent, &report.update_ids, &args.wait).await?;
+    }
+    Ok(())
+}
+
+/// Every bad row on a line of its own (at most 100 of them).
+fn row_errors(file: &str, rows: &[tasknet_agent::RowError]) -> String {
+    const SHOWN: usize = 100;
+    let mut text = format!(
+        "{file}: {} invalid row(s); nothing was imported",
+        rows.len()
+    );
+    for row in rows.iter().take(SHOWN) {
+        text.push_str(&format!("\n  {row}"));
+    }
+    if rows.len() > SHOWN {
+        text.push_str(&format!("\n  … and {} more", rows.len() - SHOWN));
+    }
+    text
+}
+
+/// Pushes (or, if `tasknet agent run` is pushing, watches it) until the
+/// updates are answered or the time is up; says what became of them.
+async fn wait_for(agent: &Agent, update_ids: &[Uuid], wait: &WaitArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    let pushing = async {
+        match agent.push_until_drained(shutdown.clone()).await {
+            Err(tasknet_agent::Error::PusherBusy(_)) => {
+                watch(agent, update_ids, &shutdown).await;
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    };
+    tokio::pin!(pushing);
+    let pushed = tokio::select! {
+        pushed = &mut pushing => pushed,
+        () = tokio::time::sleep(Duration::from_secs(wait.wait_timeout)) => {
+            // Stop gracefully, so that every answer received is recorded.
+            shutdown.trigger();
+            pushing.await
+        }
+        () = shutdown_signal() => {
+            shutdown.trigger();
+            pushing.await
+        }
+    };
+    pushed?;
+    report(agent, update_ids).await
+}
+
+/// Until none of the updates is pending (another process pushes them).
+async fn watch(agent: &Agent, update_ids: &[Uuid], shutdown: &Shutdown) {
+    let started = Instant::now();
+    while !shutdown.is_triggered() {
+        let mut pending = false;
+        for id in update_ids {
+            pending |= matches!(agent.entry(*id).await, Ok(Some(entry)) if entry.state == EntryState::Pending);
+        }
+        if !pending {
+            return;
+        }
+        let pause = if started.elapsed() < Duration::from_secs(5) {
+            100
+        } else {
+            500
+        };
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(pause)) => {}
+            () = shutdown.wait() => {}
+        }
+    }
+}
+
+async fn report(agent: &Agent, update_ids: &[Uuid]) -> anyhow::Result<()> {
+    let mut unsent = 0;
+    let mut parked = 0;
+    for id in update_ids {
+        let Some(entry) = agent.entry(*id).await? else {
+            continue;
+        };
+        match entry.state {
+            EntryState::Sent if update_ids.len() == 1 => {
+                let ack = entry.ack.as_ref();
+                println!(
+                    "sent: the centre applied it{} (task version {}, change {})",
+                    if ack.is_some_and(|a| a.duplicate) {
+                        " before"
+                    } else {
+                        ""
+                    },
+                    ack.map_or(0, |a| a.version),
+                    ack.map_or(0, |a| a.cursor),
+                );
+            }
+            EntryState::Sent => {}
+            EntryState::Parked | EntryState::Discarded => {
+                parked += 1;
+                println!("parked: {}", describe_refusal(&entry));
+            }
+            EntryState::Pending => unsent += 1,
+        }
+    }
+    if update_ids.len() > 1 {
+        let sent = update_ids.len() - unsent - parked;
+        println!("sent {sent}, parked {parked}, still pending {unsent}");
+    }
+    if unsent > 0 {
+        let status = agent.status().await?;
+        let why = status
+            .last_error
+            .unwrap_or_else(|| "the centre has not answered yet".into());
+        anyhow::bail!(
+            "{unsent} update(s) not pushed yet ({why}); they stay in the outbox for `tasknet agent run`"
+        );
+    }
+    anyhow::ensure!(
+        parked == 0,
+        "the centre refused {parked} update(s); see `tasknet agent status`"
+    );
+    Ok(())
+}
+
+fn describe_refusal(entry: &OutboxEntry) -> String {
+    match &entry.refusal {
+        Some(refusal) => format!(
+            "{} {} of task {}: {} {}",
+            entry.update_id, entry.kind, entry.task_id, refusal.code, refusal.message
+        ),
+        None => format!(
+            "{} {} of task {}",
+            entry.update_id, entry.kind, entry.task_id
+        ),
+    }
+}
+
+async fn run_pusher(agent: &Agent) -> anyhow::Result<()> {
+    let config = agent.config();
+    println!(
+        "tasknet agent for unit {} pushing to {} (outbox {}); stop with Ctrl-C",
+        config.unit_id,
+        config.endpoint,
+        agent.outbox_path().display()
+    );
+    let shutdown = Shutdown::new();
+    let signal = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            shutdown.trigger();
+        }
+    };
+    tokio::spawn(signal);
+    let report = agent.run_pusher(shutdown).await?;
+    println!(
+        "stopped: {} acknowledged ({} duplicates), {} parked, {} retried, {} link failures",
+        report.acknowledged, report.duplicates, report.parked, report.retried, report.link_failures
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    #[serde(flatten)]
+    status: &'a AgentStatus,
+    parked_updates: Vec<ParkedJson>,
+}
+
+#[derive(Serialize)]
+struct ParkedJson {
+    update_id: Uuid,
+    task_id: Uuid,
+    kind: String,
+    entered_at: DateTime<Utc>,
+    refusal: Option<tasknet_agent::Refusal>,
+}
+
+async fn status(agent: &Agent, format: StatusFormat) -> anyhow::Result<()> {
+    let status = agent.status().await?;
+    let parked = agent.parked(20).await?;
+    match format {
+        StatusFormat::Json => {
+            let parked_updates = parked
+                .iter()
+                .map(|entry| ParkedJson {
+                    update_id: entry.update_id,
+                    task_id: entry.task_id,
+                    kind: entry.kind.to_string(),
+                    entered_at: entry.entered_at,
+                    refusal: entry.refusal.clone(),
+                })
+                .collect();
+            let json = StatusJson {
+                status: &status,
+                parked_updates,
+            };
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        StatusFormat::Table => print_status(&status, &parked),
+    }
+    Ok(())
+}
+
+fn print_status(status: &AgentStatus, parked: &[OutboxEntry]) {
+    let when = |at: Option<DateTime<Utc>>| {
+        at.map_or_else(
+            || "never".to_owned(),
+            |at| format!("{} ({} ago)", at.format("%Y-%m-%d %H:%M:%S UTC"), age(at)),
+        )
+    };
+    println!("unit            {}", status.unit_id);
+    println!("centre          {}", status.endpoint);
+    println!("outbox          {}", status.outbox.display());
+    println!(
+        "pusher          {}",
+        if status.pusher_running {
+            "running"
+        } else {
+            "not running"
+        }
+    );
+    println!(
+        "pending         {} ({} held behind parked updates)",
+        status.pending, status.held
+    );
+    println!("sent            {}", status.sent);
+    println!("parked          {}", status.parked);
+    if status.discarded > 0 {
+        println!("discarded       {}", status.discarded);
+    }
+    println!(
+        "oldest pending  {}",
+        status
+            .oldest_pending
+            .map_or_else(|| "none".to_owned(), |at| when(Some(at)))
+    );
+    println!("last push       {}", when(status.last_push));
+    match (&status.last_error, status.last_error_at) {
+        (Some(error), at) => println!("last error      {error} ({})", when(at)),
+        _ => println!("last error      none"),
+    }
+    for entry in parked {
+        println!("  parked {}", describe_refusal(entry));
+    }
+}
+
+fn age(at: DateTime<Utc>) -> String {
+    let seconds = (Utc::now() - at).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..86400 => format!("{} h", seconds / 3600),
+        _ => format!("{} days", seconds / 86400),
+    }
+}
