@@ -4,6 +4,8 @@
 mod admin_cli;
 mod agent_cli;
 mod auth_setup;
+mod admin_cli;
+mod auth_setup;
 mod cli;
 mod compose;
 mod config;

@@ -76,13 +76,14 @@ async fn seed_report_is_reproduced(system: &TestSystem) {
     let loaded = tasknet_demo::load_split(
         &system.organisation_endpoint,
         &system.task_endpoint,
+        &system.admin,
         &DemoSpec::seed_report(),
         |_| {},
     )
     .await
     .unwrap();
     eprintln!("golden data set loaded: {loaded}");
-    tasknet_demo::add_seed_note(&system.reporting_endpoint)
+    tasknet_demo::add_seed_note(&system.reporting_endpoint, &system.admin)
         .await
         .unwrap();
     wait_until_applied(system, loaded.last_cursor).await;

@@ -153,10 +153,20 @@ async fn three_processes(backend: Backend) {
             "127.0.0.1:0",
             "--database-url",
             databases[0].url(),
+            "--credentials-dir",
+            "credentials",
         ],
         dir.path(),
     );
     let organisation_endpoint = organisation.endpoint("listening on");
+    // The organisation service creates admin.token and service.token there
+    // on first start; task and reporting read service.token.
+    organisation.wait_for_line("credentials:", Duration::from_secs(60));
+    let admin_token = dir.path().join("credentials/admin.token");
+    let admin_token = admin_token.to_str().unwrap();
+    let admin = tasknet_server::ClientOptions::with_token(tasknet_auth::Token::new(
+        std::fs::read_to_string(admin_token).unwrap(),
+    ));
     let task = Process::spawn(
         "task",
         &[
@@ -168,6 +178,8 @@ async fn three_processes(backend: Backend) {
             databases[1].url(),
             "--organisation-endpoint",
             &organisation_endpoint,
+            "--credentials-dir",
+            "credentials",
         ],
         dir.path(),
     );
@@ -185,6 +197,8 @@ async fn three_processes(backend: Backend) {
             &organisation_endpoint,
             "--task-endpoint",
             &task_endpoint,
+            "--credentials-dir",
+            "credentials",
         ],
         dir.path(),
     );
@@ -195,12 +209,13 @@ async fn three_processes(backend: Backend) {
     let summary = tasknet_demo::load_split(
         &organisation_endpoint,
         &task_endpoint,
+        &admin,
         &tasknet_demo::DemoSpec::small(),
         |_| {},
     )
     .await
     .unwrap();
-    wait_until_applied(&reporting_endpoint, summary.last_cursor).await;
+    wait_until_applied(&reporting_endpoint, &admin, summary.last_cursor).await;
 
     let report = json(&run_cli(&[
         "report",
@@ -215,6 +230,8 @@ async fn three_processes(backend: Backend) {
         "json",
         "--endpoint",
         &reporting_endpoint,
+        "--token-file",
+        admin_token,
     ]));
     let expected = summary.expected_national("2024-H1", "2024-06-30").unwrap();
     assert_eq!(national_counts(&report), expected);
@@ -229,6 +246,8 @@ async fn three_processes(backend: Backend) {
         "category",
         "--endpoint",
         &reporting_endpoint,
+        "--token-file",
+        admin_token,
     ]);
     assert!(table.contains("Cục Thống kê tỉnh, thành phố"), "{table}");
 
@@ -237,9 +256,11 @@ async fn three_processes(backend: Backend) {
     organisation.terminate();
 }
 
-async fn wait_until_applied(endpoint: &str, cursor: i64) {
+async fn wait_until_applied(endpoint: &str, client: &tasknet_server::ClientOptions, cursor: i64) {
     use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
-    let mut client = ReportingServiceClient::new(tasknet_server::connect_lazy(endpoint).unwrap());
+    let mut client = ReportingServiceClient::new(
+        tasknet_server::connect_lazy_with(endpoint, client).unwrap(),
+    );
     for _ in 0..600 {
         let state = client
             .get_sync_state(tasknet_proto::v1::GetSyncStateRequest {})
@@ -283,6 +304,14 @@ async fn up_with_demo_data_answers_reports() {
     );
     let endpoint = up.endpoint("tasknet is up on");
     up.wait_for_line("demo data loaded", Duration::from_secs(300));
+    // The administrator credential `up` created, private to its owner.
+    let admin_token = dir.path().join("data/admin.token");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&admin_token).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "admin.token mode {mode:o}");
+    }
+    let admin_token = admin_token.to_str().unwrap();
     let report = json(&run_cli(&[
         "report",
         "status",
@@ -294,6 +323,8 @@ async fn up_with_demo_data_answers_reports() {
         "json",
         "--endpoint",
         &endpoint,
+        "--token-file",
+        admin_token,
     ]));
     // The independent count: the same generator over the same reference units.
     let units = tasknet_organisation::reference::reference_units().unwrap();

@@ -8,7 +8,16 @@ use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel, connect_lazy};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tasknet_auth::cache::CacheSettings;
+use tasknet_auth::principal::Role;
+use tasknet_auth::{AuditLog, AuthConfig, AuthLayer, Authenticate, CachedAuthenticator, Policy, Token};
+use tasknet_server::{
+    ClientOptions, GrpcServer, RemoteAuthenticator, ServeOptions, Shutdown, TracedChannel,
+    connect_lazy, connect_lazy_with,
+};
 use tasknet_storage::testing::TestDatabase;
 use tasknet_storage::{Backend, DatabaseOptions};
 use tasknet_task::{TaskApp, TaskSettings};
@@ -18,7 +27,10 @@ pub struct TestSystem {
     pub organisation_endpoint: String,
     pub task_endpoint: String,
     pub reporting_endpoint: String,
+    /// The administrator credential created at the start (as `tasknet up` does).
+    pub admin: ClientOptions,
     shutdown: Shutdown,
+    _credentials: tempfile::TempDir,
     servers: Vec<JoinHandle<anyhow::Result<()>>>,
     _databases: Vec<TestDatabase>,
 }
@@ -36,6 +48,35 @@ async fn bind() -> (GrpcServer, String) {
     let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", server.local_addr());
     (server, endpoint)
+}
+
+/// Every service's policy table, as the `tasknet` binary merges them.
+pub fn policy() -> Policy {
+    Policy::new()
+        .with(tasknet_organisation::POLICY)
+        .with(tasknet_task::POLICY)
+        .with(tasknet_reporting::POLICY)
+}
+
+/// An auth layer as `tasknet serve` builds it.
+pub fn auth_layer(authenticator: Arc<dyn Authenticate>, name: &str, audit: AuditLog) -> AuthLayer {
+    AuthLayer::new(AuthConfig {
+        authenticator,
+        policy: policy(),
+        rate: tasknet_auth::layer::DEFAULT_RATE,
+        audit: HashMap::from([(name.to_owned(), audit)]),
+    })
+}
+
+/// Authentication through the organisation service, as task and reporting
+/// do when they run apart.
+fn remote(endpoint: &str, client: &ClientOptions) -> Arc<dyn Authenticate> {
+    Arc::new(CachedAuthenticator::new(
+        Arc::new(RemoteAuthenticator::new(
+            connect_lazy_with(endpoint, client).unwrap(),
+        )),
+        CacheSettings::default(),
+    ))
 }
 
 impl TestSystem {
@@ -62,12 +103,26 @@ impl TestSystem {
         )
         .await
         .unwrap();
+        let credentials = tempfile::tempdir().unwrap();
+        let admin = ClientOptions::with_token(
+            organisation
+                .ensure_credential(Role::Administrator, &credentials.path().join("admin.token"))
+                .await
+                .unwrap(),
+        );
+        let service = ClientOptions::with_token(
+            organisation
+                .ensure_credential(Role::Service, &credentials.path().join("service.token"))
+                .await
+                .unwrap(),
+        );
         let task = TaskApp::open(
             &TaskSettings {
                 database_url: urls[1].clone(),
                 database: options("task"),
                 organisation_endpoint: organisation_endpoint.clone(),
                 max_batch: 512,
+                client: service.clone(),
             },
             shutdown.clone(),
         )
@@ -79,18 +134,35 @@ impl TestSystem {
                 database: options("reporting"),
                 task_endpoint: task_endpoint.clone(),
                 organisation_endpoint: organisation_endpoint.clone(),
+                client: service.clone(),
             },
             shutdown.clone(),
         )
         .await
         .unwrap();
 
+        let organisation_auth = auth_layer(
+            organisation.authenticator(),
+            tasknet_organisation::SERVICE_NAME,
+            organisation.audit_log(),
+        );
+        let task_auth = auth_layer(
+            remote(&organisation_endpoint, &service),
+            tasknet_task::SERVICE_NAME,
+            task.audit_log(),
+        );
+        let reporting_auth = auth_layer(
+            remote(&organisation_endpoint, &service),
+            tasknet_reporting::SERVICE_NAME,
+            reporting.audit_log(),
+        );
         let servers = vec![
             tokio::spawn(serve(
                 organisation_server,
                 Routes::new(organisation.service()),
                 tasknet_organisation::SERVICE_NAME,
                 shutdown.clone(),
+                organisation_auth,
                 async move { organisation.closed().await },
             )),
             tokio::spawn(serve(
@@ -98,6 +170,7 @@ impl TestSystem {
                 Routes::new(task.service()),
                 tasknet_task::SERVICE_NAME,
                 shutdown.clone(),
+                task_auth,
                 async move { task.closed().await },
             )),
             tokio::spawn(serve(
@@ -105,6 +178,7 @@ impl TestSystem {
                 Routes::new(reporting.service()),
                 tasknet_reporting::SERVICE_NAME,
                 shutdown.clone(),
+                reporting_auth,
                 async move { reporting.closed().await },
             )),
         ];
@@ -112,22 +186,34 @@ impl TestSystem {
             organisation_endpoint,
             task_endpoint,
             reporting_endpoint,
+            admin,
             shutdown,
+            _credentials: credentials,
             servers,
             _databases: databases,
         })
     }
 
+    /// Clients acting as the administrator.
     pub fn organisation(&self) -> OrganisationServiceClient<TracedChannel> {
-        OrganisationServiceClient::new(connect_lazy(&self.organisation_endpoint).unwrap())
+        OrganisationServiceClient::new(connect_lazy_with(&self.organisation_endpoint, &self.admin).unwrap())
     }
 
     pub fn tasks(&self) -> TaskServiceClient<TracedChannel> {
-        TaskServiceClient::new(connect_lazy(&self.task_endpoint).unwrap())
+        TaskServiceClient::new(connect_lazy_with(&self.task_endpoint, &self.admin).unwrap())
     }
 
     pub fn reporting(&self) -> ReportingServiceClient<TracedChannel> {
-        ReportingServiceClient::new(connect_lazy(&self.reporting_endpoint).unwrap())
+        ReportingServiceClient::new(connect_lazy_with(&self.reporting_endpoint, &self.admin).unwrap())
+    }
+
+    /// A channel to `endpoint` sending `token` (none: no credential).
+    pub fn channel_as(&self, endpoint: &str, token: Option<&str>) -> TracedChannel {
+        let options = ClientOptions {
+            token: token.map(Token::new),
+            tls: None,
+        };
+        connect_lazy_with(endpoint, &options).unwrap()
     }
 
     /// Stops the servers and waits for them, so databases can be dropped cleanly.
@@ -144,11 +230,14 @@ async fn serve(
     routes: Routes,
     name: &'static str,
     shutdown: Shutdown,
+    auth: AuthLayer,
     closed: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let served = server
-        .serve(routes, &[name], shutdown, ServeOptions::default())
-        .await;
+    let options = ServeOptions {
+        auth,
+        ..ServeOptions::default()
+    };
+    let served = server.serve(routes, &[name], shutdown, options).await;
     closed.await;
     served
 }

@@ -62,6 +62,7 @@ impl System {
                 database: options("task"),
                 organisation_endpoint: endpoint.clone(),
                 max_batch: 512,
+                client: Default::default(),
             },
             shutdown.clone(),
         )
@@ -73,6 +74,7 @@ impl System {
                 database: options("reporting"),
                 task_endpoint: endpoint.clone(),
                 organisation_endpoint: endpoint.clone(),
+                client: Default::default(),
             },
             shutdown.clone(),
         )
@@ -257,9 +259,11 @@ async fn load_small_and_compare(backend: Backend, name: &str) {
     };
     let spec = DemoSpec::small();
     let seen = std::sync::Mutex::new(Vec::new());
-    let summary = tasknet_demo::load(&system.endpoint, &spec, |p| seen.lock().unwrap().push(p))
-        .await
-        .unwrap();
+    let summary = tasknet_demo::load(&system.endpoint, &Default::default(), &spec, |p| {
+        seen.lock().unwrap().push(p)
+    })
+    .await
+    .unwrap();
     println!("{backend:?}: small demo data set: {summary}");
     assert_eq!(summary.tasks() as u64, spec.task_count());
     assert_eq!(summary.duplicates, 0);
@@ -274,7 +278,7 @@ async fn load_small_and_compare(backend: Backend, name: &str) {
     assert_plans_match(&system, &summary).await;
 
     // A second load (as after a crash) is acknowledged as duplicates and changes nothing.
-    let again = tasknet_demo::load(&system.endpoint, &spec, |_| {})
+    let again = tasknet_demo::load(&system.endpoint, &Default::default(), &spec, |_| {})
         .await
         .unwrap();
     assert_eq!(again.duplicates, summary.dataset.mutation_count() as u64);
@@ -300,9 +304,14 @@ async fn full_seed_load(backend: Backend, name: &str) {
         return;
     };
     let started = Instant::now();
-    let summary = tasknet_demo::load(&system.endpoint, &DemoSpec::seed_report(), |_| {})
-        .await
-        .unwrap();
+    let summary = tasknet_demo::load(
+        &system.endpoint,
+        &Default::default(),
+        &DemoSpec::seed_report(),
+        |_| {},
+    )
+    .await
+    .unwrap();
     println!("{backend:?}: full seed data set: {summary}");
     let answer = breakdown(&system, GroupBy::UnitCategory, summary.last_cursor).await;
     println!(

@@ -66,6 +66,7 @@ async fn start_reporting(
         database: options(),
         task_endpoint: task_url.to_owned(),
         organisation_endpoint: org_url.to_owned(),
+        client: Default::default(),
     };
     let shutdown = Shutdown::new();
     let app = ReportingApp::open(&settings, shutdown.clone())

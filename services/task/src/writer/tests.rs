@@ -44,6 +44,7 @@ fn code(outcome: &Result<Outcome>) -> (Code, String) {
                 Error::AlreadyExists(_) => Code::AlreadyExists,
                 Error::FailedPrecondition(_) => Code::FailedPrecondition,
                 Error::Unavailable(_) => Code::Unavailable,
+                Error::PermissionDenied(_) => Code::PermissionDenied,
                 Error::Database(_) | Error::Internal(_) => Code::Internal,
             };
             (code, field)
@@ -77,7 +78,10 @@ async fn repeated_updates_are_acknowledged_not_reapplied(db: TestDatabase) {
     let writer = open(&db).await;
     let task_id = new_id();
     let creation = create_request(&task_id);
-    let first = writer.apply_unrestricted(&[create(&creation)]).await.unwrap();
+    let first = writer
+        .apply_unrestricted(&[create(&creation)])
+        .await
+        .unwrap();
     let first = ack(&first[0]).clone();
     assert!(!first.duplicate);
     assert_eq!(first.version, 1);
@@ -119,7 +123,10 @@ async fn a_reused_update_id_with_other_content_is_refused(db: TestDatabase) {
     let writer = open(&db).await;
     let task_id = new_id();
     let creation = create_request(&task_id);
-    writer.apply_unrestricted(&[create(&creation)]).await.unwrap();
+    writer
+        .apply_unrestricted(&[create(&creation)])
+        .await
+        .unwrap();
 
     let mut other = update_request(&task_id, "2024-06-02T01:00:00Z", note("x"));
     other.update_id = creation.update_id.clone();
@@ -357,7 +364,10 @@ async fn plans_are_created_once(db: TestDatabase) {
     // A task in the plan; the log holds the plan, then the task.
     let mut creation = create_request(&new_id());
     creation.task.as_mut().unwrap().plan_ids = vec![plan_id.clone()];
-    writer.apply_unrestricted(&[create(&creation)]).await.unwrap();
+    writer
+        .apply_unrestricted(&[create(&creation)])
+        .await
+        .unwrap();
     let log = changes(&writer).await;
     assert_eq!(log.len(), 2);
     assert!(
