@@ -4,8 +4,6 @@
 mod admin_cli;
 mod agent_cli;
 mod auth_setup;
-mod admin_cli;
-mod auth_setup;
 mod cli;
 mod compose;
 mod config;
