@@ -5,6 +5,7 @@
 mod support;
 
 mod agent_faults;
+mod auth;
 mod golden;
 mod processes;
 mod reports;

@@ -139,8 +139,8 @@ where
                 Err(status) => return Ok(status.into_http()),
             };
             request.extensions_mut().insert(context.clone());
-            let response = inner.call(request).await?;
-            guard.after(&context, &response);
+            let mut response = inner.call(request).await?;
+            guard.after(&context, &mut response);
             Ok(response)
         })
     }
@@ -194,7 +194,7 @@ impl Guard {
     }
 
     /// Records refusals the handler answered with.
-    fn after(&self, context: &AuthContext, response: &HttpResponse) {
+    fn after(&self, context: &AuthContext, response: &mut HttpResponse) {
         let Some(code) = response
             .headers()
             .get("grpc-status")
@@ -203,17 +203,19 @@ impl Guard {
         else {
             return;
         };
+        if code == Code::OutOfRange as i32 && message_of(response).contains("message length too large") {
+            // tonic answers an oversize message OUT_OF_RANGE; it is a
+            // request over a limit, which tasknet answers RESOURCE_EXHAUSTED.
+            response
+                .headers_mut()
+                .insert("grpc-status", http::HeaderValue::from(Code::ResourceExhausted as i32));
+        }
         let outcome = match Code::from_i32(code) {
             Code::PermissionDenied => AuditOutcome::Denied,
-            Code::InvalidArgument | Code::ResourceExhausted => AuditOutcome::Invalid,
+            Code::InvalidArgument | Code::ResourceExhausted | Code::OutOfRange => AuditOutcome::Invalid,
             _ => return,
         };
-        let message = response
-            .headers()
-            .get("grpc-message")
-            .and_then(|value| value.to_str().ok())
-            .map(percent_decode)
-            .unwrap_or_default();
+        let message = message_of(response);
         self.record(
             Some(&context.principal),
             &context.rpc,
@@ -250,6 +252,16 @@ impl Guard {
             }
         }
     }
+}
+
+/// The (decoded) `grpc-message` of a trailers-only response.
+fn message_of(response: &HttpResponse) -> String {
+    response
+        .headers()
+        .get("grpc-message")
+        .and_then(|value| value.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default()
 }
 
 /// The token of an `authorization: Bearer <token>` header.

@@ -231,7 +231,16 @@ impl Writer {
 
     /// Applies a batch in one transaction. `Err` means nothing was committed.
     pub async fn apply_batch(&self, mutations: &[Item]) -> Result<Vec<Result<Outcome>>> {
-        let mut transaction = self.database.pool().begin().await?;
+        // SQLite: take the write lock first. A deferred transaction that reads
+        // and then writes fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait)
+        // if another connection wrote meanwhile, as the audit log's
+        // rejection records may.
+        let mut transaction = match self.database.backend() {
+            tasknet_storage::Backend::Sqlite => {
+                self.database.pool().begin_with("BEGIN IMMEDIATE").await?
+            }
+            tasknet_storage::Backend::Postgres => self.database.pool().begin().await?,
+        };
         batch::lock_writers(&mut transaction, self.database.backend()).await?;
         let prefetched = prefetch(&mut transaction, mutations).await?;
         let (pending, writes) = decide::decide(mutations, prefetched, micros(Utc::now()));
