@@ -619,3 +619,139 @@ crate::system_tests!(
     changes_and_refusals_are_audited,
     oversize_and_malformed_input_is_refused_naming_the_limit,
 );
+
+/// An organisation service alone on an ephemeral port, behind `auth` and
+/// `tls`; returns its address, an administrator token and the shutdown.
+async fn lone_organisation(
+    database: &tasknet_storage::testing::TestDatabase,
+    credentials: &std::path::Path,
+    rate: tasknet_auth::rate::Rate,
+    tls: Option<tasknet_server::ServerTls>,
+) -> (std::net::SocketAddr, String, tasknet_server::Shutdown) {
+    use tasknet_organisation::{OrganisationApp, OrganisationSettings};
+    let shutdown = tasknet_server::Shutdown::new();
+    let app = OrganisationApp::open(
+        &OrganisationSettings {
+            database_url: database.url().to_owned(),
+            database: Default::default(),
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let admin = app
+        .ensure_credential(Role::Administrator, &credentials.join("admin.token"))
+        .await
+        .unwrap();
+    let auth = tasknet_auth::AuthLayer::new(tasknet_auth::AuthConfig {
+        authenticator: app.authenticator(),
+        policy: crate::support::policy(),
+        rate,
+        audit: [(tasknet_organisation::SERVICE_NAME.to_owned(), app.audit_log())].into(),
+    });
+    let server = tasknet_server::GrpcServer::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    let routes = tasknet_proto::tonic::service::Routes::new(app.service());
+    let options = tasknet_server::ServeOptions {
+        auth,
+        tls,
+        ..Default::default()
+    };
+    tokio::spawn(server.serve(routes, &[tasknet_organisation::SERVICE_NAME], shutdown.clone(), options));
+    (addr, admin.expose().to_owned(), shutdown)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_credential_is_rate_limited() {
+    let database = tasknet_storage::testing::TestDatabase::sqlite();
+    let credentials = tempfile::tempdir().unwrap();
+    let rate = tasknet_auth::rate::Rate::new(0.1, 3.0);
+    let (addr, admin, shutdown) = lone_organisation(&database, credentials.path(), rate, None).await;
+    let endpoint = format!("http://{addr}");
+    let client = |token: &str| {
+        let options = tasknet_server::ClientOptions::with_token(tasknet_auth::Token::new(token));
+        OrganisationServiceClient::new(tasknet_server::connect_lazy_with(&endpoint, &options).unwrap())
+    };
+    let mut organisation = client(&admin);
+    let other = organisation
+        .issue_credential(v1::IssueCredentialRequest { role: Role::DashboardReader as i32, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    for _ in 0..2 {
+        organisation.list_regions(v1::ListRegionsRequest {}).await.unwrap();
+    }
+    let status = organisation.list_regions(v1::ListRegionsRequest {}).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.message().starts_with("rate limit: credential"), "{status:?}");
+    // The limit is per credential: another one is not affected.
+    client(&other).list_regions(v1::ListRegionsRequest {}).await.unwrap();
+    shutdown.trigger();
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate, in PEM.
+struct Pki {
+    ca: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    Pki {
+        ca: ca.pem(),
+        server: leaf("localhost"),
+        client: leaf("agent-01"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_listeners_and_mutual_tls() {
+    let pki = pki();
+    let database = tasknet_storage::testing::TestDatabase::sqlite();
+    let credentials = tempfile::tempdir().unwrap();
+    let tls = tasknet_server::ServerTls {
+        cert_pem: pki.server.0.clone().into_bytes(),
+        key_pem: pki.server.1.clone().into_bytes(),
+        client_ca_pem: Some(pki.ca.clone().into_bytes()),
+        require_client_cert: true,
+    };
+    let (addr, admin, shutdown) =
+        lone_organisation(&database, credentials.path(), tasknet_auth::layer::DEFAULT_RATE, Some(tls)).await;
+    let call = async |url: String, identity: Option<(String, String)>| {
+        let options = tasknet_server::ClientOptions {
+            token: Some(tasknet_auth::Token::new(admin.clone())),
+            tls: url.starts_with("https").then(|| tasknet_server::ClientTls {
+                ca_pem: Some(pki.ca.clone().into_bytes()),
+                identity: identity.map(|(cert, key)| (cert.into_bytes(), key.into_bytes())),
+                domain: Some("localhost".to_owned()),
+            }),
+        };
+        let mut request = Request::new(v1::ListRegionsRequest {});
+        request.set_timeout(Duration::from_secs(5));
+        OrganisationServiceClient::new(tasknet_server::connect_lazy_with(&url, &options).unwrap())
+            .list_regions(request)
+            .await
+    };
+    // TLS with a client certificate from the agents' CA: served.
+    call(format!("https://{addr}"), Some(pki.client.clone())).await.unwrap();
+    // No client certificate, where one is required: the handshake fails.
+    assert!(call(format!("https://{addr}"), None).await.is_err());
+    // Plain text to a TLS listener: refused.
+    assert!(call(format!("http://{addr}"), None).await.is_err());
+    shutdown.trigger();
+}
