@@ -22,6 +22,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
 
 async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     let request = v1::ReportSummaryRequest {
+        basis: v1::ReportBasis::Unspecified as i32,
         period: Some(period(&args.period)),
         as_of: Some(date_to_proto(args.as_of)),
         language: match args.lang {
@@ -81,6 +82,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
         GroupByArg::Unit => GroupBy::Unit,
     };
     let request = v1::StatusBreakdownRequest {
+        basis: v1::ReportBasis::Unspecified as i32,
         period: Some(period(&args.period)),
         as_of: Some(date_to_proto(args.as_of)),
         group_by: group_by as i32,

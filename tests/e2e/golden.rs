@@ -28,6 +28,7 @@ async fn summary(
     system
         .reporting()
         .report_summary(v1::ReportSummaryRequest {
+            basis: v1::ReportBasis::Unspecified as i32,
             period: Some(v1::Period {
                 kind: Some(v1::period::Kind::Label("2024-H1".into())),
             }),

@@ -137,6 +137,19 @@ mod tests {
         assert!(!verify(parsed.secret, "zz", &issued.hash_hex));
     }
 
+    proptest::proptest! {
+        /// Any text: parsing never panics, and nothing but an issued
+        /// token's own secret verifies against its hash.
+        #[test]
+        fn arbitrary_text_never_verifies(text in ".{0,120}", secret in "[0-9a-f]{64}") {
+            let issued = issue();
+            if let Some(parsed) = parse(&text) {
+                proptest::prop_assert!(!verify(parsed.secret, &issued.salt_hex, &issued.hash_hex));
+            }
+            proptest::prop_assert!(!verify(&secret, &issued.salt_hex, &issued.hash_hex));
+        }
+    }
+
     #[test]
     fn malformed_tokens_do_not_parse() {
         let good = issue().token;

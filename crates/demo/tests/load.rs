@@ -127,6 +127,7 @@ async fn breakdown(
     min_cursor: i64,
 ) -> v1::StatusBreakdownResponse {
     let mut request = tasknet_proto::tonic::Request::new(v1::StatusBreakdownRequest {
+        basis: v1::ReportBasis::Unspecified as i32,
         period: Some(v1::Period {
             kind: Some(v1::period::Kind::Label("2024-H1".into())),
         }),

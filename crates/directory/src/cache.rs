@@ -14,6 +14,13 @@ use tokio::sync::Mutex;
 
 use crate::{DirectoryError, MAX_AGE, MIN_RELOAD_INTERVAL};
 
+/// What one load reads: units by id, regions, lineage links.
+type Loaded = (
+    HashMap<String, v1::Unit>,
+    Vec<v1::Region>,
+    Vec<v1::LineageLink>,
+);
+
 /// ListUnits page size: the service's maximum, so a load takes few calls.
 const PAGE_SIZE: i32 = 1000;
 
@@ -23,6 +30,9 @@ pub(crate) struct Snapshot {
     /// The same units, shareable one by one without copying.
     pub by_id: HashMap<String, Arc<v1::Unit>>,
     pub regions: Arc<Vec<v1::Region>>,
+    /// Every lineage link between units (empty from an organisation service
+    /// that predates reorganisations).
+    pub lineage: Arc<Vec<v1::LineageLink>>,
     loaded_at: Instant,
     generation: u64,
 }
@@ -134,7 +144,7 @@ impl Cache {
     async fn load_into(&self, state: &mut ReloadState) -> Result<Arc<Snapshot>, DirectoryError> {
         state.last_attempt = Some(Instant::now());
         let loaded = self.load().await;
-        let (units, regions) = match loaded {
+        let (units, regions, lineage) = match loaded {
             Ok(loaded) => loaded,
             Err(status) => {
                 let error = format!("{}: {}", status.code(), status.message());
@@ -152,6 +162,7 @@ impl Cache {
             units: Arc::new(units),
             by_id,
             regions: Arc::new(regions),
+            lineage: Arc::new(lineage),
             loaded_at: Instant::now(),
             generation: state.generation,
         });
@@ -160,7 +171,7 @@ impl Cache {
         Ok(snapshot)
     }
 
-    async fn load(&self) -> Result<(HashMap<String, v1::Unit>, Vec<v1::Region>), tonic::Status> {
+    async fn load(&self) -> Result<Loaded, tonic::Status> {
         let mut client = self.client.clone();
         let mut units = HashMap::new();
         let mut page_token = String::new();
@@ -181,6 +192,35 @@ impl Cache {
         let mut request = tonic::Request::new(v1::ListRegionsRequest {});
         request.set_timeout(self.rpc_timeout);
         let regions = client.list_regions(request).await?.into_inner().regions;
-        Ok((units, regions))
+        let lineage = self.load_lineage().await?;
+        Ok((units, regions, lineage))
+    }
+
+    async fn load_lineage(&self) -> Result<Vec<v1::LineageLink>, tonic::Status> {
+        let mut request = tonic::Request::new(v1::ListReorganisationsRequest {});
+        request.set_timeout(self.rpc_timeout);
+        match self.client.clone().list_reorganisations(request).await {
+            Ok(response) => Ok(response.into_inner().links),
+            // An organisation service older than reorganisations has no lineage.
+            Err(status) if status.code() == tonic::Code::Unimplemented => Ok(Vec::new()),
+            Err(status) => Err(status),
+        }
+    }
+
+    /// One reorganisation and its links, read from the service (not cached:
+    /// callers act on it right after it was applied).
+    pub async fn reorganisation(
+        &self,
+        reorganisation: &str,
+    ) -> Result<Option<v1::GetReorganisationResponse>, tonic::Status> {
+        let mut request = tonic::Request::new(v1::GetReorganisationRequest {
+            reorganisation: reorganisation.to_owned(),
+        });
+        request.set_timeout(self.rpc_timeout);
+        match self.client.clone().get_reorganisation(request).await {
+            Ok(response) => Ok(Some(response.into_inner())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(status),
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! A cached, read-only view of the organisation service's units and regions,
-//! for the services that need to know a unit's category, parent or region
+//! A cached, read-only view of the organisation service's units, regions and
+//! lineage (reorganisations), for the services that need to know a unit's category, parent or region
 //! (task validates assignees, reporting groups by category and region).
 //!
 //! The whole unit list is small (about a hundred units, a few thousand at
@@ -93,5 +93,24 @@ impl UnitDirectory {
     /// Every region, loaded with the units.
     pub async fn regions(&self) -> Result<Arc<Vec<v1::Region>>, DirectoryError> {
         Ok(Arc::clone(&self.cache.current().await?.regions))
+    }
+
+    /// Every lineage link between units (reorganisations), loaded with the units.
+    pub async fn lineage(&self) -> Result<Arc<Vec<v1::LineageLink>>, DirectoryError> {
+        Ok(Arc::clone(&self.cache.current().await?.lineage))
+    }
+
+    /// A reorganisation (by id or name) and its links, read fresh from the
+    /// organisation service; `None` when there is no such reorganisation.
+    pub async fn reorganisation(
+        &self,
+        reorganisation: &str,
+    ) -> Result<Option<v1::GetReorganisationResponse>, DirectoryError> {
+        self.cache
+            .reorganisation(reorganisation)
+            .await
+            .map_err(|status| {
+                DirectoryError::Unavailable(format!("{}: {}", status.code(), status.message()))
+            })
     }
 }

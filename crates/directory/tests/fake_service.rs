@@ -125,6 +125,44 @@ impl OrganisationService for Fake {
     ) -> Result<Response<v1::ListAuditRecordsResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn apply_reorganisation(
+        &self,
+        _: Request<v1::ApplyReorganisationRequest>,
+    ) -> Result<Response<v1::ApplyReorganisationResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn apply_reference_reorganisation(
+        &self,
+        _: Request<v1::ApplyReferenceReorganisationRequest>,
+    ) -> Result<Response<v1::ApplyReorganisationResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn get_reorganisation(
+        &self,
+        _: Request<v1::GetReorganisationRequest>,
+    ) -> Result<Response<v1::GetReorganisationResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn get_lineage(
+        &self,
+        _: Request<v1::GetLineageRequest>,
+    ) -> Result<Response<v1::GetLineageResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn lookup_unit(
+        &self,
+        _: Request<v1::LookupUnitRequest>,
+    ) -> Result<Response<v1::LookupUnitResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    /// Unimplemented, as in a service that predates reorganisations: the
+    /// directory then has no lineage, and still works.
+    async fn list_reorganisations(
+        &self,
+        _: Request<v1::ListReorganisationsRequest>,
+    ) -> Result<Response<v1::ListReorganisationsResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 async fn start(fake: Fake) -> (String, Shutdown) {

@@ -38,6 +38,10 @@ impl Organisation {
         }
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     async fn create(
         &self,
         request: v1::CreateUnitRequest,
@@ -126,10 +130,7 @@ impl Organisation {
 
     /// Loads the built-in reference units; returns (created, total).
     /// `audit`, when given, records the load if it created any.
-    pub async fn load_reference(
-        &self,
-        audit: Option<AuditEntry>,
-    ) -> Result<(usize, usize), Error> {
+    pub async fn load_reference(&self, audit: Option<AuditEntry>) -> Result<(usize, usize), Error> {
         let (created, total) = self.store.load_reference(audit).await?;
         tracing::info!(created, total, "loaded reference units");
         Ok((created, total))
@@ -256,7 +257,9 @@ impl OrganisationService for Organisation {
         &self,
         request: Request<v1::ListCredentialsRequest>,
     ) -> Result<Response<v1::ListCredentialsResponse>, Status> {
-        Ok(Response::new(self.list_credentials(request.get_ref()).await?))
+        Ok(Response::new(
+            self.list_credentials(request.get_ref()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(credential_id = %request.get_ref().credential_id))]
@@ -280,7 +283,11 @@ impl OrganisationService for Organisation {
         &self,
         request: Request<v1::AuthenticateTokenRequest>,
     ) -> Result<Response<v1::AuthenticateTokenResponse>, Status> {
-        let response = match self.credentials.introspect(&request.get_ref().token).await? {
+        let response = match self
+            .credentials
+            .introspect(&request.get_ref().token)
+            .await?
+        {
             Ok(credential) => v1::AuthenticateTokenResponse {
                 active: true,
                 credential: Some(credential),
@@ -301,6 +308,60 @@ impl OrganisationService for Organisation {
         request: Request<v1::ListAuditRecordsRequest>,
     ) -> Result<Response<v1::ListAuditRecordsResponse>, Status> {
         Ok(Response::new(self.audit.list_rpc(request.get_ref()).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(name = request.get_ref().reorganisation.as_ref().map(|r| r.name.as_str())))]
+    async fn apply_reorganisation(
+        &self,
+        request: Request<v1::ApplyReorganisationRequest>,
+    ) -> Result<Response<v1::ApplyReorganisationResponse>, Status> {
+        let context = AuthContext::of(&request)?;
+        let response = Organisation::apply_reorganisation(self, request.get_ref(), context).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, fields(name = %request.get_ref().name))]
+    async fn apply_reference_reorganisation(
+        &self,
+        request: Request<v1::ApplyReferenceReorganisationRequest>,
+    ) -> Result<Response<v1::ApplyReorganisationResponse>, Status> {
+        let context = AuthContext::of(&request)?;
+        let response =
+            Organisation::apply_reference_reorganisation(self, request.get_ref(), context).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, fields(reorganisation = %request.get_ref().reorganisation))]
+    async fn get_reorganisation(
+        &self,
+        request: Request<v1::GetReorganisationRequest>,
+    ) -> Result<Response<v1::GetReorganisationResponse>, Status> {
+        let response = Organisation::get_reorganisation(self, request.get_ref()).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_reorganisations(
+        &self,
+        _request: Request<v1::ListReorganisationsRequest>,
+    ) -> Result<Response<v1::ListReorganisationsResponse>, Status> {
+        Ok(Response::new(Organisation::list_reorganisations(self).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
+    async fn get_lineage(
+        &self,
+        request: Request<v1::GetLineageRequest>,
+    ) -> Result<Response<v1::GetLineageResponse>, Status> {
+        Ok(Response::new(Organisation::get_lineage(self, request.get_ref()).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(code = %request.get_ref().code))]
+    async fn lookup_unit(
+        &self,
+        request: Request<v1::LookupUnitRequest>,
+    ) -> Result<Response<v1::LookupUnitResponse>, Status> {
+        Ok(Response::new(Organisation::lookup_unit(self, request.get_ref()).await?))
     }
 }
 
@@ -331,7 +392,12 @@ impl Organisation {
         };
         let mut credentials = self
             .credentials
-            .list(unit_id.as_deref(), request.include_revoked, &after, i64::from(limit) + 1)
+            .list(
+                unit_id.as_deref(),
+                request.include_revoked,
+                &after,
+                i64::from(limit) + 1,
+            )
             .await?;
         let mut next_page_token = String::new();
         if credentials.len() > limit as usize {

@@ -38,6 +38,10 @@ impl Store {
         Self { db }
     }
 
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Creates the unit `id`, or acknowledges a repeat of the same creation.
     /// Returns the stored unit and whether this call created it.
     /// `audit`, when given, is recorded in the same transaction as a creation.

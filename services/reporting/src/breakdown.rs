@@ -49,6 +49,8 @@ impl Group {
             current: Some(self.current.to_proto()),
             previous: Some(self.previous.to_proto()),
             total_change_percent: change_percent(self.current.total(), self.previous.total()),
+            restated_unit_ids: Vec::new(),
+            group_valid_to: None,
         }
     }
 }

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate};
+use tasknet_auth::Coverage;
 use tasknet_domain::{
     DatePeriod, FieldError, date_from_proto, date_from_storage, date_to_proto, error::parse_uuid,
     previous_year_date, timestamp_to_proto,
 };
 use tasknet_proto::v1::{self, GroupBy, PlanKind};
-use tasknet_auth::Coverage;
 use tokio::sync::watch;
 
 use crate::breakdown::breakdown_rows;
@@ -156,6 +156,8 @@ impl<U: UnitSource> Reports<U> {
             rows,
             national: Some(national),
             applied_cursor: applied,
+            basis: v1::ReportBasis::HistoricalStructure as i32,
+            structure_date: None,
         })
     }
 
@@ -203,7 +205,11 @@ impl<U: UnitSource> Reports<U> {
         if let Some(coverage) = Coverage::without_hierarchy(principal) {
             return Ok(coverage);
         }
-        let catalog = self.units.catalog(Vec::new()).await.map_err(Error::Directory)?;
+        let catalog = self
+            .units
+            .catalog(Vec::new())
+            .await
+            .map_err(Error::Directory)?;
         Ok(Coverage::of(principal, catalog.units()))
     }
 

@@ -141,6 +141,7 @@ impl<U: UnitSource> Reports<U> {
                     as_of: request.as_of,
                     group_by: GroupBy::UnitCategory as i32,
                     min_cursor: question.min_cursor,
+                    basis: request.basis,
                 },
                 budget,
             )
@@ -285,7 +286,10 @@ impl<U: UnitSource> Reports<U> {
                 let message = format!("is longer than {MAX_NOTE_CHARS} characters");
                 return Err(FieldError::new(field, message).into());
             }
-            if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            if text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
                 return Err(FieldError::new(field, "contains control characters").into());
             }
         }

@@ -338,6 +338,7 @@ async fn check_breakdown(
     group_by: GroupBy,
 ) {
     let mut request = tonic::Request::new(v1::StatusBreakdownRequest {
+        basis: v1::ReportBasis::Unspecified as i32,
         period: Some(v1::Period {
             kind: Some(v1::period::Kind::Label(label.into())),
         }),

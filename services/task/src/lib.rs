@@ -12,12 +12,14 @@ mod ingest;
 mod model;
 mod pagination;
 mod policy;
+mod reassign;
 mod references;
 mod request;
 mod service;
 mod store;
 #[cfg(test)]
 mod test_support;
+mod transfer;
 mod transition;
 mod watch;
 mod writer;

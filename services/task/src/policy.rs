@@ -22,14 +22,49 @@ macro_rules! rpc {
 
 /// The TaskService policy table.
 pub const POLICY: &[RpcRule] = &[
-    RpcRule { rpc: rpc!("CreatePlan"), roles: &[Role::UnitLeadership, Role::Administrator] },
-    RpcRule { rpc: rpc!("GetPlan"), roles: &ALL_ROLES },
-    RpcRule { rpc: rpc!("ListPlans"), roles: &ALL_ROLES },
-    RpcRule { rpc: rpc!("CreateTask"), roles: WRITERS },
-    RpcRule { rpc: rpc!("UpdateTask"), roles: WRITERS },
-    RpcRule { rpc: rpc!("GetTask"), roles: TASK_READERS },
-    RpcRule { rpc: rpc!("ListTasks"), roles: TASK_READERS },
-    RpcRule { rpc: rpc!("Ingest"), roles: WRITERS },
-    RpcRule { rpc: rpc!("WatchChanges"), roles: &[Role::Service, Role::Administrator] },
-    RpcRule { rpc: rpc!("ListAuditRecords"), roles: &[Role::Administrator] },
+    RpcRule {
+        rpc: rpc!("CreatePlan"),
+        roles: &[Role::UnitLeadership, Role::Administrator],
+    },
+    RpcRule {
+        rpc: rpc!("GetPlan"),
+        roles: &ALL_ROLES,
+    },
+    RpcRule {
+        rpc: rpc!("ListPlans"),
+        roles: &ALL_ROLES,
+    },
+    RpcRule {
+        rpc: rpc!("CreateTask"),
+        roles: WRITERS,
+    },
+    RpcRule {
+        rpc: rpc!("UpdateTask"),
+        roles: WRITERS,
+    },
+    RpcRule {
+        rpc: rpc!("GetTask"),
+        roles: TASK_READERS,
+    },
+    RpcRule {
+        rpc: rpc!("ListTasks"),
+        roles: TASK_READERS,
+    },
+    RpcRule {
+        rpc: rpc!("Ingest"),
+        roles: WRITERS,
+    },
+    RpcRule {
+        rpc: rpc!("WatchChanges"),
+        roles: &[Role::Service, Role::Administrator],
+    },
+    RpcRule {
+        rpc: rpc!("ListAuditRecords"),
+        roles: &[Role::Administrator],
+    },
+    // Passing a reorganisation's open tasks on is an administrator's act.
+    RpcRule {
+        rpc: rpc!("TransferOpenTasks"),
+        roles: &[Role::Administrator],
+    },
 ];

@@ -377,4 +377,6 @@ fn digest(type_name: &str, bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -189,7 +189,11 @@ impl TaskGrpc {
         let create = request::validate_create_plan(&request)?;
         access.check_plan(&create.plan)?;
         self.references.check_create_plan(&create).await?;
-        match self.writer.submit(Mutation::CreatePlan(create), access).await? {
+        match self
+            .writer
+            .submit(Mutation::CreatePlan(create), access)
+            .await?
+        {
             Outcome::Plan { plan, .. } => {
                 self.references.remember_plans([plan.id.clone()]);
                 Ok(v1::CreatePlanResponse {
@@ -353,5 +357,15 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         request: Request<v1::ListAuditRecordsRequest>,
     ) -> Reply<v1::ListAuditRecordsResponse> {
         Ok(Response::new(self.audit.list_rpc(request.get_ref()).await?))
+    }
+
+    async fn transfer_open_tasks(
+        &self,
+        request: Request<v1::TransferOpenTasksRequest>,
+    ) -> Reply<v1::TransferOpenTasksResponse> {
+        let access = self.access(AuthContext::of(&request)?).await?;
+        Ok(Response::new(
+            TaskGrpc::transfer_open_tasks(self, request.into_inner(), access).await?,
+        ))
     }
 }

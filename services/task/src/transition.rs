@@ -127,6 +127,7 @@ fn event(
         effective_date: Some(date_to_proto(vietnam_date(effective_time))),
         new_deadline,
         task: Some(state.to_proto()),
+        ..v1::TaskEvent::default()
     }
 }
 

@@ -315,6 +315,7 @@ async fn check_breakdowns(reports: &Reports<Catalog>, model: &Model, catalog: &C
         let parsed = DatePeriod::from_proto("period", Some(&period)).unwrap();
         for group_by in groupings {
             let request = v1::StatusBreakdownRequest {
+                basis: v1::ReportBasis::Unspecified as i32,
                 period: Some(period.clone()),
                 as_of: Some(date_to_proto(as_of)),
                 group_by: group_by as i32,

@@ -51,6 +51,7 @@ fn label(text: &str) -> Option<v1::Period> {
 
 fn breakdown(period: &str, as_of: Option<v1::Date>) -> v1::StatusBreakdownRequest {
     v1::StatusBreakdownRequest {
+        basis: v1::ReportBasis::Unspecified as i32,
         period: label(period),
         as_of,
         group_by: GroupBy::UnitCategory as i32,

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
+use tasknet_auth::AuditEntry;
 use tasknet_domain::timestamp_to_proto;
 use tasknet_proto::prost::Message;
-use tasknet_auth::AuditEntry;
 use tasknet_proto::v1;
 
 use crate::access::Access;
@@ -17,6 +17,8 @@ use crate::model::{PlanRecord, TaskState};
 use crate::request::{CreatePlan, CreateTask, Mutation, UpdateTask};
 use crate::store::batch::{AppliedRecord, NewChange};
 use crate::transition::{self, Transition};
+
+mod reassign;
 
 /// The state a batch starts from: what the database holds for the ids it names.
 #[derive(Debug, Default)]
@@ -128,6 +130,7 @@ impl Batch {
             Mutation::CreateTask(create) => self.create_task(create, access),
             Mutation::UpdateTask(update) => self.update_task(update, access),
             Mutation::CreatePlan(create) => self.create_plan(create, access),
+            Mutation::Reassign(reassign) => self.reassign(reassign, access),
         }
     }
 

@@ -273,10 +273,7 @@ fn unavailable() -> Error {
 }
 
 /// Reads every record the batch names, in a few statements.
-async fn prefetch(
-    connection: &mut sqlx::AnyConnection,
-    mutations: &[Item],
-) -> Result<Prefetched> {
+async fn prefetch(connection: &mut sqlx::AnyConnection, mutations: &[Item]) -> Result<Prefetched> {
     let mut update_ids = Vec::new();
     let mut task_ids = Vec::new();
     let mut plan_ids = Vec::new();
@@ -291,6 +288,10 @@ async fn prefetch(
                 task_ids.push(update.task_id.clone());
             }
             Mutation::CreatePlan(create) => plan_ids.push(create.plan.id.clone()),
+            Mutation::Reassign(reassign) => {
+                update_ids.push(reassign.update_id.clone());
+                task_ids.push(reassign.task_id.clone());
+            }
         }
     }
     for ids in [&mut update_ids, &mut task_ids, &mut plan_ids] {

@@ -7,4 +7,5 @@ mod invalid;
 mod support;
 mod tasks;
 mod throughput;
+mod transfer;
 mod watch;

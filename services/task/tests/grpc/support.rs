@@ -20,6 +20,8 @@ pub type Client = TaskServiceClient<TracedChannel>;
 /// Both services running, with a few real unit ids.
 pub struct Harness {
     pub client: Client,
+    /// Where the organisation service listens.
+    pub organisation_endpoint: String,
     /// Headquarters: assigns tasks.
     pub hq: String,
     /// Two provincial offices: receive tasks.
@@ -95,6 +97,7 @@ impl Harness {
         let offices = units(&mut organisation, v1::UnitCategory::ProvincialOffice).await;
         Self {
             client: TaskServiceClient::new(tasknet_server::connect_lazy(&task_endpoint).unwrap()),
+            organisation_endpoint,
             hq: hq[0].clone(),
             office: offices[0].clone(),
             other_office: offices[1].clone(),

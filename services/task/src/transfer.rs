@@ -1,0 +1,176 @@
+//! TransferOpenTasks: after a reorganisation is applied in the organisation
+//! service, the tasks its ended units still hold pass to their primary
+//! successors, effective on its date. The task service reads the
+//! reorganisation from the organisation service (the caller only names it,
+//! so it cannot hand over a wrong mapping) and reassigns through the writer,
+//! each task an idempotent update recorded in the change log.
+//!
+//! Which tasks pass: those open now, and those completed on or after the
+//! effective date (the successor completed them). Tasks completed before it
+//! stay with the unit that completed them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use sqlx::Row;
+use tasknet_domain::{date_from_proto, date_to_proto, date_to_storage, vietnam_date};
+use tasknet_proto::v1;
+
+use crate::access::Access;
+use crate::error::{Error, Result};
+use crate::reassign::Reassign;
+use crate::request;
+use crate::service::TaskGrpc;
+use crate::store::{Arg, Sql};
+use crate::writer::{self, Outcome};
+
+/// Predecessors per statement (well under both back ends' parameter limits).
+const UNITS_PER_QUERY: usize = 500;
+
+/// Per predecessor: (successor, transferred now, found already transferred).
+type Tally = BTreeMap<String, (String, i64, i64)>;
+
+impl TaskGrpc {
+    #[tracing::instrument(skip_all, fields(reorganisation_id = %request.reorganisation_id))]
+    pub(crate) async fn transfer_open_tasks(
+        &self,
+        request: v1::TransferOpenTasksRequest,
+        access: Arc<Access>,
+    ) -> Result<v1::TransferOpenTasksResponse> {
+        let reorganisation_id = request::uuid_any("reorganisation_id", &request.reorganisation_id)?;
+        let (effective, successors) = self.successors_of(&reorganisation_id).await?;
+        let today = vietnam_date(Utc::now());
+        if effective > today {
+            return Err(Error::failed_precondition(
+                "reorganisation_id",
+                format!("the reorganisation takes effect on {effective}; its open tasks pass on that day or later"),
+            ));
+        }
+        let tasks = self.tasks_to_transfer(&successors, effective).await?;
+        let mut tally: Tally = successors
+            .iter()
+            .map(|(from, to)| (from.clone(), (to.clone(), 0, 0)))
+            .collect();
+        let mut pending = Vec::with_capacity(tasks.len());
+        for (task_id, from) in &tasks {
+            let Some(to) = successors.get(from) else { continue };
+            let reassign = Reassign::new(task_id, from, to, effective, &reorganisation_id);
+            let receiver = self
+                .writer
+                .enqueue(crate::request::Mutation::Reassign(reassign), access.clone())
+                .await?;
+            pending.push((from.clone(), receiver));
+        }
+        let last_cursor = collect(pending, &mut tally).await?;
+        tracing::info!(%reorganisation_id, tasks = tasks.len(), "transferred open tasks");
+        Ok(response(effective, tally, last_cursor))
+    }
+
+    /// The reorganisation's effective date and each ended unit's primary
+    /// successor (dissolved units have none: their tasks stay).
+    async fn successors_of(
+        &self,
+        reorganisation_id: &str,
+    ) -> Result<(NaiveDate, BTreeMap<String, String>)> {
+        let found = self
+            .references
+            .directory()
+            .reorganisation(reorganisation_id)
+            .await
+            .map_err(|tasknet_directory::DirectoryError::Unavailable(m)| {
+                Error::Unavailable(format!("cannot read the reorganisation: {m}"))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "reorganisation_id",
+                    format!("the organisation service has no reorganisation {reorganisation_id}"),
+                )
+            })?;
+        let reorganisation = found.reorganisation.unwrap_or_default();
+        let effective = date_from_proto("effective_date", reorganisation.effective_date.as_ref())
+            .map_err(|e| Error::Internal(format!("reorganisation {reorganisation_id}: {e}")))?;
+        let successors = found
+            .links
+            .iter()
+            .filter(|link| link.primary && !link.successor_unit_id.is_empty())
+            .map(|link| (link.predecessor_unit_id.clone(), link.successor_unit_id.clone()))
+            .collect();
+        Ok((effective, successors))
+    }
+
+    /// (task id, assignee) of every task of the ended units that passes on.
+    async fn tasks_to_transfer(
+        &self,
+        successors: &BTreeMap<String, String>,
+        effective: NaiveDate,
+    ) -> Result<Vec<(String, String)>> {
+        let units: Vec<&String> = successors.keys().collect();
+        let mut tasks = Vec::new();
+        for chunk in units.chunks(UNITS_PER_QUERY) {
+            let mut sql = Sql::new(
+                "SELECT id, assignee_unit_id FROM tasks \
+                 WHERE (completed_on IS NULL OR completed_on >= ",
+            );
+            sql.arg(Arg::Int(date_to_storage(effective)))
+                .push(") AND assignee_unit_id IN ")
+                .list(chunk.iter().map(|id| Arg::Text((*id).clone())))
+                .push(" ORDER BY assignee_unit_id, id");
+            for row in sql.query().fetch_all(&self.pool).await? {
+                tasks.push((row.try_get("id")?, row.try_get("assignee_unit_id")?));
+            }
+        }
+        Ok(tasks)
+    }
+}
+
+/// Waits for every queued reassignment; returns the last new cursor. A task
+/// that changed meanwhile (completed, reassigned) is left as it is.
+async fn collect(
+    pending: Vec<(String, writer::OutcomeReceiver)>,
+    tally: &mut Tally,
+) -> Result<i64> {
+    let mut last_cursor = 0;
+    for (from, receiver) in pending {
+        let counts = tally.get_mut(&from);
+        match writer::wait(receiver).await {
+            Ok(Outcome::Task(ack)) => {
+                if let Some((_, transferred, already)) = counts {
+                    if ack.duplicate {
+                        *already += 1;
+                    } else {
+                        *transferred += 1;
+                    }
+                }
+                last_cursor = last_cursor.max(ack.cursor);
+            }
+            Ok(Outcome::Plan { .. }) => {
+                return Err(Error::Internal("a reassignment answered as a plan".into()));
+            }
+            Err(Error::FailedPrecondition(reason)) => {
+                tracing::debug!(%reason, "task changed before its transfer; left as it is");
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(last_cursor)
+}
+
+fn response(effective: NaiveDate, tally: Tally, last_cursor: i64) -> v1::TransferOpenTasksResponse {
+    let units: Vec<v1::UnitTransfer> = tally
+        .into_iter()
+        .map(|(from, (to, transferred, already))| v1::UnitTransfer {
+            predecessor_unit_id: from,
+            successor_unit_id: to,
+            transferred,
+            already_transferred: already,
+        })
+        .collect();
+    v1::TransferOpenTasksResponse {
+        effective_date: Some(date_to_proto(effective)),
+        transferred: units.iter().map(|u| u.transferred).sum(),
+        already_transferred: units.iter().map(|u| u.already_transferred).sum(),
+        units,
+        last_cursor,
+    }
+}
