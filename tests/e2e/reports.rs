@@ -245,6 +245,7 @@ async fn breakdowns_match_an_independent_count(system: &TestSystem) {
             let response = system
                 .reporting()
                 .status_breakdown(v1::StatusBreakdownRequest {
+                    basis: v1::ReportBasis::Unspecified as i32,
                     period: Some(v1::Period {
                         kind: Some(v1::period::Kind::Label(period_label.into())),
                     }),
