@@ -81,6 +81,8 @@ pub enum Mutation {
     CreateTask(CreateTask),
     UpdateTask(UpdateTask),
     CreatePlan(CreatePlan),
+    /// A task passed on by a reorganisation (see [`crate::reassign`]).
+    Reassign(crate::reassign::Reassign),
 }
 
 pub fn validate_create_task(
