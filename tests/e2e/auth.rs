@@ -123,6 +123,15 @@ async fn call_organisation(mut c: OrganisationServiceClient<TracedChannel>, meth
         "RevokeCredential" => c.revoke_credential(v1::RevokeCredentialRequest::default()).await.map(drop),
         "AuthenticateToken" => c.authenticate_token(v1::AuthenticateTokenRequest::default()).await.map(drop),
         "ListAuditRecords" => c.list_audit_records(v1::ListAuditRecordsRequest::default()).await.map(drop),
+        "ApplyReorganisation" => c.apply_reorganisation(v1::ApplyReorganisationRequest::default()).await.map(drop),
+        "ApplyReferenceReorganisation" => c
+            .apply_reference_reorganisation(v1::ApplyReferenceReorganisationRequest::default())
+            .await
+            .map(drop),
+        "GetReorganisation" => c.get_reorganisation(v1::GetReorganisationRequest::default()).await.map(drop),
+        "ListReorganisations" => c.list_reorganisations(v1::ListReorganisationsRequest::default()).await.map(drop),
+        "GetLineage" => c.get_lineage(v1::GetLineageRequest::default()).await.map(drop),
+        "LookupUnit" => c.lookup_unit(v1::LookupUnitRequest::default()).await.map(drop),
         other => panic!("no call for OrganisationService/{other}: add it to the matrix"),
     }
 }
@@ -139,6 +148,7 @@ async fn call_task(mut c: TaskServiceClient<TracedChannel>, method: &str) -> Res
         "Ingest" => c.ingest(tokio_stream::iter(Vec::<v1::IngestRequest>::new())).await.map(drop),
         "WatchChanges" => c.watch_changes(v1::WatchChangesRequest::default()).await.map(drop),
         "ListAuditRecords" => c.list_audit_records(v1::ListAuditRecordsRequest::default()).await.map(drop),
+        "TransferOpenTasks" => c.transfer_open_tasks(v1::TransferOpenTasksRequest::default()).await.map(drop),
         other => panic!("no call for TaskService/{other}: add it to the matrix"),
     }
 }
@@ -173,6 +183,12 @@ const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.OrganisationService/RevokeCredential", &[A]),
     ("/tasknet.v1.OrganisationService/AuthenticateToken", &[S]),
     ("/tasknet.v1.OrganisationService/ListAuditRecords", &[A]),
+    ("/tasknet.v1.OrganisationService/ApplyReorganisation", &[A]),
+    ("/tasknet.v1.OrganisationService/ApplyReferenceReorganisation", &[A]),
+    ("/tasknet.v1.OrganisationService/GetReorganisation", &[O, U, L, D, A, S]),
+    ("/tasknet.v1.OrganisationService/ListReorganisations", &[O, U, L, D, A, S]),
+    ("/tasknet.v1.OrganisationService/GetLineage", &[O, U, L, D, A, S]),
+    ("/tasknet.v1.OrganisationService/LookupUnit", &[O, U, L, D, A, S]),
     ("/tasknet.v1.TaskService/CreatePlan", &[L, A]),
     ("/tasknet.v1.TaskService/GetPlan", &[O, U, L, D, A, S]),
     ("/tasknet.v1.TaskService/ListPlans", &[O, U, L, D, A, S]),
@@ -183,6 +199,7 @@ const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.TaskService/Ingest", &[O, L, A]),
     ("/tasknet.v1.TaskService/WatchChanges", &[A, S]),
     ("/tasknet.v1.TaskService/ListAuditRecords", &[A]),
+    ("/tasknet.v1.TaskService/TransferOpenTasks", &[A]),
     ("/tasknet.v1.ReportingService/StatusBreakdown", &[U, L, D, A]),
     ("/tasknet.v1.ReportingService/PlanProgress", &[D, A]),
     ("/tasknet.v1.ReportingService/GetSyncState", &[U, L, D, A, S]),
@@ -457,6 +474,7 @@ async fn reports_cover_only_the_readers_units(system: &TestSystem) {
         as_of: Some(v1::Date { year: 2024, month: 6, day: 30 }),
         group_by: group_by as i32,
         min_cursor: last,
+        ..Default::default()
     };
     let ask = async |token: &str| {
         let mut request = Request::new(request(v1::GroupBy::Unit));

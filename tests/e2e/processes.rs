@@ -256,6 +256,37 @@ async fn three_processes(backend: Backend) {
     organisation.terminate();
 }
 
+/// `tasknet admin`: an office agent's credential for Hà Nội (which may not
+/// read reports), the credential list, and the audit record of its issue.
+fn administration_through_the_cli(endpoint: &str, admin_token: &str) {
+    let admin = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--endpoint", endpoint, "--token-file", admin_token]);
+        run_cli(&args)
+    };
+    let token = admin(&["admin", "token", "create", "--role", "office-agent", "--unit", "01"]);
+    let token = token.trim();
+    assert!(token.starts_with("tn_"), "{token}");
+    let refused = Command::new(BINARY)
+        .args(["report", "status", "--period", "2024-H1", "--as-of", "2024-06-30"])
+        .args(["--endpoint", endpoint, "--token", token])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("not allowed for the office-agent role"), "{stderr}");
+    assert!(admin(&["admin", "token", "list"]).contains("office-agent"));
+    let audit = json(&admin(&["admin", "audit", "--format", "json"]));
+    let records = audit.as_array().unwrap();
+    assert!(
+        records.iter().any(|r| r["rpc"] == "/tasknet.v1.OrganisationService/IssueCredential"
+            && r["outcome"] == "ACCEPTED"),
+        "{audit}"
+    );
+    let rejected = json(&admin(&["admin", "audit", "--rejected", "--format", "json"]));
+    assert!(rejected.as_array().unwrap().iter().all(|r| r["outcome"] != "ACCEPTED"));
+}
+
 async fn wait_until_applied(endpoint: &str, client: &tasknet_server::ClientOptions, cursor: i64) {
     use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
     let mut client = ReportingServiceClient::new(
@@ -337,5 +368,6 @@ async fn up_with_demo_data_answers_reports() {
         .to_array();
     assert_eq!(national_counts(&report), expected);
     assert!(dir.path().join("data/task.db").is_file());
+    administration_through_the_cli(&endpoint, admin_token);
     up.terminate();
 }
