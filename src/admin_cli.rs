@@ -134,7 +134,8 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
 /// The default credential file: the administrator token of `tasknet up`'s
 /// data directory (`TASKNET_DATA_DIR`, else `./tasknet-data`).
 pub fn default_token_file() -> PathBuf {
-    let dir = std::env::var_os("TASKNET_DATA_DIR").map_or_else(|| PathBuf::from("tasknet-data"), PathBuf::from);
+    let dir = std::env::var_os("TASKNET_DATA_DIR")
+        .map_or_else(|| PathBuf::from("tasknet-data"), PathBuf::from);
     dir.join(crate::auth_setup::ADMIN_TOKEN_FILE)
 }
 
@@ -150,7 +151,9 @@ pub fn client_options(args: &EndpointArgs) -> anyhow::Result<ClientOptions> {
     };
     let tls = match &args.ca_file {
         Some(path) => Some(ClientTls {
-            ca_pem: Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
+            ca_pem: Some(
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+            ),
             ..ClientTls::default()
         }),
         None => None,
@@ -293,7 +296,10 @@ async fn list(args: TokenListArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<36}  {:<16}  {:<36}  {:<20}  {:<20}  label", "id", "role", "unit", "expires", "revoked");
+    println!(
+        "{:<36}  {:<16}  {:<36}  {:<20}  {:<20}  label",
+        "id", "role", "unit", "expires", "revoked"
+    );
     for row in rows {
         println!(
             "{:<36}  {:<16}  {:<36}  {:<20}  {:<20}  {}",
@@ -370,7 +376,12 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     };
     let request = v1::ListAuditRecordsRequest {
         unit_id,
-        since: args.since.as_deref().map(parse_since).transpose()?.map(timestamp_to_proto),
+        since: args
+            .since
+            .as_deref()
+            .map(parse_since)
+            .transpose()?
+            .map(timestamp_to_proto),
         outcome: 0,
         page_size: 1000,
         page_token: String::new(),
@@ -400,9 +411,21 @@ async fn fetch_audit(
     let mut request = request.clone();
     while records.len() < limit {
         let page = match service {
-            "organisation" => OrganisationServiceClient::new(channel.clone()).list_audit_records(request.clone()).await,
-            "task" => TaskServiceClient::new(channel.clone()).list_audit_records(request.clone()).await,
-            _ => ReportingServiceClient::new(channel.clone()).list_audit_records(request.clone()).await,
+            "organisation" => {
+                OrganisationServiceClient::new(channel.clone())
+                    .list_audit_records(request.clone())
+                    .await
+            }
+            "task" => {
+                TaskServiceClient::new(channel.clone())
+                    .list_audit_records(request.clone())
+                    .await
+            }
+            _ => {
+                ReportingServiceClient::new(channel.clone())
+                    .list_audit_records(request.clone())
+                    .await
+            }
         }?
         .into_inner();
         records.extend(page.records);
@@ -422,7 +445,11 @@ fn audit_row(service: &'static str, record: v1::AuditRecord) -> AuditRow {
         time: show_time(Some(&time)),
         time_us: time.seconds * 1_000_000 + i64::from(time.nanos / 1000),
         outcome: v1::AuditOutcome::try_from(record.outcome)
-            .map(|o| o.as_str_name().trim_start_matches("AUDIT_OUTCOME_").to_owned())
+            .map(|o| {
+                o.as_str_name()
+                    .trim_start_matches("AUDIT_OUTCOME_")
+                    .to_owned()
+            })
             .unwrap_or_default(),
         rpc: record.rpc,
         credential_id: record.credential_id,
@@ -443,9 +470,16 @@ fn print_audit(rows: &[AuditRow], format: OutputFormat) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(rows)?);
         return Ok(());
     }
-    println!("{:<20}  {:<15}  {:<16}  {:<40}  {:<44}  detail", "time", "outcome", "role", "rpc", "target");
+    println!(
+        "{:<20}  {:<15}  {:<16}  {:<40}  {:<44}  detail",
+        "time", "outcome", "role", "rpc", "target"
+    );
     for row in rows {
-        let detail = if row.outcome == "ACCEPTED" { &row.after } else { &row.message };
+        let detail = if row.outcome == "ACCEPTED" {
+            &row.after
+        } else {
+            &row.message
+        };
         let rpc = row.rpc.rsplit('/').next().unwrap_or_default();
         println!(
             "{:<20}  {:<15}  {:<16}  {:<40}  {:<44}  {}",

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tasknet_auth::cache::CacheSettings;
 use tasknet_auth::principal::Role;
-use tasknet_auth::{AuditLog, AuthConfig, AuthLayer, Authenticate, CachedAuthenticator, Policy, Token};
+use tasknet_auth::{
+    AuditLog, AuthConfig, AuthLayer, Authenticate, CachedAuthenticator, Policy, Token,
+};
 use tasknet_organisation::OrganisationApp;
 use tasknet_server::{ClientOptions, RemoteAuthenticator};
 
@@ -91,10 +93,9 @@ pub fn service_client(config: &Config) -> anyhow::Result<ClientOptions> {
         (Some(token), _) => Token::new(token.clone()),
         (None, Some(dir)) => {
             let path = dir.join(SERVICE_TOKEN_FILE);
-            Token::new(
-                std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read the service credential {}", path.display()))?,
-            )
+            Token::new(std::fs::read_to_string(&path).with_context(|| {
+                format!("cannot read the service credential {}", path.display())
+            })?)
         }
         (None, None) => anyhow::bail!(
             "this service needs a credential to call the others: set TASKNET_SERVICE_TOKEN \

@@ -7,8 +7,8 @@ use anyhow::Context;
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, shutdown_signal};
 use tasknet_server::ClientOptions;
+use tasknet_server::{GrpcServer, ServeOptions, Shutdown, shutdown_signal};
 use tasknet_task::{TaskApp, TaskSettings};
 
 use crate::auth_setup;
@@ -101,7 +101,10 @@ impl AllServices {
             config,
             self.organisation.authenticator(),
             &[
-                (tasknet_organisation::SERVICE_NAME, self.organisation.audit_log()),
+                (
+                    tasknet_organisation::SERVICE_NAME,
+                    self.organisation.audit_log(),
+                ),
                 (tasknet_task::SERVICE_NAME, self.task.audit_log()),
                 (tasknet_reporting::SERVICE_NAME, self.reporting.audit_log()),
             ],
@@ -138,7 +141,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     let (services, bootstrap) = AllServices::open(&config, &endpoint, &shutdown).await?;
 
-    print_banner(&config, server.local_addr(), &endpoint, &bootstrap.admin_path, tls.is_some());
+    print_banner(
+        &config,
+        server.local_addr(),
+        &endpoint,
+        &bootstrap.admin_path,
+        tls.is_some(),
+    );
     let serving = tokio::spawn(server.serve(
         services.routes(),
         tasknet_proto::SERVICE_NAMES,
@@ -170,7 +179,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     served
 }
 
-fn print_banner(config: &Config, addr: SocketAddr, endpoint: &str, admin: &std::path::Path, tls: bool) {
+fn print_banner(
+    config: &Config,
+    addr: SocketAddr,
+    endpoint: &str,
+    admin: &std::path::Path,
+    tls: bool,
+) {
     let storage = match &config.database_url {
         Some(url) => format!("database {}", redact(url)),
         None => format!("SQLite files in {}", config.data_dir.display()),
@@ -179,7 +194,9 @@ fn print_banner(config: &Config, addr: SocketAddr, endpoint: &str, admin: &std::
     if tls {
         println!("TLS is on.");
     } else {
-        println!("TLS is off: this is the local mode (set tls.cert_file and tls.key_file to turn it on).");
+        println!(
+            "TLS is off: this is the local mode (set tls.cert_file and tls.key_file to turn it on)."
+        );
     }
     println!(
         "Every call needs a credential. The administrator's token is in {} (mode 0600); \

@@ -81,7 +81,10 @@ async fn issue_expiring(
         .token
 }
 
-fn organisation_as(system: &TestSystem, token: Option<&str>) -> OrganisationServiceClient<TracedChannel> {
+fn organisation_as(
+    system: &TestSystem,
+    token: Option<&str>,
+) -> OrganisationServiceClient<TracedChannel> {
     OrganisationServiceClient::new(system.channel_as(&system.organisation_endpoint, token))
 }
 
@@ -99,7 +102,9 @@ fn reporting_as(system: &TestSystem, token: Option<&str>) -> ReportingServiceCli
 async fn call(system: &TestSystem, rpc: &str, token: Option<&str>) -> Code {
     let (service, method) = rpc.trim_start_matches('/').split_once('/').unwrap();
     let result: Result<(), Status> = match service {
-        "tasknet.v1.OrganisationService" => call_organisation(organisation_as(system, token), method).await,
+        "tasknet.v1.OrganisationService" => {
+            call_organisation(organisation_as(system, token), method).await
+        }
         "tasknet.v1.TaskService" => call_task(tasks_as(system, token), method).await,
         "tasknet.v1.ReportingService" => call_reporting(reporting_as(system, token), method).await,
         other => panic!("unknown service {other}"),
@@ -110,62 +115,161 @@ async fn call(system: &TestSystem, rpc: &str, token: Option<&str>) -> Code {
     }
 }
 
-async fn call_organisation(mut c: OrganisationServiceClient<TracedChannel>, method: &str) -> Result<(), Status> {
+async fn call_organisation(
+    mut c: OrganisationServiceClient<TracedChannel>,
+    method: &str,
+) -> Result<(), Status> {
     match method {
-        "CreateUnit" => c.create_unit(v1::CreateUnitRequest::default()).await.map(drop),
-        "UpdateUnit" => c.update_unit(v1::UpdateUnitRequest::default()).await.map(drop),
+        "CreateUnit" => c
+            .create_unit(v1::CreateUnitRequest::default())
+            .await
+            .map(drop),
+        "UpdateUnit" => c
+            .update_unit(v1::UpdateUnitRequest::default())
+            .await
+            .map(drop),
         "GetUnit" => c.get_unit(v1::GetUnitRequest::default()).await.map(drop),
-        "ListUnits" => c.list_units(v1::ListUnitsRequest::default()).await.map(drop),
-        "ListRegions" => c.list_regions(v1::ListRegionsRequest::default()).await.map(drop),
-        "LoadReferenceUnits" => c.load_reference_units(v1::LoadReferenceUnitsRequest::default()).await.map(drop),
-        "IssueCredential" => c.issue_credential(v1::IssueCredentialRequest::default()).await.map(drop),
-        "ListCredentials" => c.list_credentials(v1::ListCredentialsRequest::default()).await.map(drop),
-        "RevokeCredential" => c.revoke_credential(v1::RevokeCredentialRequest::default()).await.map(drop),
-        "AuthenticateToken" => c.authenticate_token(v1::AuthenticateTokenRequest::default()).await.map(drop),
-        "ListAuditRecords" => c.list_audit_records(v1::ListAuditRecordsRequest::default()).await.map(drop),
-        "ApplyReorganisation" => c.apply_reorganisation(v1::ApplyReorganisationRequest::default()).await.map(drop),
+        "ListUnits" => c
+            .list_units(v1::ListUnitsRequest::default())
+            .await
+            .map(drop),
+        "ListRegions" => c
+            .list_regions(v1::ListRegionsRequest::default())
+            .await
+            .map(drop),
+        "LoadReferenceUnits" => c
+            .load_reference_units(v1::LoadReferenceUnitsRequest::default())
+            .await
+            .map(drop),
+        "IssueCredential" => c
+            .issue_credential(v1::IssueCredentialRequest::default())
+            .await
+            .map(drop),
+        "ListCredentials" => c
+            .list_credentials(v1::ListCredentialsRequest::default())
+            .await
+            .map(drop),
+        "RevokeCredential" => c
+            .revoke_credential(v1::RevokeCredentialRequest::default())
+            .await
+            .map(drop),
+        "AuthenticateToken" => c
+            .authenticate_token(v1::AuthenticateTokenRequest::default())
+            .await
+            .map(drop),
+        "ListAuditRecords" => c
+            .list_audit_records(v1::ListAuditRecordsRequest::default())
+            .await
+            .map(drop),
+        "ApplyReorganisation" => c
+            .apply_reorganisation(v1::ApplyReorganisationRequest::default())
+            .await
+            .map(drop),
         "ApplyReferenceReorganisation" => c
             .apply_reference_reorganisation(v1::ApplyReferenceReorganisationRequest::default())
             .await
             .map(drop),
-        "GetReorganisation" => c.get_reorganisation(v1::GetReorganisationRequest::default()).await.map(drop),
-        "ListReorganisations" => c.list_reorganisations(v1::ListReorganisationsRequest::default()).await.map(drop),
-        "GetLineage" => c.get_lineage(v1::GetLineageRequest::default()).await.map(drop),
-        "LookupUnit" => c.lookup_unit(v1::LookupUnitRequest::default()).await.map(drop),
+        "GetReorganisation" => c
+            .get_reorganisation(v1::GetReorganisationRequest::default())
+            .await
+            .map(drop),
+        "ListReorganisations" => c
+            .list_reorganisations(v1::ListReorganisationsRequest::default())
+            .await
+            .map(drop),
+        "GetLineage" => c
+            .get_lineage(v1::GetLineageRequest::default())
+            .await
+            .map(drop),
+        "LookupUnit" => c
+            .lookup_unit(v1::LookupUnitRequest::default())
+            .await
+            .map(drop),
         other => panic!("no call for OrganisationService/{other}: add it to the matrix"),
     }
 }
 
 async fn call_task(mut c: TaskServiceClient<TracedChannel>, method: &str) -> Result<(), Status> {
     match method {
-        "CreatePlan" => c.create_plan(v1::CreatePlanRequest::default()).await.map(drop),
+        "CreatePlan" => c
+            .create_plan(v1::CreatePlanRequest::default())
+            .await
+            .map(drop),
         "GetPlan" => c.get_plan(v1::GetPlanRequest::default()).await.map(drop),
-        "ListPlans" => c.list_plans(v1::ListPlansRequest::default()).await.map(drop),
-        "CreateTask" => c.create_task(v1::CreateTaskRequest::default()).await.map(drop),
-        "UpdateTask" => c.update_task(v1::UpdateTaskRequest::default()).await.map(drop),
+        "ListPlans" => c
+            .list_plans(v1::ListPlansRequest::default())
+            .await
+            .map(drop),
+        "CreateTask" => c
+            .create_task(v1::CreateTaskRequest::default())
+            .await
+            .map(drop),
+        "UpdateTask" => c
+            .update_task(v1::UpdateTaskRequest::default())
+            .await
+            .map(drop),
         "GetTask" => c.get_task(v1::GetTaskRequest::default()).await.map(drop),
-        "ListTasks" => c.list_tasks(v1::ListTasksRequest::default()).await.map(drop),
-        "Ingest" => c.ingest(tokio_stream::iter(Vec::<v1::IngestRequest>::new())).await.map(drop),
-        "WatchChanges" => c.watch_changes(v1::WatchChangesRequest::default()).await.map(drop),
-        "ListAuditRecords" => c.list_audit_records(v1::ListAuditRecordsRequest::default()).await.map(drop),
-        "TransferOpenTasks" => c.transfer_open_tasks(v1::TransferOpenTasksRequest::default()).await.map(drop),
+        "ListTasks" => c
+            .list_tasks(v1::ListTasksRequest::default())
+            .await
+            .map(drop),
+        "Ingest" => c
+            .ingest(tokio_stream::iter(Vec::<v1::IngestRequest>::new()))
+            .await
+            .map(drop),
+        "WatchChanges" => c
+            .watch_changes(v1::WatchChangesRequest::default())
+            .await
+            .map(drop),
+        "ListAuditRecords" => c
+            .list_audit_records(v1::ListAuditRecordsRequest::default())
+            .await
+            .map(drop),
+        "TransferOpenTasks" => c
+            .transfer_open_tasks(v1::TransferOpenTasksRequest::default())
+            .await
+            .map(drop),
         other => panic!("no call for TaskService/{other}: add it to the matrix"),
     }
 }
 
-async fn call_reporting(mut c: ReportingServiceClient<TracedChannel>, method: &str) -> Result<(), Status> {
+async fn call_reporting(
+    mut c: ReportingServiceClient<TracedChannel>,
+    method: &str,
+) -> Result<(), Status> {
     match method {
-        "StatusBreakdown" => c.status_breakdown(v1::StatusBreakdownRequest::default()).await.map(drop),
-        "PlanProgress" => c.plan_progress(v1::PlanProgressRequest::default()).await.map(drop),
-        "GetSyncState" => c.get_sync_state(v1::GetSyncStateRequest::default()).await.map(drop),
-        "ReportSummary" => c.report_summary(v1::ReportSummaryRequest::default()).await.map(drop),
-        "AddReportNote" => c.add_report_note(v1::AddReportNoteRequest::default()).await.map(drop),
-        "ListAuditRecords" => c.list_audit_records(v1::ListAuditRecordsRequest::default()).await.map(drop),
+        "StatusBreakdown" => c
+            .status_breakdown(v1::StatusBreakdownRequest::default())
+            .await
+            .map(drop),
+        "PlanProgress" => c
+            .plan_progress(v1::PlanProgressRequest::default())
+            .await
+            .map(drop),
+        "GetSyncState" => c
+            .get_sync_state(v1::GetSyncStateRequest::default())
+            .await
+            .map(drop),
+        "ReportSummary" => c
+            .report_summary(v1::ReportSummaryRequest::default())
+            .await
+            .map(drop),
+        "AddReportNote" => c
+            .add_report_note(v1::AddReportNoteRequest::default())
+            .await
+            .map(drop),
+        "ListAuditRecords" => c
+            .list_audit_records(v1::ListAuditRecordsRequest::default())
+            .await
+            .map(drop),
         other => panic!("no call for ReportingService/{other}: add it to the matrix"),
     }
 }
 
-use Role::{Administrator as A, DashboardReader as D, OfficeAgent as O, Service as S, UnitLeadership as L, UnitStaff as U};
+use Role::{
+    Administrator as A, DashboardReader as D, OfficeAgent as O, Service as S, UnitLeadership as L,
+    UnitStaff as U,
+};
 
 /// Who may call what, written out by hand (not derived from the services'
 /// tables): the roles that get past authorisation with the minimal request
@@ -174,9 +278,18 @@ use Role::{Administrator as A, DashboardReader as D, OfficeAgent as O, Service a
 const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.OrganisationService/CreateUnit", &[A]),
     ("/tasknet.v1.OrganisationService/UpdateUnit", &[A]),
-    ("/tasknet.v1.OrganisationService/GetUnit", &[O, U, L, D, A, S]),
-    ("/tasknet.v1.OrganisationService/ListUnits", &[O, U, L, D, A, S]),
-    ("/tasknet.v1.OrganisationService/ListRegions", &[O, U, L, D, A, S]),
+    (
+        "/tasknet.v1.OrganisationService/GetUnit",
+        &[O, U, L, D, A, S],
+    ),
+    (
+        "/tasknet.v1.OrganisationService/ListUnits",
+        &[O, U, L, D, A, S],
+    ),
+    (
+        "/tasknet.v1.OrganisationService/ListRegions",
+        &[O, U, L, D, A, S],
+    ),
     ("/tasknet.v1.OrganisationService/LoadReferenceUnits", &[A]),
     ("/tasknet.v1.OrganisationService/IssueCredential", &[A]),
     ("/tasknet.v1.OrganisationService/ListCredentials", &[A]),
@@ -184,11 +297,26 @@ const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.OrganisationService/AuthenticateToken", &[S]),
     ("/tasknet.v1.OrganisationService/ListAuditRecords", &[A]),
     ("/tasknet.v1.OrganisationService/ApplyReorganisation", &[A]),
-    ("/tasknet.v1.OrganisationService/ApplyReferenceReorganisation", &[A]),
-    ("/tasknet.v1.OrganisationService/GetReorganisation", &[O, U, L, D, A, S]),
-    ("/tasknet.v1.OrganisationService/ListReorganisations", &[O, U, L, D, A, S]),
-    ("/tasknet.v1.OrganisationService/GetLineage", &[O, U, L, D, A, S]),
-    ("/tasknet.v1.OrganisationService/LookupUnit", &[O, U, L, D, A, S]),
+    (
+        "/tasknet.v1.OrganisationService/ApplyReferenceReorganisation",
+        &[A],
+    ),
+    (
+        "/tasknet.v1.OrganisationService/GetReorganisation",
+        &[O, U, L, D, A, S],
+    ),
+    (
+        "/tasknet.v1.OrganisationService/ListReorganisations",
+        &[O, U, L, D, A, S],
+    ),
+    (
+        "/tasknet.v1.OrganisationService/GetLineage",
+        &[O, U, L, D, A, S],
+    ),
+    (
+        "/tasknet.v1.OrganisationService/LookupUnit",
+        &[O, U, L, D, A, S],
+    ),
     ("/tasknet.v1.TaskService/CreatePlan", &[L, A]),
     ("/tasknet.v1.TaskService/GetPlan", &[O, U, L, D, A, S]),
     ("/tasknet.v1.TaskService/ListPlans", &[O, U, L, D, A, S]),
@@ -200,9 +328,15 @@ const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.TaskService/WatchChanges", &[A, S]),
     ("/tasknet.v1.TaskService/ListAuditRecords", &[A]),
     ("/tasknet.v1.TaskService/TransferOpenTasks", &[A]),
-    ("/tasknet.v1.ReportingService/StatusBreakdown", &[U, L, D, A]),
+    (
+        "/tasknet.v1.ReportingService/StatusBreakdown",
+        &[U, L, D, A],
+    ),
     ("/tasknet.v1.ReportingService/PlanProgress", &[D, A]),
-    ("/tasknet.v1.ReportingService/GetSyncState", &[U, L, D, A, S]),
+    (
+        "/tasknet.v1.ReportingService/GetSyncState",
+        &[U, L, D, A, S],
+    ),
     ("/tasknet.v1.ReportingService/ReportSummary", &[D, A]),
     ("/tasknet.v1.ReportingService/AddReportNote", &[A]),
     ("/tasknet.v1.ReportingService/ListAuditRecords", &[A]),
@@ -215,7 +349,10 @@ async fn every_rpc_against_every_role(system: &TestSystem) {
     let mut ruled: Vec<&str> = crate::support::policy().rpcs().collect();
     covered.sort_unstable();
     ruled.sort_unstable();
-    assert_eq!(covered, ruled, "the matrix and the policy tables name different RPCs");
+    assert_eq!(
+        covered, ruled,
+        "the matrix and the policy tables name different RPCs"
+    );
 
     let mut tokens = Vec::new();
     for role in ALL_ROLES {
@@ -239,22 +376,40 @@ async fn every_rpc_against_every_role(system: &TestSystem) {
         }
     }
     assert_eq!(checked, MATRIX.len() * ALL_ROLES.len());
-    assert!(failures.is_empty(), "{} cells wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 async fn forged_expired_and_revoked_credentials_are_refused(system: &TestSystem) {
     let units = units(system).await;
     let real = issue(system, Role::UnitStaff, Some(&units.hanoi)).await;
     let list = v1::ListTasksRequest::default();
-    assert!(tasks_as(system, Some(&real)).list_tasks(list.clone()).await.is_ok());
+    assert!(
+        tasks_as(system, Some(&real))
+            .list_tasks(list.clone())
+            .await
+            .is_ok()
+    );
 
     // Forged: the real credential id with another secret; a made-up id;
     // not a token at all. Each on every service.
     let (id_part, _) = real.rsplit_once('_').unwrap();
     let forged_secret = format!("{id_part}_{}", "0".repeat(64));
     let made_up = tasknet_auth::token::issue().token;
-    for token in [forged_secret.as_str(), made_up.as_str(), "tn_nonsense", "Bearer"] {
-        let status = tasks_as(system, Some(token)).list_tasks(list.clone()).await.unwrap_err();
+    for token in [
+        forged_secret.as_str(),
+        made_up.as_str(),
+        "tn_nonsense",
+        "Bearer",
+    ] {
+        let status = tasks_as(system, Some(token))
+            .list_tasks(list.clone())
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated, "{token}: {status:?}");
         let status = organisation_as(system, Some(token))
             .list_regions(v1::ListRegionsRequest {})
@@ -276,9 +431,17 @@ async fn forged_expired_and_revoked_credentials_are_refused(system: &TestSystem)
         Some(chrono::Utc::now() + chrono::TimeDelta::milliseconds(1500)),
     )
     .await;
-    assert!(tasks_as(system, Some(&expiring)).list_tasks(list.clone()).await.is_ok());
+    assert!(
+        tasks_as(system, Some(&expiring))
+            .list_tasks(list.clone())
+            .await
+            .is_ok()
+    );
     tokio::time::sleep(Duration::from_millis(1800)).await;
-    let status = tasks_as(system, Some(&expiring)).list_tasks(list.clone()).await.unwrap_err();
+    let status = tasks_as(system, Some(&expiring))
+        .list_tasks(list.clone())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(status.message().contains("expired"), "{status:?}");
 
@@ -287,7 +450,9 @@ async fn forged_expired_and_revoked_credentials_are_refused(system: &TestSystem)
         .organisation()
         .issue_credential(v1::IssueCredentialRequest {
             role: Role::DashboardReader as i32,
-            expire_time: Some(timestamp_to_proto(chrono::Utc::now() - chrono::TimeDelta::hours(1))),
+            expire_time: Some(timestamp_to_proto(
+                chrono::Utc::now() - chrono::TimeDelta::hours(1),
+            )),
             ..Default::default()
         })
         .await
@@ -306,7 +471,10 @@ async fn forged_expired_and_revoked_credentials_are_refused(system: &TestSystem)
     loop {
         match tasks_as(system, Some(&real)).list_tasks(list.clone()).await {
             Err(status) if status.code() == Code::Unauthenticated => break,
-            other => assert!(started.elapsed() < Duration::from_secs(15), "still admitted: {other:?}"),
+            other => assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "still admitted: {other:?}"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -327,7 +495,11 @@ fn noon(day: u32) -> tasknet_proto::prost_types::Timestamp {
 }
 
 fn creation(assigning: &str, assignee: &str) -> v1::CreateTaskRequest {
-    let date = |day| Some(date_to_proto(chrono::NaiveDate::from_ymd_opt(2024, 6, day).unwrap()));
+    let date = |day| {
+        Some(date_to_proto(
+            chrono::NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
+        ))
+    };
     v1::CreateTaskRequest {
         update_id: new_id(),
         task_id: new_id(),
@@ -349,7 +521,9 @@ fn completion(task_id: &str) -> v1::UpdateTaskRequest {
         task_id: task_id.to_owned(),
         effective_time: Some(noon(20)),
         expected_version: None,
-        change: Some(v1::update_task_request::Change::Complete(v1::Completion::default())),
+        change: Some(v1::update_task_request::Change::Complete(
+            v1::Completion::default(),
+        )),
     }
 }
 
@@ -357,7 +531,9 @@ fn completion(task_id: &str) -> v1::UpdateTaskRequest {
 async fn version_of(system: &TestSystem, task_id: &str) -> i64 {
     let task = system
         .tasks()
-        .get_task(v1::GetTaskRequest { task_id: task_id.to_owned() })
+        .get_task(v1::GetTaskRequest {
+            task_id: task_id.to_owned(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -374,12 +550,17 @@ async fn change_log_head(system: &TestSystem) -> i64 {
         .unwrap();
     let mut stream = system
         .tasks()
-        .watch_changes(v1::WatchChangesRequest { after_cursor: 0, max_batch: 5000 })
+        .watch_changes(v1::WatchChangesRequest {
+            after_cursor: 0,
+            max_batch: 5000,
+        })
         .await
         .unwrap()
         .into_inner();
     let mut head = 0;
-    while let Ok(Ok(Some(response))) = tokio::time::timeout(Duration::from_millis(300), stream.message()).await {
+    while let Ok(Ok(Some(response))) =
+        tokio::time::timeout(Duration::from_millis(300), stream.message()).await
+    {
         if let Some(last) = response.changes.last() {
             head = last.cursor;
         }
@@ -391,28 +572,56 @@ async fn cross_unit_writes_are_refused_on_every_path(system: &TestSystem) {
     let units = units(system).await;
     let hanoi_agent = issue(system, Role::OfficeAgent, Some(&units.hanoi)).await;
     let haiphong_task = creation(&units.hq, &units.haiphong);
-    system.tasks().create_task(haiphong_task.clone()).await.unwrap();
+    system
+        .tasks()
+        .create_task(haiphong_task.clone())
+        .await
+        .unwrap();
     let haiphong_id = haiphong_task.task_id.clone();
     let head = change_log_head(system).await;
     let mut agent = tasks_as(system, Some(&hanoi_agent));
 
     // CreateTask naming another office as assignee.
-    let status = agent.create_task(creation(&units.hq, &units.haiphong)).await.unwrap_err();
+    let status = agent
+        .create_task(creation(&units.hq, &units.haiphong))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    assert!(status.message().starts_with("task.assignee_unit_id"), "{status:?}");
+    assert!(
+        status.message().starts_with("task.assignee_unit_id"),
+        "{status:?}"
+    );
     // UpdateTask of another office's task.
-    let status = agent.update_task(completion(&haiphong_id)).await.unwrap_err();
+    let status = agent
+        .update_task(completion(&haiphong_id))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert!(status.message().starts_with("task_id"), "{status:?}");
     // Ingest: a creation for another office and an update of its task,
     // each answered PERMISSION_DENIED; the agent's own item goes through.
     let own = creation(&units.hq, &units.hanoi);
     let items = vec![
-        v1::IngestRequest { mutation: Some(v1::ingest_request::Mutation::Create(creation(&units.hq, &units.haiphong))) },
-        v1::IngestRequest { mutation: Some(v1::ingest_request::Mutation::Update(completion(&haiphong_id))) },
-        v1::IngestRequest { mutation: Some(v1::ingest_request::Mutation::Create(own.clone())) },
+        v1::IngestRequest {
+            mutation: Some(v1::ingest_request::Mutation::Create(creation(
+                &units.hq,
+                &units.haiphong,
+            ))),
+        },
+        v1::IngestRequest {
+            mutation: Some(v1::ingest_request::Mutation::Update(completion(
+                &haiphong_id,
+            ))),
+        },
+        v1::IngestRequest {
+            mutation: Some(v1::ingest_request::Mutation::Create(own.clone())),
+        },
     ];
-    let mut answers = agent.ingest(tokio_stream::iter(items)).await.unwrap().into_inner();
+    let mut answers = agent
+        .ingest(tokio_stream::iter(items))
+        .await
+        .unwrap()
+        .into_inner();
     let mut outcomes = Vec::new();
     while let Some(answer) = answers.message().await.unwrap() {
         outcomes.push(answer.outcome.unwrap());
@@ -422,39 +631,74 @@ async fn cross_unit_writes_are_refused_on_every_path(system: &TestSystem) {
         let v1::ingest_response::Outcome::Error(error) = outcome else {
             panic!("accepted: {outcome:?}");
         };
-        assert_eq!(Code::from_i32(error.code), Code::PermissionDenied, "{error:?}");
+        assert_eq!(
+            Code::from_i32(error.code),
+            Code::PermissionDenied,
+            "{error:?}"
+        );
     }
-    assert!(matches!(outcomes[2], v1::ingest_response::Outcome::Ack(_)), "{:?}", outcomes[2]);
+    assert!(
+        matches!(outcomes[2], v1::ingest_response::Outcome::Ack(_)),
+        "{:?}",
+        outcomes[2]
+    );
     // Nothing of the refused writes reached the task or the change log:
     // exactly one change (the agent's own creation) was added.
     assert_eq!(version_of(system, &haiphong_id).await, 1);
     assert_eq!(change_log_head(system).await, head + 1);
 
     // Reads of the other office's task and list are refused too.
-    let status = agent.get_task(v1::GetTaskRequest { task_id: haiphong_id.clone() }).await.unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied);
     let status = agent
-        .list_tasks(v1::ListTasksRequest { assignee_unit_id: units.haiphong.clone(), ..Default::default() })
+        .get_task(v1::GetTaskRequest {
+            task_id: haiphong_id.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let own_list = agent.list_tasks(v1::ListTasksRequest::default()).await.unwrap().into_inner();
+    let status = agent
+        .list_tasks(v1::ListTasksRequest {
+            assignee_unit_id: units.haiphong.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let own_list = agent
+        .list_tasks(v1::ListTasksRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(own_list.tasks.len(), 1);
     assert_eq!(own_list.tasks[0].assignee_unit_id, units.hanoi);
     // The agent may update its own task; it may not create plans.
     agent.update_task(completion(&own.task_id)).await.unwrap();
-    let status = agent.create_plan(v1::CreatePlanRequest::default()).await.unwrap_err();
+    let status = agent
+        .create_plan(v1::CreatePlanRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
 
     // Leadership of Hà Nội's office cannot assign in Hải Phòng's name or to it.
     let leadership = issue(system, Role::UnitLeadership, Some(&units.hanoi)).await;
     let mut leader = tasks_as(system, Some(&leadership));
-    let status = leader.create_task(creation(&units.hanoi, &units.haiphong)).await.unwrap_err();
+    let status = leader
+        .create_task(creation(&units.hanoi, &units.haiphong))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let status = leader.create_task(creation(&units.haiphong, &units.hanoi)).await.unwrap_err();
+    let status = leader
+        .create_task(creation(&units.haiphong, &units.hanoi))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert!(status.message().starts_with("task.assigning_unit_id"), "{status:?}");
-    leader.create_task(creation(&units.hanoi, &units.hanoi)).await.unwrap();
+    assert!(
+        status.message().starts_with("task.assigning_unit_id"),
+        "{status:?}"
+    );
+    leader
+        .create_task(creation(&units.hanoi, &units.hanoi))
+        .await
+        .unwrap();
     // Headquarters' leadership covers every unit.
     let hq_leadership = issue(system, Role::UnitLeadership, Some(&units.hq)).await;
     tasks_as(system, Some(&hq_leadership))
@@ -467,11 +711,23 @@ async fn reports_cover_only_the_readers_units(system: &TestSystem) {
     let units = units(system).await;
     let mut last = 0;
     for assignee in [&units.hanoi, &units.hanoi, &units.haiphong] {
-        last = system.tasks().create_task(creation(&units.hq, assignee)).await.unwrap().into_inner().cursor;
+        last = system
+            .tasks()
+            .create_task(creation(&units.hq, assignee))
+            .await
+            .unwrap()
+            .into_inner()
+            .cursor;
     }
     let request = |group_by: v1::GroupBy| v1::StatusBreakdownRequest {
-        period: Some(v1::Period { kind: Some(v1::period::Kind::Label("2024-H1".into())) }),
-        as_of: Some(v1::Date { year: 2024, month: 6, day: 30 }),
+        period: Some(v1::Period {
+            kind: Some(v1::period::Kind::Label("2024-H1".into())),
+        }),
+        as_of: Some(v1::Date {
+            year: 2024,
+            month: 6,
+            day: 30,
+        }),
         group_by: group_by as i32,
         min_cursor: last,
         ..Default::default()
@@ -479,11 +735,19 @@ async fn reports_cover_only_the_readers_units(system: &TestSystem) {
     let ask = async |token: &str| {
         let mut request = Request::new(request(v1::GroupBy::Unit));
         request.set_timeout(Duration::from_secs(20));
-        reporting_as(system, Some(token)).status_breakdown(request).await.unwrap().into_inner()
+        reporting_as(system, Some(token))
+            .status_breakdown(request)
+            .await
+            .unwrap()
+            .into_inner()
     };
     let staff = issue(system, Role::UnitStaff, Some(&units.hanoi)).await;
     let answer = ask(&staff).await;
-    let keys: Vec<&str> = answer.rows.iter().map(|row| row.group_key.as_str()).collect();
+    let keys: Vec<&str> = answer
+        .rows
+        .iter()
+        .map(|row| row.group_key.as_str())
+        .collect();
     assert_eq!(keys, [units.hanoi.as_str()]);
     assert_eq!(answer.national.unwrap().current.unwrap().total, 2);
 
@@ -494,20 +758,35 @@ async fn reports_cover_only_the_readers_units(system: &TestSystem) {
 
     // The nationwide summary is refused to a unit's staff, not to a dashboard.
     let summary = v1::ReportSummaryRequest {
-        period: Some(v1::Period { kind: Some(v1::period::Kind::Label("2024-H1".into())) }),
-        as_of: Some(v1::Date { year: 2024, month: 6, day: 30 }),
+        period: Some(v1::Period {
+            kind: Some(v1::period::Kind::Label("2024-H1".into())),
+        }),
+        as_of: Some(v1::Date {
+            year: 2024,
+            month: 6,
+            day: 30,
+        }),
         ..Default::default()
     };
-    let status = reporting_as(system, Some(&staff)).report_summary(summary.clone()).await.unwrap_err();
+    let status = reporting_as(system, Some(&staff))
+        .report_summary(summary.clone())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    reporting_as(system, Some(&dashboard)).report_summary(summary).await.unwrap();
+    reporting_as(system, Some(&dashboard))
+        .report_summary(summary)
+        .await
+        .unwrap();
 }
 
 /// The task service's audit records, as the administrator reads them.
 async fn task_audit(system: &TestSystem, outcome: v1::AuditOutcome) -> Vec<v1::AuditRecord> {
     system
         .tasks()
-        .list_audit_records(v1::ListAuditRecordsRequest { outcome: outcome as i32, ..Default::default() })
+        .list_audit_records(v1::ListAuditRecordsRequest {
+            outcome: outcome as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -524,7 +803,10 @@ async fn changes_and_refusals_are_audited(system: &TestSystem) {
     client.update_task(completion(&own.task_id)).await.unwrap();
 
     let accepted = task_audit(system, v1::AuditOutcome::Accepted).await;
-    let mine: Vec<_> = accepted.iter().filter(|r| r.credential_id == agent_id).collect();
+    let mine: Vec<_> = accepted
+        .iter()
+        .filter(|r| r.credential_id == agent_id)
+        .collect();
     assert_eq!(mine.len(), 2, "{accepted:#?}");
     let (created, completed) = (mine[0], mine[1]);
     assert_eq!(created.rpc, "/tasknet.v1.TaskService/CreateTask");
@@ -539,11 +821,20 @@ async fn changes_and_refusals_are_audited(system: &TestSystem) {
     assert_eq!(completed.rpc, "/tasknet.v1.TaskService/UpdateTask");
     let before: serde_json::Value = serde_json::from_str(&completed.before).unwrap();
     let after: serde_json::Value = serde_json::from_str(&completed.after).unwrap();
-    assert_eq!((before["completed_on"].clone(), after["completed_on"].clone()), (serde_json::Value::Null, "2024-06-20".into()));
+    assert_eq!(
+        (
+            before["completed_on"].clone(),
+            after["completed_on"].clone()
+        ),
+        (serde_json::Value::Null, "2024-06-20".into())
+    );
     assert!(created.time.is_some());
 
     // A refused attempt (another unit's task) is recorded too, in the background.
-    let status = client.create_task(creation(&units.hq, &units.haiphong)).await.unwrap_err();
+    let status = client
+        .create_task(creation(&units.hq, &units.haiphong))
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     let denied = loop {
         let denied = task_audit(system, v1::AuditOutcome::Denied).await;
@@ -553,23 +844,36 @@ async fn changes_and_refusals_are_audited(system: &TestSystem) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(denied.rpc, "/tasknet.v1.TaskService/CreateTask");
-    assert!(denied.message.contains("task.assignee_unit_id"), "{denied:?}");
+    assert!(
+        denied.message.contains("task.assignee_unit_id"),
+        "{denied:?}"
+    );
     assert_eq!(denied.unit_id, units.hanoi);
 
     // Unit and credential changes are audited by the organisation service,
     // and the records can be filtered by unit.
     let records = system
         .organisation()
-        .list_audit_records(v1::ListAuditRecordsRequest { unit_id: units.hanoi.clone(), ..Default::default() })
+        .list_audit_records(v1::ListAuditRecordsRequest {
+            unit_id: units.hanoi.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .records;
     assert!(
-        records.iter().any(|r| r.rpc.ends_with("/IssueCredential") && r.target == format!("credential/{agent_id}")),
+        records
+            .iter()
+            .any(|r| r.rpc.ends_with("/IssueCredential")
+                && r.target == format!("credential/{agent_id}")),
         "{records:#?}"
     );
-    assert!(records.iter().all(|r| r.unit_id == units.hanoi || r.subject_unit_id == units.hanoi));
+    assert!(
+        records
+            .iter()
+            .all(|r| r.unit_id == units.hanoi || r.subject_unit_id == units.hanoi)
+    );
 }
 
 async fn oversize_and_malformed_input_is_refused_naming_the_limit(system: &TestSystem) {
@@ -587,24 +891,38 @@ async fn oversize_and_malformed_input_is_refused_naming_the_limit(system: &TestS
     long.task.as_mut().unwrap().title = "x".repeat(501);
     let status = tasks.create_task(long).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().starts_with("task.title: is 501 characters long; at most 500"), "{status:?}");
+    assert!(
+        status
+            .message()
+            .starts_with("task.title: is 501 characters long; at most 500"),
+        "{status:?}"
+    );
     // Page sizes.
     let status = system
         .organisation()
-        .list_units(v1::ListUnitsRequest { page_size: 5000, ..Default::default() })
+        .list_units(v1::ListUnitsRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("page_size"), "{status:?}");
     let status = tasks
-        .list_audit_records(v1::ListAuditRecordsRequest { page_size: 1001, ..Default::default() })
+        .list_audit_records(v1::ListAuditRecordsRequest {
+            page_size: 1001,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(status.message().contains("page size limit"), "{status:?}");
     // Reporting's messages are small: 64 KiB.
     let status = system
         .reporting()
-        .add_report_note(v1::AddReportNoteRequest { text_vi: "x".repeat(100_000), ..Default::default() })
+        .add_report_note(v1::AddReportNoteRequest {
+            text_vi: "x".repeat(100_000),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -622,11 +940,18 @@ async fn oversize_and_malformed_input_is_refused_naming_the_limit(system: &TestS
     // A unit role without a unit.
     let status = system
         .organisation()
-        .issue_credential(v1::IssueCredentialRequest { role: Role::OfficeAgent as i32, ..Default::default() })
+        .issue_credential(v1::IssueCredentialRequest {
+            role: Role::OfficeAgent as i32,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(status.message().starts_with("unit_id"), "{status:?}");
-    assert_eq!(change_log_head(system).await, head, "a refused request wrote to the change log");
+    assert_eq!(
+        change_log_head(system).await,
+        head,
+        "a refused request wrote to the change log"
+    );
 }
 
 crate::system_tests!(
@@ -665,9 +990,15 @@ async fn lone_organisation(
         authenticator: app.authenticator(),
         policy: crate::support::policy(),
         rate,
-        audit: [(tasknet_organisation::SERVICE_NAME.to_owned(), app.audit_log())].into(),
+        audit: [(
+            tasknet_organisation::SERVICE_NAME.to_owned(),
+            app.audit_log(),
+        )]
+        .into(),
     });
-    let server = tasknet_server::GrpcServer::bind("127.0.0.1:0").await.unwrap();
+    let server = tasknet_server::GrpcServer::bind("127.0.0.1:0")
+        .await
+        .unwrap();
     let addr = server.local_addr();
     let routes = tasknet_proto::tonic::service::Routes::new(app.service());
     let options = tasknet_server::ServeOptions {
@@ -675,7 +1006,12 @@ async fn lone_organisation(
         tls,
         ..Default::default()
     };
-    tokio::spawn(server.serve(routes, &[tasknet_organisation::SERVICE_NAME], shutdown.clone(), options));
+    tokio::spawn(server.serve(
+        routes,
+        &[tasknet_organisation::SERVICE_NAME],
+        shutdown.clone(),
+        options,
+    ));
     (addr, admin.expose().to_owned(), shutdown)
 }
 
@@ -684,27 +1020,45 @@ async fn each_credential_is_rate_limited() {
     let database = tasknet_storage::testing::TestDatabase::sqlite();
     let credentials = tempfile::tempdir().unwrap();
     let rate = tasknet_auth::rate::Rate::new(0.1, 3.0);
-    let (addr, admin, shutdown) = lone_organisation(&database, credentials.path(), rate, None).await;
+    let (addr, admin, shutdown) =
+        lone_organisation(&database, credentials.path(), rate, None).await;
     let endpoint = format!("http://{addr}");
     let client = |token: &str| {
         let options = tasknet_server::ClientOptions::with_token(tasknet_auth::Token::new(token));
-        OrganisationServiceClient::new(tasknet_server::connect_lazy_with(&endpoint, &options).unwrap())
+        OrganisationServiceClient::new(
+            tasknet_server::connect_lazy_with(&endpoint, &options).unwrap(),
+        )
     };
     let mut organisation = client(&admin);
     let other = organisation
-        .issue_credential(v1::IssueCredentialRequest { role: Role::DashboardReader as i32, ..Default::default() })
+        .issue_credential(v1::IssueCredentialRequest {
+            role: Role::DashboardReader as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
         .token;
     for _ in 0..2 {
-        organisation.list_regions(v1::ListRegionsRequest {}).await.unwrap();
+        organisation
+            .list_regions(v1::ListRegionsRequest {})
+            .await
+            .unwrap();
     }
-    let status = organisation.list_regions(v1::ListRegionsRequest {}).await.unwrap_err();
+    let status = organisation
+        .list_regions(v1::ListRegionsRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
-    assert!(status.message().starts_with("rate limit: credential"), "{status:?}");
+    assert!(
+        status.message().starts_with("rate limit: credential"),
+        "{status:?}"
+    );
     // The limit is per credential: another one is not affected.
-    client(&other).list_regions(v1::ListRegionsRequest {}).await.unwrap();
+    client(&other)
+        .list_regions(v1::ListRegionsRequest {})
+        .await
+        .unwrap();
     shutdown.trigger();
 }
 
@@ -748,8 +1102,13 @@ async fn tls_listeners_and_mutual_tls() {
         client_ca_pem: Some(pki.ca.clone().into_bytes()),
         require_client_cert: true,
     };
-    let (addr, admin, shutdown) =
-        lone_organisation(&database, credentials.path(), tasknet_auth::layer::DEFAULT_RATE, Some(tls)).await;
+    let (addr, admin, shutdown) = lone_organisation(
+        &database,
+        credentials.path(),
+        tasknet_auth::layer::DEFAULT_RATE,
+        Some(tls),
+    )
+    .await;
     let call = async |url: String, identity: Option<(String, String)>| {
         let options = tasknet_server::ClientOptions {
             token: Some(tasknet_auth::Token::new(admin.clone())),
@@ -766,7 +1125,9 @@ async fn tls_listeners_and_mutual_tls() {
             .await
     };
     // TLS with a client certificate from the agents' CA: served.
-    call(format!("https://{addr}"), Some(pki.client.clone())).await.unwrap();
+    call(format!("https://{addr}"), Some(pki.client.clone()))
+        .await
+        .unwrap();
     // No client certificate, where one is required: the handshake fails.
     assert!(call(format!("https://{addr}"), None).await.is_err());
     // Plain text to a TLS listener: refused.

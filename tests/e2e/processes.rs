@@ -264,34 +264,65 @@ fn administration_through_the_cli(endpoint: &str, admin_token: &str) {
         args.extend(["--endpoint", endpoint, "--token-file", admin_token]);
         run_cli(&args)
     };
-    let token = admin(&["admin", "token", "create", "--role", "office-agent", "--unit", "01"]);
+    let token = admin(&[
+        "admin",
+        "token",
+        "create",
+        "--role",
+        "office-agent",
+        "--unit",
+        "01",
+    ]);
     let token = token.trim();
     assert!(token.starts_with("tn_"), "{token}");
     let refused = Command::new(BINARY)
-        .args(["report", "status", "--period", "2024-H1", "--as-of", "2024-06-30"])
+        .args([
+            "report",
+            "status",
+            "--period",
+            "2024-H1",
+            "--as-of",
+            "2024-06-30",
+        ])
         .args(["--endpoint", endpoint, "--token", token])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
-    assert!(stderr.contains("not allowed for the office-agent role"), "{stderr}");
+    assert!(
+        stderr.contains("not allowed for the office-agent role"),
+        "{stderr}"
+    );
     assert!(admin(&["admin", "token", "list"]).contains("office-agent"));
     let audit = json(&admin(&["admin", "audit", "--format", "json"]));
     let records = audit.as_array().unwrap();
     assert!(
-        records.iter().any(|r| r["rpc"] == "/tasknet.v1.OrganisationService/IssueCredential"
-            && r["outcome"] == "ACCEPTED"),
+        records.iter().any(
+            |r| r["rpc"] == "/tasknet.v1.OrganisationService/IssueCredential"
+                && r["outcome"] == "ACCEPTED"
+        ),
         "{audit}"
     );
-    let rejected = json(&admin(&["admin", "audit", "--rejected", "--format", "json"]));
-    assert!(rejected.as_array().unwrap().iter().all(|r| r["outcome"] != "ACCEPTED"));
+    let rejected = json(&admin(&[
+        "admin",
+        "audit",
+        "--rejected",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        rejected
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] != "ACCEPTED")
+    );
 }
 
 async fn wait_until_applied(endpoint: &str, client: &tasknet_server::ClientOptions, cursor: i64) {
     use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
-    let mut client = ReportingServiceClient::new(
-        tasknet_server::connect_lazy_with(endpoint, client).unwrap(),
-    );
+    let mut client =
+        ReportingServiceClient::new(tasknet_server::connect_lazy_with(endpoint, client).unwrap());
     for _ in 0..600 {
         let state = client
             .get_sync_state(tasknet_proto::v1::GetSyncStateRequest {})
@@ -339,7 +370,10 @@ async fn up_with_demo_data_answers_reports() {
     let admin_token = dir.path().join("data/admin.token");
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&admin_token).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&admin_token)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "admin.token mode {mode:o}");
     }
     let admin_token = admin_token.to_str().unwrap();

@@ -2,18 +2,20 @@
 //! ports, each with a database of its own, and clients for them. Dropping it
 //! shuts everything down.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use tasknet_auth::cache::CacheSettings;
 use tasknet_auth::principal::Role;
-use tasknet_auth::{AuditLog, AuthConfig, AuthLayer, Authenticate, CachedAuthenticator, Policy, Token};
+use tasknet_auth::{
+    AuditLog, AuthConfig, AuthLayer, Authenticate, CachedAuthenticator, Policy, Token,
+};
 use tasknet_server::{
     ClientOptions, GrpcServer, RemoteAuthenticator, ServeOptions, Shutdown, TracedChannel,
     connect_lazy, connect_lazy_with,
@@ -196,7 +198,9 @@ impl TestSystem {
 
     /// Clients acting as the administrator.
     pub fn organisation(&self) -> OrganisationServiceClient<TracedChannel> {
-        OrganisationServiceClient::new(connect_lazy_with(&self.organisation_endpoint, &self.admin).unwrap())
+        OrganisationServiceClient::new(
+            connect_lazy_with(&self.organisation_endpoint, &self.admin).unwrap(),
+        )
     }
 
     pub fn tasks(&self) -> TaskServiceClient<TracedChannel> {
@@ -204,7 +208,9 @@ impl TestSystem {
     }
 
     pub fn reporting(&self) -> ReportingServiceClient<TracedChannel> {
-        ReportingServiceClient::new(connect_lazy_with(&self.reporting_endpoint, &self.admin).unwrap())
+        ReportingServiceClient::new(
+            connect_lazy_with(&self.reporting_endpoint, &self.admin).unwrap(),
+        )
     }
 
     /// A channel to `endpoint` sending `token` (none: no credential).

@@ -203,16 +203,21 @@ impl Guard {
         else {
             return;
         };
-        if code == Code::OutOfRange as i32 && message_of(response).contains("message length too large") {
+        if code == Code::OutOfRange as i32
+            && message_of(response).contains("message length too large")
+        {
             // tonic answers an oversize message OUT_OF_RANGE; it is a
             // request over a limit, which tasknet answers RESOURCE_EXHAUSTED.
-            response
-                .headers_mut()
-                .insert("grpc-status", http::HeaderValue::from(Code::ResourceExhausted as i32));
+            response.headers_mut().insert(
+                "grpc-status",
+                http::HeaderValue::from(Code::ResourceExhausted as i32),
+            );
         }
         let outcome = match Code::from_i32(code) {
             Code::PermissionDenied => AuditOutcome::Denied,
-            Code::InvalidArgument | Code::ResourceExhausted | Code::OutOfRange => AuditOutcome::Invalid,
+            Code::InvalidArgument | Code::ResourceExhausted | Code::OutOfRange => {
+                AuditOutcome::Invalid
+            }
             _ => return,
         };
         let message = message_of(response);

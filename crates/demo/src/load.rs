@@ -172,8 +172,15 @@ pub async fn load_split(
     progress(stage(LoadStage::Generating, 0));
     let dataset = generate(spec, &units).context("failed to generate the demo data set")?;
     let dataset = Arc::new(dataset);
-    let mut summary =
-        load_dataset(task_endpoint, client, dataset, units, DEFAULT_STREAMS, progress).await?;
+    let mut summary = load_dataset(
+        task_endpoint,
+        client,
+        dataset,
+        units,
+        DEFAULT_STREAMS,
+        progress,
+    )
+    .await?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

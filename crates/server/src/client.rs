@@ -29,7 +29,9 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         if let Some(value) = &self.authorization
             && !request.metadata().contains_key("authorization")
         {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }

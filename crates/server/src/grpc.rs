@@ -7,10 +7,10 @@ use std::time::Duration;
 use tasknet_proto::tonic;
 
 use anyhow::Context;
+use tasknet_auth::AuthLayer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
-use tasknet_auth::AuthLayer;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
@@ -86,7 +86,8 @@ impl ServerTls {
     }
 
     fn config(&self) -> ServerTlsConfig {
-        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem));
+        let mut config =
+            ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem));
         if let Some(ca) = &self.client_ca_pem {
             config = config
                 .client_ca_root(Certificate::from_pem(ca))
@@ -186,11 +187,15 @@ impl GrpcServer {
         };
 
         if !options.auth.is_enabled() {
-            tracing::warn!("authentication is disabled on this server: every caller is unrestricted");
+            tracing::warn!(
+                "authentication is disabled on this server: every caller is unrestricted"
+            );
         }
         let mut builder = Server::builder();
         if let Some(tls) = &options.tls {
-            builder = builder.tls_config(tls.config()).context("invalid TLS settings")?;
+            builder = builder
+                .tls_config(tls.config())
+                .context("invalid TLS settings")?;
         }
         // Layers added later wrap closer to the services: the auth check
         // runs inside the RPC's span.

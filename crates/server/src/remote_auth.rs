@@ -36,7 +36,12 @@ impl RemoteAuthenticator {
         request.set_timeout(TIMEOUT);
         let response = match self.client.clone().authenticate_token(request).await {
             Ok(response) => response.into_inner(),
-            Err(status) if matches!(status.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+            Err(status)
+                if matches!(
+                    status.code(),
+                    Code::Unauthenticated | Code::PermissionDenied
+                ) =>
+            {
                 // This service's own credential is refused: a configuration
                 // fault, not the caller's; say so loudly and admit no one.
                 tracing::error!(%status, "the organisation service refuses this service's credential");
@@ -58,7 +63,11 @@ impl RemoteAuthenticator {
             .credential
             .as_ref()
             .and_then(Principal::from_credential)
-            .ok_or_else(|| AuthError::Unavailable("the organisation service described the credential oddly".into()))
+            .ok_or_else(|| {
+                AuthError::Unavailable(
+                    "the organisation service described the credential oddly".into(),
+                )
+            })
     }
 }
 

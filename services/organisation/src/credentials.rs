@@ -66,7 +66,9 @@ impl StoredCredential {
             credential_id: self.id.clone(),
             unit_id: (!self.unit_id.is_empty()).then(|| self.unit_id.clone()),
             role: self.role,
-            expire_time: self.expire_time_us.and_then(DateTime::from_timestamp_micros),
+            expire_time: self
+                .expire_time_us
+                .and_then(DateTime::from_timestamp_micros),
         }
     }
 }
@@ -85,7 +87,12 @@ impl NewCredential {
         let role = match Role::try_from(request.role) {
             Ok(Role::Unspecified) => return Err(FieldError::missing("role")),
             Ok(role) => role,
-            Err(_) => return Err(FieldError::new("role", format!("{} is not a role", request.role))),
+            Err(_) => {
+                return Err(FieldError::new(
+                    "role",
+                    format!("{} is not a role", request.role),
+                ));
+            }
         };
         let unit_id = crate::model::optional_uuid("unit_id", &request.unit_id)?;
         if role_needs_unit(role) && unit_id.is_none() {
@@ -93,7 +100,10 @@ impl NewCredential {
         }
         let label = request.label.trim();
         if label.chars().count() > MAX_LABEL_CHARS {
-            return Err(FieldError::new("label", format!("is longer than {MAX_LABEL_CHARS} characters")));
+            return Err(FieldError::new(
+                "label",
+                format!("is longer than {MAX_LABEL_CHARS} characters"),
+            ));
         }
         if label.chars().any(char::is_control) {
             return Err(FieldError::new("label", "contains control characters"));
@@ -101,14 +111,25 @@ impl NewCredential {
         let expire_time_us = match &request.expire_time {
             None => None,
             Some(_) => {
-                let at = tasknet_domain::timestamp_from_proto("expire_time", request.expire_time.as_ref())?;
+                let at = tasknet_domain::timestamp_from_proto(
+                    "expire_time",
+                    request.expire_time.as_ref(),
+                )?;
                 if at <= Utc::now() {
-                    return Err(FieldError::new("expire_time", format!("{at} is not in the future")));
+                    return Err(FieldError::new(
+                        "expire_time",
+                        format!("{at} is not in the future"),
+                    ));
                 }
                 Some(at.timestamp_micros())
             }
         };
-        Ok(Self { unit_id, role, label: label.to_owned(), expire_time_us })
+        Ok(Self {
+            unit_id,
+            role,
+            label: label.to_owned(),
+            expire_time_us,
+        })
     }
 }
 
@@ -162,7 +183,11 @@ impl Credentials {
     }
 
     /// Revokes a credential (revoking it again changes nothing).
-    pub async fn revoke(&self, id: &str, audit: Option<AuditEntry>) -> Result<StoredCredential, Error> {
+    pub async fn revoke(
+        &self,
+        id: &str,
+        audit: Option<AuditEntry>,
+    ) -> Result<StoredCredential, Error> {
         let mut tx = repo::begin_write(&self.db).await?;
         let before = get(&mut tx, id)
             .await?
@@ -233,22 +258,33 @@ impl Credentials {
             return Err(CheckError::Inactive("invalid credential".into()));
         }
         if stored.revoke_time_us.is_some() {
-            return Err(CheckError::Inactive(format!("credential {} has been revoked", stored.id)));
+            return Err(CheckError::Inactive(format!(
+                "credential {} has been revoked",
+                stored.id
+            )));
         }
         let principal = stored.principal();
         if principal.is_expired(Utc::now()) {
-            return Err(CheckError::Inactive(format!("credential {} has expired", stored.id)));
+            return Err(CheckError::Inactive(format!(
+                "credential {} has expired",
+                stored.id
+            )));
         }
         Ok(principal)
     }
 
     /// The credential behind an active token, for AuthenticateToken.
-    pub async fn introspect(&self, token_text: &str) -> Result<Result<v1::Credential, String>, Error> {
+    pub async fn introspect(
+        &self,
+        token_text: &str,
+    ) -> Result<Result<v1::Credential, String>, Error> {
         match self.check(token_text).await {
             Ok(principal) => {
                 let mut connection = self.db.pool().acquire().await?;
                 let stored = get(&mut connection, &principal.credential_id).await?;
-                Ok(stored.map(|c| c.to_proto()).ok_or_else(|| "unknown credential".to_owned()))
+                Ok(stored
+                    .map(|c| c.to_proto())
+                    .ok_or_else(|| "unknown credential".to_owned()))
             }
             Err(CheckError::Inactive(reason)) => Ok(Err(reason)),
             Err(CheckError::Database(error)) => Err(error),
@@ -312,7 +348,10 @@ fn from_row(row: &AnyRow) -> Result<StoredCredential, Error> {
         .ok()
         .and_then(|role| Role::try_from(role).ok())
         .filter(|role| *role != Role::Unspecified)
-        .ok_or_else(|| Error::Corrupt { id: id.clone(), problem: "unknown role".into() })?;
+        .ok_or_else(|| Error::Corrupt {
+            id: id.clone(),
+            problem: "unknown role".into(),
+        })?;
     Ok(StoredCredential {
         unit_id: row.try_get("unit_id")?,
         role,

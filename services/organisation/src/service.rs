@@ -345,7 +345,9 @@ impl OrganisationService for Organisation {
         &self,
         _request: Request<v1::ListReorganisationsRequest>,
     ) -> Result<Response<v1::ListReorganisationsResponse>, Status> {
-        Ok(Response::new(Organisation::list_reorganisations(self).await?))
+        Ok(Response::new(
+            Organisation::list_reorganisations(self).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
@@ -353,7 +355,9 @@ impl OrganisationService for Organisation {
         &self,
         request: Request<v1::GetLineageRequest>,
     ) -> Result<Response<v1::GetLineageResponse>, Status> {
-        Ok(Response::new(Organisation::get_lineage(self, request.get_ref()).await?))
+        Ok(Response::new(
+            Organisation::get_lineage(self, request.get_ref()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(code = %request.get_ref().code))]
@@ -361,7 +365,9 @@ impl OrganisationService for Organisation {
         &self,
         request: Request<v1::LookupUnitRequest>,
     ) -> Result<Response<v1::LookupUnitResponse>, Status> {
-        Ok(Response::new(Organisation::lookup_unit(self, request.get_ref()).await?))
+        Ok(Response::new(
+            Organisation::lookup_unit(self, request.get_ref()).await?,
+        ))
     }
 }
 

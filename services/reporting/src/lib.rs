@@ -19,9 +19,9 @@ mod wait;
 mod tests;
 
 use anyhow::Context;
+use tasknet_auth::AuditLog;
 use tasknet_directory::UnitDirectory;
 use tasknet_proto::v1::reporting_service_server::ReportingServiceServer;
-use tasknet_auth::AuditLog;
 use tasknet_server::{ClientOptions, Shutdown};
 use tasknet_storage::DatabaseOptions;
 use tokio::sync::watch;

@@ -23,16 +23,34 @@ macro_rules! rpc {
 
 /// The ReportingService policy table.
 pub const POLICY: &[RpcRule] = &[
-    RpcRule { rpc: rpc!("StatusBreakdown"), roles: READERS },
-    RpcRule { rpc: rpc!("PlanProgress"), roles: READERS },
-    RpcRule { rpc: rpc!("GetSyncState"), roles: &[
-        Role::UnitStaff,
-        Role::UnitLeadership,
-        Role::DashboardReader,
-        Role::Administrator,
-        Role::Service,
-    ] },
-    RpcRule { rpc: rpc!("ReportSummary"), roles: READERS },
-    RpcRule { rpc: rpc!("AddReportNote"), roles: ADMIN },
-    RpcRule { rpc: rpc!("ListAuditRecords"), roles: ADMIN },
+    RpcRule {
+        rpc: rpc!("StatusBreakdown"),
+        roles: READERS,
+    },
+    RpcRule {
+        rpc: rpc!("PlanProgress"),
+        roles: READERS,
+    },
+    RpcRule {
+        rpc: rpc!("GetSyncState"),
+        roles: &[
+            Role::UnitStaff,
+            Role::UnitLeadership,
+            Role::DashboardReader,
+            Role::Administrator,
+            Role::Service,
+        ],
+    },
+    RpcRule {
+        rpc: rpc!("ReportSummary"),
+        roles: READERS,
+    },
+    RpcRule {
+        rpc: rpc!("AddReportNote"),
+        roles: ADMIN,
+    },
+    RpcRule {
+        rpc: rpc!("ListAuditRecords"),
+        roles: ADMIN,
+    },
 ];

@@ -40,9 +40,14 @@ impl Access {
         let coverage = match Coverage::without_hierarchy(&context.principal) {
             Some(coverage) => coverage,
             None => {
-                let units = directory.all().await.map_err(|DirectoryError::Unavailable(m)| {
-                    Error::Unavailable(format!("cannot resolve the units this credential covers: {m}"))
-                })?;
+                let units = directory
+                    .all()
+                    .await
+                    .map_err(|DirectoryError::Unavailable(m)| {
+                        Error::Unavailable(format!(
+                            "cannot resolve the units this credential covers: {m}"
+                        ))
+                    })?;
                 Coverage::of(&context.principal, &units)
             }
         };
@@ -84,13 +89,19 @@ impl Access {
             return Err(self.denied("task", "this credential cannot write tasks"));
         }
         if !self.coverage.contains(&create.assignee_unit_id) {
-            let what = format!("may not create tasks assigned to unit {}", create.assignee_unit_id);
+            let what = format!(
+                "may not create tasks assigned to unit {}",
+                create.assignee_unit_id
+            );
             return Err(self.denied("task.assignee_unit_id", &what));
         }
         if self.principal().role == Role::UnitLeadership
             && !self.coverage.contains(&create.assigning_unit_id)
         {
-            let what = format!("may not assign tasks on behalf of unit {}", create.assigning_unit_id);
+            let what = format!(
+                "may not assign tasks on behalf of unit {}",
+                create.assigning_unit_id
+            );
             return Err(self.denied("task.assigning_unit_id", &what));
         }
         Ok(())
@@ -102,7 +113,10 @@ impl Access {
             return Err(self.denied("task_id", "this credential cannot write tasks"));
         }
         if !self.coverage.contains(&task.assignee_unit_id) {
-            let what = format!("task {} is assigned to unit {}", task.id, task.assignee_unit_id);
+            let what = format!(
+                "task {} is assigned to unit {}",
+                task.id, task.assignee_unit_id
+            );
             return Err(self.denied("task_id", &what));
         }
         Ok(())
@@ -125,7 +139,10 @@ impl Access {
         if self.coverage.contains(&task.assignee_unit_id) {
             return Ok(());
         }
-        let what = format!("task {} is assigned to unit {}", task.id, task.assignee_unit_id);
+        let what = format!(
+            "task {} is assigned to unit {}",
+            task.id, task.assignee_unit_id
+        );
         Err(self.denied("task_id", &what))
     }
 
@@ -136,7 +153,10 @@ impl Access {
         match (&self.coverage, requested) {
             (Coverage::All, requested) => Ok(requested),
             (coverage, Some(unit)) if coverage.contains(&unit) => Ok(Some(unit)),
-            (_, Some(unit)) => Err(self.denied("assignee_unit_id", &format!("may not list the tasks of unit {unit}"))),
+            (_, Some(unit)) => Err(self.denied(
+                "assignee_unit_id",
+                &format!("may not list the tasks of unit {unit}"),
+            )),
             (Coverage::Units(units), None) if units.len() == 1 => Ok(units.iter().next().cloned()),
             (_, None) => Err(self.denied(
                 "assignee_unit_id",

@@ -2,9 +2,9 @@
 //! task, the unit directory, and the tonic service to mount.
 
 use anyhow::Context;
+use tasknet_auth::AuditLog;
 use tasknet_directory::UnitDirectory;
 use tasknet_proto::v1::task_service_server::TaskServiceServer;
-use tasknet_auth::AuditLog;
 use tasknet_server::{ClientOptions, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 use tokio::task::JoinHandle;

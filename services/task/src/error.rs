@@ -58,7 +58,10 @@ impl Error {
             | Self::NotFound(error)
             | Self::AlreadyExists(error)
             | Self::FailedPrecondition(error) => Some(&error.field),
-            Self::PermissionDenied(_) | Self::Unavailable(_) | Self::Database(_) | Self::Internal(_) => None,
+            Self::PermissionDenied(_)
+            | Self::Unavailable(_)
+            | Self::Database(_)
+            | Self::Internal(_) => None,
         }
     }
 }

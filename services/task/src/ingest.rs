@@ -117,17 +117,23 @@ async fn submit(service: &TaskGrpc, access: &Arc<Access>, request: v1::IngestReq
 /// a whole was admitted, so the auth layer does not see them).
 fn record_denial(service: &TaskGrpc, access: &Access, outcome: &Result<Outcome>) {
     if let Err(error @ Error::PermissionDenied(_)) = outcome {
-        service.audit.record_rejection(tasknet_auth::AuditEntry::rejected(
-            Some(&access.context.principal),
-            &access.context.rpc,
-            access.context.peer_text(),
-            v1::AuditOutcome::Denied,
-            &error.to_string(),
-        ));
+        service
+            .audit
+            .record_rejection(tasknet_auth::AuditEntry::rejected(
+                Some(&access.context.principal),
+                &access.context.rpc,
+                access.context.peer_text(),
+                v1::AuditOutcome::Denied,
+                &error.to_string(),
+            ));
     }
 }
 
-async fn prepare(service: &TaskGrpc, access: &Access, request: v1::IngestRequest) -> Result<Mutation> {
+async fn prepare(
+    service: &TaskGrpc,
+    access: &Access,
+    request: v1::IngestRequest,
+) -> Result<Mutation> {
     match request.mutation {
         Some(v1::ingest_request::Mutation::Create(create)) => {
             service.prepare_create(&create, access).await

@@ -53,28 +53,43 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn date() -> impl Strategy<Value = Option<v1::Date>> {
-    proptest::option::of((1900i32..2200, -1i32..14, -1i32..33).prop_map(|(year, month, day)| {
-        v1::Date { year, month, day }
-    }))
+    proptest::option::of(
+        (1900i32..2200, -1i32..14, -1i32..33).prop_map(|(year, month, day)| v1::Date {
+            year,
+            month,
+            day,
+        }),
+    )
 }
 
 fn timestamp() -> impl Strategy<Value = Option<prost_types::Timestamp>> {
-    proptest::option::of((-10_000_000_000i64..10_000_000_000, -5i32..1_000_000_005).prop_map(
-        |(seconds, nanos)| prost_types::Timestamp { seconds, nanos },
-    ))
+    proptest::option::of(
+        (-10_000_000_000i64..10_000_000_000, -5i32..1_000_000_005)
+            .prop_map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
+    )
 }
 
 fn creation() -> impl Strategy<Value = v1::CreateTaskRequest> {
-    let task = (text(), id(), id(), date(), date(), proptest::collection::vec(id(), 0..4)).prop_map(
-        |(title, assigning_unit_id, assignee_unit_id, assigned_date, deadline, plan_ids)| v1::NewTask {
-            title,
-            assigning_unit_id,
-            assignee_unit_id,
-            assigned_date,
-            deadline,
-            plan_ids,
-        },
-    );
+    let task = (
+        text(),
+        id(),
+        id(),
+        date(),
+        date(),
+        proptest::collection::vec(id(), 0..4),
+    )
+        .prop_map(
+            |(title, assigning_unit_id, assignee_unit_id, assigned_date, deadline, plan_ids)| {
+                v1::NewTask {
+                    title,
+                    assigning_unit_id,
+                    assignee_unit_id,
+                    assigned_date,
+                    deadline,
+                    plan_ids,
+                }
+            },
+        );
     (id(), id(), timestamp(), proptest::option::of(task)).prop_map(
         |(update_id, task_id, effective_time, task)| v1::CreateTaskRequest {
             update_id,
@@ -89,25 +104,36 @@ fn change() -> impl Strategy<Value = Option<v1::update_task_request::Change>> {
     use v1::update_task_request::Change;
     proptest::option::of(prop_oneof![
         text().prop_map(|note| Change::Note(v1::ProgressNote { note })),
-        (date(), text()).prop_map(|(new_deadline, reason)| Change::DeadlineChange(v1::DeadlineChange {
-            new_deadline,
-            reason,
-        })),
+        (date(), text()).prop_map(|(new_deadline, reason)| Change::DeadlineChange(
+            v1::DeadlineChange {
+                new_deadline,
+                reason,
+            }
+        )),
         text().prop_map(|note| Change::Complete(v1::Completion { note })),
         text().prop_map(|reason| Change::Reopen(v1::Reopening { reason })),
     ])
 }
 
 fn update() -> impl Strategy<Value = v1::UpdateTaskRequest> {
-    (id(), id(), timestamp(), proptest::option::of(-3i64..5), change()).prop_map(
-        |(update_id, task_id, effective_time, expected_version, change)| v1::UpdateTaskRequest {
-            update_id,
-            task_id,
-            effective_time,
-            expected_version,
-            change,
-        },
+    (
+        id(),
+        id(),
+        timestamp(),
+        proptest::option::of(-3i64..5),
+        change(),
     )
+        .prop_map(
+            |(update_id, task_id, effective_time, expected_version, change)| {
+                v1::UpdateTaskRequest {
+                    update_id,
+                    task_id,
+                    effective_time,
+                    expected_version,
+                    change,
+                }
+            },
+        )
 }
 
 fn now() -> DateTime<Utc> {
