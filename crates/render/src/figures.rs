@@ -37,6 +37,17 @@ pub struct PlanFigures {
     pub done_titles: Vec<String>,
 }
 
+/// The structure of units the figures are stated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Basis {
+    /// The units in force on the as-of date; the year-earlier figures of
+    /// units reorganised since are counted under their successors.
+    CurrentStructure,
+    /// The units as they were in each period.
+    HistoricalStructure,
+}
+
 /// Everything a half-year review report states.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SummaryFigures {
@@ -55,6 +66,8 @@ pub struct SummaryFigures {
     pub system_name: String,
     /// Caveats printed with the figures (e.g. a figure that cannot match its source).
     pub notes: Vec<String>,
+    /// The structure of units the figures are stated on (always printed).
+    pub basis: Basis,
 }
 
 fn category_name<S: serde::Serializer>(category: &UnitCategory, s: S) -> Result<S::Ok, S::Error> {

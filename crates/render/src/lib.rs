@@ -8,7 +8,7 @@ pub mod narrative;
 pub mod numbers;
 pub mod sdmx;
 
-pub use figures::{CategoryFigures, PlanFigures, StatusFigures, SummaryFigures};
+pub use figures::{Basis, CategoryFigures, PlanFigures, StatusFigures, SummaryFigures};
 pub use narrative::{Language, narrative};
 pub use numbers::{NumberStyle, Rounding, format_count, format_percent};
 pub use sdmx::sdmx_csv;

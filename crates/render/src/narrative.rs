@@ -6,7 +6,7 @@ use serde::Serialize;
 use tasknet_proto::v1::{PlanKind, UnitCategory};
 
 use crate::numbers::{NumberStyle, Rounding, format_count, format_percent};
-use crate::{PlanFigures, StatusFigures, SummaryFigures};
+use crate::{Basis, PlanFigures, StatusFigures, SummaryFigures};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Language {
@@ -24,7 +24,8 @@ impl Language {
 }
 
 /// The report's paragraphs, one sentence group per element, in the source's order:
-/// key tasks, plans, tasks assigned by category, status split, then any notes.
+/// key tasks, plans, tasks assigned by category, status split, then the
+/// basis the figures are stated on and any notes.
 pub fn narrative(figures: &SummaryFigures, language: Language, rounding: Rounding) -> Vec<String> {
     let writer = Writer {
         figures,
@@ -36,6 +37,7 @@ pub fn narrative(figures: &SummaryFigures, language: Language, rounding: Roundin
     paragraphs.extend(writer.other_plans());
     paragraphs.push(writer.assigned());
     paragraphs.push(writer.status_split());
+    paragraphs.push(writer.basis());
     paragraphs.extend(figures.notes.iter().cloned());
     paragraphs
 }
@@ -249,6 +251,26 @@ impl Writer<'_> {
                 figures.system_name,
                 parts.join("; ")
             ),
+        }
+    }
+
+    /// Which structure of units the figures are on: the comparison with a
+    /// year earlier means something different across a reorganisation.
+    fn basis(&self) -> String {
+        let date = self.date(self.figures.as_of);
+        match (self.figures.basis, self.language) {
+            (Basis::CurrentStructure, Language::Vietnamese) => format!(
+                "Số liệu của cả hai kỳ được tính theo cơ cấu tổ chức tại ngày {date}: số liệu của các đơn vị đã hợp nhất, chia tách hoặc đổi tên được tính vào đơn vị kế thừa."
+            ),
+            (Basis::CurrentStructure, Language::English) => format!(
+                "Figures for both periods are stated on the structure of units in force on {date}: units merged, split or renamed since are counted under their successors."
+            ),
+            (Basis::HistoricalStructure, Language::Vietnamese) => {
+                "Số liệu được tính theo cơ cấu tổ chức của từng kỳ, không tính lại theo các lần sắp xếp đơn vị.".to_owned()
+            }
+            (Basis::HistoricalStructure, Language::English) => {
+                "Figures are stated on the structure of units in force in each period, not restated for reorganisations.".to_owned()
+            }
         }
     }
 

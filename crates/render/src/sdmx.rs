@@ -2,7 +2,7 @@
 //! structure documented in `docs/sdmx.md` (dataflow `VN_STAT:DF_TASKS(1.0)`).
 
 use crate::numbers::{Rounding, scaled_percent};
-use crate::{StatusFigures, SummaryFigures};
+use crate::{Basis, StatusFigures, SummaryFigures};
 use tasknet_proto::v1::{PlanKind, UnitCategory};
 
 /// The dataflow every row refers to.
@@ -10,7 +10,7 @@ pub const DATAFLOW: &str = "VN_STAT:DF_TASKS(1.0)";
 
 /// Column order: the SDMX-CSV 2.0 leading columns, then the dimensions, the
 /// measure, and the attributes.
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "STRUCTURE",
     "STRUCTURE_ID",
     "ACTION",
@@ -22,7 +22,16 @@ const HEADER: [&str; 11] = [
     "TIME_PERIOD",
     "OBS_VALUE",
     "UNIT_MEASURE",
+    "COMPARISON_BASIS",
 ];
+
+/// The code of a basis in the `CL_COMPARISON_BASIS` code list.
+pub fn basis_code(basis: Basis) -> &'static str {
+    match basis {
+        Basis::CurrentStructure => "CUR",
+        Basis::HistoricalStructure => "HIS",
+    }
+}
 
 /// The code of a unit category in the `CL_UNIT_CATEGORY` code list.
 pub fn category_code(category: UnitCategory) -> &'static str {
@@ -166,6 +175,7 @@ pub fn sdmx_csv(figures: &SummaryFigures, rounding: Rounding) -> Result<String, 
             });
         }
     }
+    let basis = basis_code(figures.basis);
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(HEADER)?;
     for row in rows {
@@ -181,6 +191,7 @@ pub fn sdmx_csv(figures: &SummaryFigures, rounding: Rounding) -> Result<String, 
             row.period,
             &row.value,
             row.unit,
+            basis,
         ])?;
     }
     let bytes = writer.into_inner().map_err(|e| e.into_error())?;

@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use tasknet_domain::DatePeriod;
 use tasknet_proto::v1::{PlanKind, UnitCategory};
 use tasknet_render::{
-    CategoryFigures, Language, PlanFigures, Rounding, StatusFigures, SummaryFigures, narrative,
-    sdmx_csv,
+    Basis, CategoryFigures, Language, PlanFigures, Rounding, StatusFigures, SummaryFigures,
+    narrative, sdmx_csv,
 };
 
 fn total(total: i64) -> StatusFigures {
@@ -74,6 +74,7 @@ fn seed_figures() -> SummaryFigures {
         ],
         system_name: "TaskGov".into(),
         notes: vec![],
+        basis: Basis::CurrentStructure,
     }
 }
 
@@ -102,6 +103,10 @@ fn english_uses_english_number_format() {
     );
     assert!(text.contains("479 of 1125 tasks"), "{text}");
     assert!(text.contains("(42.5%)"), "{text}");
+    assert!(
+        text.contains("stated on the structure of units in force on 30 June 2024"),
+        "the basis is stated: {text}"
+    );
 }
 
 #[test]
@@ -117,13 +122,23 @@ fn sdmx_csv_has_one_observation_per_row() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,UNIT_CATEGORY,PLAN,TASK_STATUS,TRANSFORMATION,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE"
+        "STRUCTURE,STRUCTURE_ID,ACTION,REF_AREA,UNIT_CATEGORY,PLAN,TASK_STATUS,TRANSFORMATION,TIME_PERIOD,OBS_VALUE,UNIT_MEASURE,COMPARISON_BASIS"
     );
     let rows: Vec<&str> = lines.collect();
-    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,_Z,_T,N,2024-S1,112587,TASKS"));
-    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,_Z,_T,N,2023-S1,109649,TASKS"));
-    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,PSU,_Z,_T,G1,2024-S1,-30.27,PT"));
-    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,_Z,CT,SH,2024-S1,87.94,PT"));
-    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,AWP,C,SH,2024-S1,42.5,PT"));
-    assert!(rows.iter().all(|row| row.split(',').count() == 11), "{csv}");
+    assert!(
+        rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,_Z,_T,N,2024-S1,112587,TASKS,CUR")
+    );
+    assert!(
+        rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,_Z,_T,N,2023-S1,109649,TASKS,CUR")
+    );
+    assert!(
+        rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,PSU,_Z,_T,G1,2024-S1,-30.27,PT,CUR")
+    );
+    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,_Z,CT,SH,2024-S1,87.94,PT,CUR"));
+    assert!(rows.contains(&"dataflow,VN_STAT:DF_TASKS(1.0),I,VN,_T,AWP,C,SH,2024-S1,42.5,PT,CUR"));
+    assert!(rows.iter().all(|row| row.split(',').count() == 12), "{csv}");
+    assert!(
+        rows.iter().all(|row| row.ends_with(",CUR")),
+        "the basis is stated: {csv}"
+    );
 }

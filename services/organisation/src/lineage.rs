@@ -58,12 +58,11 @@ pub async fn list_reorganisations(
 fn reorganisation_from_row(row: &AnyRow) -> Result<StoredReorganisation, Error> {
     let id: String = row.try_get("id")?;
     let payload: Vec<u8> = row.try_get("payload")?;
-    let reorganisation = v1::Reorganisation::decode(payload.as_slice()).map_err(|error| {
-        Error::Corrupt {
+    let reorganisation =
+        v1::Reorganisation::decode(payload.as_slice()).map_err(|error| Error::Corrupt {
             id: id.clone(),
             problem: format!("reorganisation payload: {error}"),
-        }
-    })?;
+        })?;
     Ok(StoredReorganisation {
         reorganisation,
         apply_time_us: row.try_get("apply_time_us")?,
@@ -91,7 +90,8 @@ pub async fn insert_reorganisation(
 }
 
 pub async fn insert_link(conn: &mut AnyConnection, link: &v1::LineageLink) -> Result<(), Error> {
-    let effective = tasknet_domain::date_from_proto("effective_date", link.effective_date.as_ref())?;
+    let effective =
+        tasknet_domain::date_from_proto("effective_date", link.effective_date.as_ref())?;
     let successor = (!link.successor_unit_id.is_empty()).then(|| link.successor_unit_id.clone());
     sqlx::query(&format!(
         "INSERT INTO unit_lineage ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -112,21 +112,22 @@ pub async fn list_links(
     conn: &mut AnyConnection,
     reorganisation_id: Option<&str>,
 ) -> Result<Vec<v1::LineageLink>, Error> {
-    let rows = match reorganisation_id {
-        Some(id) => {
-            sqlx::query(&format!(
+    let rows =
+        match reorganisation_id {
+            Some(id) => sqlx::query(&format!(
                 "SELECT {LINK_COLUMNS} FROM unit_lineage WHERE reorganisation_id = $1 {LINK_ORDER}"
             ))
             .bind(id)
             .fetch_all(conn)
-            .await?
-        }
-        None => {
-            sqlx::query(&format!("SELECT {LINK_COLUMNS} FROM unit_lineage {LINK_ORDER}"))
+            .await?,
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {LINK_COLUMNS} FROM unit_lineage {LINK_ORDER}"
+                ))
                 .fetch_all(conn)
                 .await?
-        }
-    };
+            }
+        };
     rows.iter().map(link_from_row).collect()
 }
 
@@ -165,12 +166,11 @@ pub async fn children_valid_on(
 
 fn link_from_row(row: &AnyRow) -> Result<v1::LineageLink, Error> {
     let predecessor: String = row.try_get("predecessor_id")?;
-    let effective = date_from_storage(row.try_get("effective_date")?).ok_or_else(|| {
-        Error::Corrupt {
+    let effective =
+        date_from_storage(row.try_get("effective_date")?).ok_or_else(|| Error::Corrupt {
             id: predecessor.clone(),
             problem: "invalid lineage effective_date".to_owned(),
-        }
-    })?;
+        })?;
     let kind = i32::try_from(row.try_get::<i64, _>("kind")?)
         .ok()
         .filter(|kind| LineageKind::try_from(*kind).is_ok())

@@ -31,7 +31,9 @@ async fn start(db: TestDatabase) -> Running {
         database_url: db.url().to_owned(),
         database: DatabaseOptions::default(),
     };
-    let app = OrganisationApp::open(&settings, shutdown.clone()).await.unwrap();
+    let app = OrganisationApp::open(&settings, shutdown.clone())
+        .await
+        .unwrap();
     let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", server.local_addr());
     let routes = tonic::service::Routes::new(app.service());
@@ -61,7 +63,10 @@ fn office(code: &str) -> String {
 fn assert_error<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, field: &str) -> String {
     let status = result.expect_err("the request should fail");
     assert_eq!(status.code(), code, "{status:?}");
-    assert!(status.message().starts_with(&format!("{field}:")), "{status:?}");
+    assert!(
+        status.message().starts_with(&format!("{field}:")),
+        "{status:?}"
+    );
     status.message().to_owned()
 }
 
@@ -77,7 +82,12 @@ async fn lookup(client: &mut Client, code: &str, on: Option<v1::Date>) -> Result
         code: code.into(),
         on,
     };
-    Ok(client.lookup_unit(request).await?.into_inner().unit.unwrap())
+    Ok(client
+        .lookup_unit(request)
+        .await?
+        .into_inner()
+        .unit
+        .unwrap())
 }
 
 /// Every unit and link, to show that a refused request changed nothing.
@@ -116,7 +126,11 @@ async fn the_provincial_merger_applies_once(db: TestDatabase) {
         name: "vn-provinces-1976".into(),
         validate_only: false,
     };
-    assert_error(client.apply_reference_reorganisation(unknown).await, Code::NotFound, "name");
+    assert_error(
+        client.apply_reference_reorganisation(unknown).await,
+        Code::NotFound,
+        "name",
+    );
 
     let before = everything(&mut client).await;
     let checked = client
@@ -126,7 +140,11 @@ async fn the_provincial_merger_applies_once(db: TestDatabase) {
         .into_inner();
     assert!(checked.validated_only);
     assert_eq!((checked.units_ended, checked.units_created), (52, 23));
-    assert_eq!(everything(&mut client).await, before, "validating changes nothing");
+    assert_eq!(
+        everything(&mut client).await,
+        before,
+        "validating changes nothing"
+    );
 
     let applied = client
         .apply_reference_reorganisation(merger(false))
@@ -143,7 +161,11 @@ async fn the_provincial_merger_applies_once(db: TestDatabase) {
         "reorganisation.name",
     );
     assert!(message.contains("already applied"), "{message}");
-    assert_eq!(everything(&mut client).await, after, "a second application changes nothing");
+    assert_eq!(
+        everything(&mut client).await,
+        after,
+        "a second application changes nothing"
+    );
 
     // An overlapping reorganisation: it ends Bình Định's office again.
     let overlapping = v1::Reorganisation {
@@ -171,9 +193,17 @@ async fn the_provincial_merger_applies_once(db: TestDatabase) {
         "reorganisation.changes[0].predecessor_unit_ids[1]",
     );
     assert!(message.contains("already ended on 2025-06-30"), "{message}");
-    assert_eq!(everything(&mut client).await, after, "an overlapping one changes nothing");
+    assert_eq!(
+        everything(&mut client).await,
+        after,
+        "an overlapping one changes nothing"
+    );
     let missing = v1::ApplyReorganisationRequest::default();
-    assert_error(client.apply_reorganisation(missing).await, Code::InvalidArgument, "reorganisation");
+    assert_error(
+        client.apply_reorganisation(missing).await,
+        Code::InvalidArgument,
+        "reorganisation",
+    );
 }
 
 async fn a_reused_code_resolves_by_date_and_lineage_is_queryable(db: TestDatabase) {
@@ -205,9 +235,23 @@ async fn a_reused_code_resolves_by_date_and_lineage_is_queryable(db: TestDatabas
         )
     );
     assert_eq!(gia_lai.valid_from, date(2025, 7, 1));
-    assert_eq!(lookup(&mut client, "64", date(2025, 6, 30)).await.unwrap().name_vi, "Cục Thống kê Gia Lai");
-    assert_error(lookup(&mut client, "64", date(2025, 7, 1)).await, Code::NotFound, "code");
-    assert_error(lookup(&mut client, "52", None).await, Code::InvalidArgument, "on");
+    assert_eq!(
+        lookup(&mut client, "64", date(2025, 6, 30))
+            .await
+            .unwrap()
+            .name_vi,
+        "Cục Thống kê Gia Lai"
+    );
+    assert_error(
+        lookup(&mut client, "64", date(2025, 7, 1)).await,
+        Code::NotFound,
+        "code",
+    );
+    assert_error(
+        lookup(&mut client, "52", None).await,
+        Code::InvalidArgument,
+        "on",
+    );
 
     let lineage = client
         .get_lineage(v1::GetLineageRequest {

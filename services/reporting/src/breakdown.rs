@@ -2,7 +2,7 @@
 //! category, region or unit, in the order a report prints them, with the
 //! national row and the change against the previous year.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tasknet_domain::{category_name_en, category_name_vi};
 use tasknet_proto::v1::{self, GroupBy, UnitCategory};
@@ -28,6 +28,10 @@ struct Group {
     code: String,
     current: StatusCounts,
     previous: StatusCounts,
+    /// By unit, on the current structure: earlier units counted here.
+    restated: BTreeSet<String>,
+    /// By unit: the unit's last day, when it has ended.
+    valid_to: Option<v1::Date>,
 }
 
 impl Group {
@@ -49,8 +53,8 @@ impl Group {
             current: Some(self.current.to_proto()),
             previous: Some(self.previous.to_proto()),
             total_change_percent: change_percent(self.current.total(), self.previous.total()),
-            restated_unit_ids: Vec::new(),
-            group_valid_to: None,
+            restated_unit_ids: self.restated.into_iter().collect(),
+            group_valid_to: self.valid_to,
         }
     }
 }
@@ -89,6 +93,7 @@ fn unit_group(unit_id: &str, unit: Option<&v1::Unit>) -> (Rank, Group) {
         Some(unit) => {
             let mut group = Group::named(unit_id, &unit.name_vi, &unit.name_en);
             group.code = unit.code.clone();
+            group.valid_to = unit.valid_to;
             ((0, 0, unit.code.clone(), unit_id.to_owned()), group)
         }
         // Each unknown unit keeps a row of its own: its id is all there is to show.
@@ -111,12 +116,15 @@ fn group_of(group_by: GroupBy, unit_id: &str, catalog: &Catalog) -> Option<(Rank
     }
 }
 
-/// The rows (sorted) and the national row of a breakdown.
+/// The rows (sorted) and the national row of a breakdown. `absorbed` names,
+/// per unit, the earlier units whose figures its counts include (a
+/// breakdown on the current structure), listed in its row by unit.
 pub fn breakdown_rows(
     group_by: GroupBy,
     current: &UnitCounts,
     previous: &UnitCounts,
     catalog: &Catalog,
+    absorbed: &HashMap<String, BTreeSet<String>>,
 ) -> (Vec<v1::BreakdownRow>, v1::BreakdownRow) {
     let mut groups: BTreeMap<Rank, Group> = BTreeMap::new();
     let mut national = Group::named("", "Cả nước", "Nationwide");
@@ -132,6 +140,11 @@ pub fn breakdown_rows(
                 continue;
             };
             let group = groups.entry(rank).or_insert(group);
+            if group_by == GroupBy::Unit
+                && let Some(earlier) = absorbed.get(unit_id)
+            {
+                group.restated.extend(earlier.iter().cloned());
+            }
             if is_current {
                 group.current += *unit_counts;
             } else {
@@ -190,7 +203,13 @@ mod tests {
         .into();
         let previous: UnitCounts = [("p2".to_owned(), counts(1, 0))].into();
 
-        let (rows, national) = breakdown_rows(GroupBy::UnitCategory, &current, &previous, &catalog);
+        let (rows, national) = breakdown_rows(
+            GroupBy::UnitCategory,
+            &current,
+            &previous,
+            &catalog,
+            &HashMap::new(),
+        );
         let keys: Vec<_> = rows.iter().map(|r| r.group_key.as_str()).collect();
         assert_eq!(
             keys,
@@ -206,18 +225,36 @@ mod tests {
         assert_eq!(national.current.unwrap().total, 8);
         assert_eq!(national.previous.unwrap().total, 1);
 
-        let (rows, _) = breakdown_rows(GroupBy::Region, &current, &previous, &catalog);
+        let (rows, _) = breakdown_rows(
+            GroupBy::Region,
+            &current,
+            &previous,
+            &catalog,
+            &HashMap::new(),
+        );
         let keys: Vec<_> = rows.iter().map(|r| r.group_key.as_str()).collect();
         assert_eq!(keys, ["NMM", "RRD", "none", "unknown"]);
         assert_eq!(rows[1].group_name_en, "Red River Delta");
         assert_eq!(rows[0].group_name_en, "NMM");
 
-        let (rows, _) = breakdown_rows(GroupBy::Unit, &current, &previous, &catalog);
+        let (rows, _) = breakdown_rows(
+            GroupBy::Unit,
+            &current,
+            &previous,
+            &catalog,
+            &HashMap::new(),
+        );
         let codes: Vec<_> = rows.iter().map(|r| r.group_code.as_str()).collect();
         assert_eq!(codes, ["01", "02", "TH", ""]);
         assert_eq!(rows[3].group_key, "ghost");
 
-        let (rows, national) = breakdown_rows(GroupBy::None, &current, &previous, &catalog);
+        let (rows, national) = breakdown_rows(
+            GroupBy::None,
+            &current,
+            &previous,
+            &catalog,
+            &HashMap::new(),
+        );
         assert!(rows.is_empty());
         assert_eq!(national.current.unwrap().open_overdue, 4);
     }

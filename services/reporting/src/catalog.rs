@@ -15,6 +15,8 @@ pub struct Catalog {
     /// Units found by id after missing from `units` (created since it was loaded).
     extra: HashMap<String, Arc<v1::Unit>>,
     regions: Arc<Vec<v1::Region>>,
+    /// Lineage links between units (reorganisations), for restating figures.
+    lineage: Arc<Vec<v1::LineageLink>>,
 }
 
 impl Catalog {
@@ -23,7 +25,18 @@ impl Catalog {
             units,
             extra: HashMap::new(),
             regions,
+            lineage: Arc::default(),
         }
+    }
+
+    /// The same catalog knowing these lineage links.
+    pub fn with_lineage(mut self, lineage: Arc<Vec<v1::LineageLink>>) -> Self {
+        self.lineage = lineage;
+        self
+    }
+
+    pub fn lineage(&self) -> &[v1::LineageLink] {
+        &self.lineage
     }
 
     /// A catalog of the given units and regions (for tests and tools).
@@ -60,7 +73,8 @@ pub trait UnitSource: Send + Sync + 'static {
 
 impl UnitSource for UnitDirectory {
     async fn catalog(&self, unit_ids: Vec<String>) -> Result<Catalog, DirectoryError> {
-        let mut catalog = Catalog::new(self.all().await?, self.regions().await?);
+        let mut catalog = Catalog::new(self.all().await?, self.regions().await?)
+            .with_lineage(self.lineage().await?);
         let mut unknown = Vec::new();
         for id in unit_ids {
             if catalog.unit(&id).is_some() {

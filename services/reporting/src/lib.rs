@@ -3,6 +3,7 @@
 //! read out — `StatusBreakdown` by unit category, region or unit against the
 //! same period a year earlier, `PlanProgress`, and `GetSyncState`.
 
+mod basis;
 mod breakdown;
 mod catalog;
 mod counts;

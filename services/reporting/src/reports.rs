@@ -1,6 +1,7 @@
 //! What each reporting RPC does, free of the transport: validate everything,
 //! wait for `min_cursor`, query the read model, shape the answer.
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate};
@@ -9,13 +10,14 @@ use tasknet_domain::{
     DatePeriod, FieldError, date_from_proto, date_from_storage, date_to_proto, error::parse_uuid,
     previous_year_date, timestamp_to_proto,
 };
-use tasknet_proto::v1::{self, GroupBy, PlanKind};
+use tasknet_proto::v1::{self, GroupBy, PlanKind, ReportBasis};
 use tokio::sync::watch;
 
+use crate::basis::{self, Restatement};
 use crate::breakdown::breakdown_rows;
 use crate::catalog::{Catalog, UnitSource};
 use crate::error::Error;
-use crate::store::{self, ReadModel, StatusQuery, decode::PlanRow};
+use crate::store::{self, ReadModel, StatusQuery, UnitCounts, decode::PlanRow};
 use crate::wait::{validate_min_cursor, wait_for_cursor};
 
 /// The reports over one read model, grouping units from `U`.
@@ -33,6 +35,16 @@ struct BreakdownQuestion {
     as_of: NaiveDate,
     group_by: GroupBy,
     min_cursor: i64,
+    basis: ReportBasis,
+}
+
+/// Counts on a basis, and what names their units.
+struct Stated {
+    current: UnitCounts,
+    previous: UnitCounts,
+    catalog: Catalog,
+    /// On the current structure: unit in force -> earlier units it took figures from.
+    absorbed: HashMap<String, BTreeSet<String>>,
 }
 
 impl BreakdownQuestion {
@@ -53,6 +65,7 @@ impl BreakdownQuestion {
             as_of,
             group_by,
             min_cursor,
+            basis: basis::parse("basis", request.basis)?,
         })
     }
 }
@@ -127,27 +140,19 @@ impl<U: UnitSource> Reports<U> {
             as_of: previous_year_date(question.as_of),
         };
         let mut results = self.store.status_by_unit(&[current, previous]).await?;
-        let mut previous_counts = results.pop().unwrap_or_default();
-        let mut current_counts = results.pop().unwrap_or_default();
-        if !coverage.is_all() {
-            previous_counts.retain(|unit, _| coverage.contains(unit));
-            current_counts.retain(|unit, _| coverage.contains(unit));
-        }
-        let catalog = if question.group_by == GroupBy::None {
-            Catalog::default()
-        } else {
-            let mut ids: Vec<String> = current_counts.keys().cloned().collect();
-            ids.extend(previous_counts.keys().cloned());
-            ids.sort_unstable();
-            ids.dedup();
-            self.units.catalog(ids).await.map_err(Error::Directory)?
-        };
+        let previous_counts = results.pop().unwrap_or_default();
+        let current_counts = results.pop().unwrap_or_default();
+        let stated = self
+            .state(&question, coverage, current_counts, previous_counts)
+            .await?;
         let (rows, national) = breakdown_rows(
             question.group_by,
-            &current_counts,
-            &previous_counts,
-            &catalog,
+            &stated.current,
+            &stated.previous,
+            &stated.catalog,
+            &stated.absorbed,
         );
+        let restated = question.basis == ReportBasis::CurrentStructure;
         Ok(v1::StatusBreakdownResponse {
             period: Some(current.period.to_proto()),
             as_of: Some(date_to_proto(current.as_of)),
@@ -156,9 +161,74 @@ impl<U: UnitSource> Reports<U> {
             rows,
             national: Some(national),
             applied_cursor: applied,
-            basis: v1::ReportBasis::HistoricalStructure as i32,
-            structure_date: None,
+            basis: question.basis as i32,
+            structure_date: restated.then(|| date_to_proto(question.as_of)),
         })
+    }
+
+    /// Per-unit counts on the question's basis, scoped to `coverage`, with
+    /// the catalog that names their units. On the current structure the
+    /// counts are restated first and then scoped by the unit in force, so a
+    /// successor's readers see its predecessors' figures.
+    async fn state(
+        &self,
+        question: &BreakdownQuestion,
+        coverage: &Coverage,
+        mut current: UnitCounts,
+        mut previous: UnitCounts,
+    ) -> Result<Stated, Error> {
+        let restating = question.basis == ReportBasis::CurrentStructure;
+        if !restating && !coverage.is_all() {
+            previous.retain(|unit, _| coverage.contains(unit));
+            current.retain(|unit, _| coverage.contains(unit));
+        }
+        let mut absorbed = HashMap::new();
+        if question.group_by == GroupBy::None && !restating {
+            return Ok(Stated {
+                current,
+                previous,
+                catalog: Catalog::default(),
+                absorbed,
+            });
+        }
+        let mut catalog = self.catalog_of(&current, &previous).await?;
+        if restating {
+            let restatement = Restatement::on(question.as_of, catalog.lineage());
+            current = restatement.restate(current, &mut absorbed);
+            previous = restatement.restate(previous, &mut absorbed);
+            if !coverage.is_all() {
+                previous.retain(|unit, _| coverage.contains(unit));
+                current.retain(|unit, _| coverage.contains(unit));
+                absorbed.retain(|unit, _| coverage.contains(unit));
+            }
+            let missing = current
+                .keys()
+                .chain(previous.keys())
+                .any(|id| catalog.unit(id).is_none());
+            if missing && question.group_by != GroupBy::None {
+                // A successor created after the catalog's copy was taken.
+                catalog = self.catalog_of(&current, &previous).await?;
+            }
+        }
+        Ok(Stated {
+            current,
+            previous,
+            catalog,
+            absorbed,
+        })
+    }
+
+    /// A catalog that knows every unit of `current` and `previous`.
+    async fn catalog_of(
+        &self,
+        current: &UnitCounts,
+        previous: &UnitCounts,
+    ) -> Result<Catalog, Error> {
+        let mut ids: Vec<String> = current.keys().cloned().collect();
+        ids.extend(previous.keys().cloned());
+        ids.sort_unstable();
+        ids.dedup();
+        self.units.catalog(ids).await.map_err(Error::Directory)
     }
 
     /// PlanProgress; `budget` bounds the wait for `min_cursor`.

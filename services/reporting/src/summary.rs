@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde::Serialize;
 use tasknet_domain::{DatePeriod, FieldError, date_from_proto, error::parse_uuid};
 use tasknet_proto::v1::{
-    self, GroupBy, Language, PercentRounding, PlanKind, SummaryFormat, UnitCategory,
+    self, GroupBy, Language, PercentRounding, PlanKind, ReportBasis, SummaryFormat, UnitCategory,
 };
 use tasknet_render::{
-    CategoryFigures, PlanFigures, Rounding, StatusFigures, SummaryFigures, narrative, sdmx_csv,
+    Basis, CategoryFigures, PlanFigures, Rounding, StatusFigures, SummaryFigures, narrative,
+    sdmx_csv,
 };
 
 use crate::catalog::UnitSource;
@@ -30,6 +31,7 @@ const REPORTED_PLANS: [PlanKind; 3] = [
 const MAX_NOTE_CHARS: usize = 2000;
 
 struct SummaryQuestion {
+    basis: ReportBasis,
     period: DatePeriod,
     as_of: chrono::NaiveDate,
     language: tasknet_render::Language,
@@ -84,6 +86,7 @@ impl SummaryQuestion {
             name => name.to_owned(),
         };
         Ok(Self {
+            basis: crate::basis::parse("basis", request.basis)?,
             period,
             as_of,
             language,
@@ -141,7 +144,7 @@ impl<U: UnitSource> Reports<U> {
                     as_of: request.as_of,
                     group_by: GroupBy::UnitCategory as i32,
                     min_cursor: question.min_cursor,
-                    basis: request.basis,
+                    basis: question.basis as i32,
                 },
                 budget,
             )
@@ -237,6 +240,10 @@ impl<U: UnitSource> Reports<U> {
             plans: self.plan_figures(question).await?,
             system_name: question.system_name.clone(),
             notes,
+            basis: match question.basis {
+                ReportBasis::HistoricalStructure => Basis::HistoricalStructure,
+                _ => Basis::CurrentStructure,
+            },
         })
     }
 

@@ -89,7 +89,10 @@ pub fn transition(
             ),
         ));
     }
-    if let Some(done) = current.completed_on.filter(|done| *done < reassign.effective) {
+    if let Some(done) = current
+        .completed_on
+        .filter(|done| *done < reassign.effective)
+    {
         return Err(Error::failed_precondition(
             "task_id",
             format!(
@@ -150,7 +153,14 @@ mod tests {
         assert_eq!(transition.state.version, 4);
         let event = transition.event;
         assert_eq!(event.kind, v1::TaskEventKind::Reassigned as i32);
-        assert_eq!(event.effective_date, Some(v1::Date { year: 2025, month: 7, day: 1 }));
+        assert_eq!(
+            event.effective_date,
+            Some(v1::Date {
+                year: 2025,
+                month: 7,
+                day: 1
+            })
+        );
         assert_eq!(event.previous_assignee_unit_id, "binh-dinh");
         assert_eq!(event.reorganisation_id, "r");
         // Midnight in Vietnam is 17:00 UTC the day before.
@@ -173,7 +183,12 @@ mod tests {
     #[test]
     fn ids_and_digests_are_stable() {
         assert_eq!(reassign(), reassign());
-        assert_eq!(Uuid::parse_str(&reassign().update_id).unwrap().get_version_num(), 5);
+        assert_eq!(
+            Uuid::parse_str(&reassign().update_id)
+                .unwrap()
+                .get_version_num(),
+            5
+        );
         let other = Reassign::new("t", "binh-dinh", "gia-lai", reassign().effective, "r2");
         assert_ne!(other.update_id, reassign().update_id);
     }

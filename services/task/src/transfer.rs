@@ -44,7 +44,9 @@ impl TaskGrpc {
         if effective > today {
             return Err(Error::failed_precondition(
                 "reorganisation_id",
-                format!("the reorganisation takes effect on {effective}; its open tasks pass on that day or later"),
+                format!(
+                    "the reorganisation takes effect on {effective}; its open tasks pass on that day or later"
+                ),
             ));
         }
         let tasks = self.tasks_to_transfer(&successors, effective).await?;
@@ -54,7 +56,9 @@ impl TaskGrpc {
             .collect();
         let mut pending = Vec::with_capacity(tasks.len());
         for (task_id, from) in &tasks {
-            let Some(to) = successors.get(from) else { continue };
+            let Some(to) = successors.get(from) else {
+                continue;
+            };
             let reassign = Reassign::new(task_id, from, to, effective, &reorganisation_id);
             let receiver = self
                 .writer
@@ -88,13 +92,19 @@ impl TaskGrpc {
                 )
             })?;
         let reorganisation = found.reorganisation.unwrap_or_default();
-        let effective = date_from_proto("effective_date", reorganisation.effective_date.as_ref())
-            .map_err(|e| Error::Internal(format!("reorganisation {reorganisation_id}: {e}")))?;
+        let effective =
+            date_from_proto("effective_date", reorganisation.effective_date.as_ref())
+                .map_err(|e| Error::Internal(format!("reorganisation {reorganisation_id}: {e}")))?;
         let successors = found
             .links
             .iter()
             .filter(|link| link.primary && !link.successor_unit_id.is_empty())
-            .map(|link| (link.predecessor_unit_id.clone(), link.successor_unit_id.clone()))
+            .map(|link| {
+                (
+                    link.predecessor_unit_id.clone(),
+                    link.successor_unit_id.clone(),
+                )
+            })
             .collect();
         Ok((effective, successors))
     }

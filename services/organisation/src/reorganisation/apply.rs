@@ -48,8 +48,7 @@ pub async fn apply(
     }
     let apply_time_us = now.timestamp_micros();
     let reorganisation = plan.to_proto(apply_time_us);
-    lineage::insert_reorganisation(&mut tx, &reorganisation, plan.effective, apply_time_us)
-        .await?;
+    lineage::insert_reorganisation(&mut tx, &reorganisation, plan.effective, apply_time_us).await?;
     let links = plan.links();
     for link in &links {
         lineage::insert_link(&mut tx, link).await?;
@@ -88,7 +87,9 @@ async fn refuse_repeat(conn: &mut AnyConnection, plan: &Plan) -> Result<(), Erro
         "reorganisation.id"
     };
     let applied = DateTime::from_timestamp_micros(stored.apply_time_us)
-        .map_or_else(String::new, |t| format!(" at {}", t.format("%Y-%m-%d %H:%M UTC")));
+        .map_or_else(String::new, |t| {
+            format!(" at {}", t.format("%Y-%m-%d %H:%M UTC"))
+        });
     let effective = tasknet_domain::optional_date_from_proto("", existing.effective_date.as_ref())
         .ok()
         .flatten()
@@ -157,10 +158,12 @@ async fn check_still_valid(
         return Ok(());
     };
     let by = match lineage::ending_link(conn, &unit.id).await? {
-        Some(link) => match lineage::find_reorganisation(conn, &link.reorganisation_id, "").await? {
-            Some(stored) => format!(" by reorganisation {:?}", stored.reorganisation.name),
-            None => String::new(),
-        },
+        Some(link) => {
+            match lineage::find_reorganisation(conn, &link.reorganisation_id, "").await? {
+                Some(stored) => format!(" by reorganisation {:?}", stored.reorganisation.name),
+                None => String::new(),
+            }
+        }
         None => String::new(),
     };
     let message = format!(
@@ -171,7 +174,11 @@ async fn check_still_valid(
 }
 
 /// A rename keeps the parent; a move changes it.
-fn check_kind_against(index: usize, change: &PlannedChange, unit: &StoredUnit) -> Result<(), Error> {
+fn check_kind_against(
+    index: usize,
+    change: &PlannedChange,
+    unit: &StoredUnit,
+) -> Result<(), Error> {
     let Some((_, successor)) = change.successors.first() else {
         return Ok(());
     };

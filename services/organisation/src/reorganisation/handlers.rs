@@ -7,9 +7,9 @@ use tasknet_auth::{AuditEntry, AuthContext};
 use tasknet_domain::FieldError;
 use tasknet_proto::v1;
 
+use super::Plan;
 use super::apply::{Applied, apply};
 use super::reference::{REFERENCE_REORGANISATIONS, reference_reorganisation};
-use super::Plan;
 use crate::error::Error;
 use crate::lineage;
 use crate::model::canonical_uuid;
@@ -54,7 +54,10 @@ impl Organisation {
         }
         let reorganisation = reference_reorganisation(&request.name)?.ok_or_else(|| {
             let known = REFERENCE_REORGANISATIONS.join(", ");
-            let message = format!("no built-in reorganisation {:?} (known: {known})", request.name);
+            let message = format!(
+                "no built-in reorganisation {:?} (known: {known})",
+                request.name
+            );
             Error::not_found("name", message)
         })?;
         let headquarters = reference_unit_id(v1::UnitCategory::Headquarters, HEADQUARTERS_CODE);
@@ -100,8 +103,7 @@ impl Organisation {
             .ok_or_else(|| {
                 Error::not_found("reorganisation", format!("no reorganisation {wanted:?}"))
             })?;
-        let links =
-            lineage::list_links(&mut conn, Some(&stored.reorganisation.id)).await?;
+        let links = lineage::list_links(&mut conn, Some(&stored.reorganisation.id)).await?;
         Ok(v1::GetReorganisationResponse {
             reorganisation: Some(stored.reorganisation),
             links,
@@ -145,8 +147,16 @@ impl Organisation {
             )
         } else {
             (
-                links.iter().filter(|l| l.successor_unit_id == id).cloned().collect(),
-                links.iter().filter(|l| l.predecessor_unit_id == id).cloned().collect(),
+                links
+                    .iter()
+                    .filter(|l| l.successor_unit_id == id)
+                    .cloned()
+                    .collect(),
+                links
+                    .iter()
+                    .filter(|l| l.predecessor_unit_id == id)
+                    .cloned()
+                    .collect(),
             )
         };
         Ok(v1::GetLineageResponse {

@@ -107,7 +107,10 @@ impl Plan {
             for (j, id) in change.predecessors.iter().enumerate() {
                 if !ended.insert(id.as_str()) {
                     let field = format!("{}.predecessor_unit_ids[{j}]", change_path(i));
-                    return Err(FieldError::new(field, format!("unit {id} ends twice in this reorganisation")));
+                    return Err(FieldError::new(
+                        field,
+                        format!("unit {id} ends twice in this reorganisation"),
+                    ));
                 }
             }
         }
@@ -274,7 +277,10 @@ fn successor(
     let id = optional_uuid(&format!("{path}.id"), &unit.id)?
         .unwrap_or_else(|| Uuid::now_v7().hyphenated().to_string());
     let mut unit = unit.clone();
-    match tasknet_domain::optional_date_from_proto(&format!("{path}.valid_from"), unit.valid_from.as_ref())? {
+    match tasknet_domain::optional_date_from_proto(
+        &format!("{path}.valid_from"),
+        unit.valid_from.as_ref(),
+    )? {
         Some(from) if from != effective => {
             let message = format!("{from} is not the effective date {effective} (leave it unset)");
             return Err(FieldError::new(format!("{path}.valid_from"), message));
@@ -282,7 +288,8 @@ fn successor(
         _ => unit.valid_from = Some(tasknet_domain::date_to_proto(effective)),
     }
     if unit.valid_to.is_some() {
-        let message = "must be unset: a new unit is open-ended (end it with a later reorganisation)";
+        let message =
+            "must be unset: a new unit is open-ended (end it with a later reorganisation)";
         return Err(FieldError::new(format!("{path}.valid_to"), message));
     }
     Ok((id, fields_from_proto(path, &unit)?))
@@ -299,12 +306,21 @@ fn check_arity(
         LineageKind::Split => (1, 1, 2, usize::MAX, "a split divides 1 unit into 2 or more"),
         LineageKind::Rename => (1, 1, 1, 1, "a rename turns 1 unit into 1"),
         LineageKind::Move => (1, 1, 1, 1, "a move turns 1 unit into 1"),
-        LineageKind::Dissolve => (1, usize::MAX, 0, 0, "a dissolution ends units with no successor"),
+        LineageKind::Dissolve => (
+            1,
+            usize::MAX,
+            0,
+            0,
+            "a dissolution ends units with no successor",
+        ),
         LineageKind::Unspecified => (0, 0, 0, 0, "unspecified"),
     };
     if !(min_before..=max_before).contains(&predecessors) {
         let message = format!("has {predecessors} predecessors; {rule}");
-        return Err(FieldError::new(format!("{path}.predecessor_unit_ids"), message));
+        return Err(FieldError::new(
+            format!("{path}.predecessor_unit_ids"),
+            message,
+        ));
     }
     if !(min_after..=max_after).contains(&successors) {
         let message = if successors == 0 {

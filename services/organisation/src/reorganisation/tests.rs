@@ -73,7 +73,10 @@ fn the_reference_merger_turns_63_provinces_into_34() {
         .unwrap();
     assert_eq!(gia_lai.predecessors, [office("64"), office("52")]);
     let (id, fields) = &gia_lai.successors[0];
-    assert_eq!(*id, reference_unit_id_at(UnitCategory::ProvincialOffice, "52", ymd(2025, 7, 1)));
+    assert_eq!(
+        *id,
+        reference_unit_id_at(UnitCategory::ProvincialOffice, "52", ymd(2025, 7, 1))
+    );
     assert_eq!(fields.name_vi, "Cục Thống kê Gia Lai");
     assert_eq!(fields.name_en, "Gia Lai Statistics Office");
     assert_eq!(fields.region_code.as_deref(), Some("CH"));
@@ -87,12 +90,24 @@ fn a_plan_names_the_field_at_fault() {
     type Mutation = Box<dyn Fn(&mut v1::Reorganisation)>;
     let cases: Vec<(&str, Mutation)> = vec![
         ("reorganisation.name", Box::new(|r| r.name.clear())),
-        ("reorganisation.name", Box::new(|r| r.name = "Gộp tỉnh".into())),
+        (
+            "reorganisation.name",
+            Box::new(|r| r.name = "Gộp tỉnh".into()),
+        ),
         ("reorganisation.id", Box::new(|r| r.id = "x".into())),
-        ("reorganisation.effective_date", Box::new(|r| r.effective_date = None)),
+        (
+            "reorganisation.effective_date",
+            Box::new(|r| r.effective_date = None),
+        ),
         ("reorganisation.changes", Box::new(|r| r.changes.clear())),
-        ("reorganisation.changes[0].kind", Box::new(|r| r.changes[0].kind = 0)),
-        ("reorganisation.changes[0].kind", Box::new(|r| r.changes[0].kind = 42)),
+        (
+            "reorganisation.changes[0].kind",
+            Box::new(|r| r.changes[0].kind = 0),
+        ),
+        (
+            "reorganisation.changes[0].kind",
+            Box::new(|r| r.changes[0].kind = 42),
+        ),
         (
             "reorganisation.changes[0].predecessor_unit_ids",
             Box::new(|r| r.changes[0].predecessor_unit_ids.truncate(1)),
@@ -107,11 +122,17 @@ fn a_plan_names_the_field_at_fault() {
         ),
         (
             "reorganisation.changes[0].successors[0].valid_from",
-            Box::new(|r| r.changes[0].successors[0].valid_from = Some(tasknet_domain::date_to_proto(ymd(2025, 7, 2)))),
+            Box::new(|r| {
+                r.changes[0].successors[0].valid_from =
+                    Some(tasknet_domain::date_to_proto(ymd(2025, 7, 2)))
+            }),
         ),
         (
             "reorganisation.changes[0].successors[0].valid_to",
-            Box::new(|r| r.changes[0].successors[0].valid_to = Some(tasknet_domain::date_to_proto(ymd(2030, 1, 1)))),
+            Box::new(|r| {
+                r.changes[0].successors[0].valid_to =
+                    Some(tasknet_domain::date_to_proto(ymd(2030, 1, 1)))
+            }),
         ),
         (
             "reorganisation.changes[0].successors[0].code",
@@ -157,10 +178,16 @@ async fn store(db: &TestDatabase) -> Store {
 
 /// Every unit and every lineage link, to compare before and after.
 async fn snapshot(store: &Store) -> (Vec<StoredUnit>, Vec<v1::LineageLink>, usize) {
-    let units = store.list(&UnitFilter::default(), None, 10_000).await.unwrap();
+    let units = store
+        .list(&UnitFilter::default(), None, 10_000)
+        .await
+        .unwrap();
     let mut conn = store.database().pool().acquire().await.unwrap();
     let links = lineage::list_links(&mut conn, None).await.unwrap();
-    let reorganisations = lineage::list_reorganisations(&mut conn).await.unwrap().len();
+    let reorganisations = lineage::list_reorganisations(&mut conn)
+        .await
+        .unwrap()
+        .len();
     (units, links, reorganisations)
 }
 
@@ -192,12 +219,25 @@ async fn the_merger_applies_and_reused_codes_resolve_by_date(db: TestDatabase) {
     assert_eq!(provinces_on(&store, ymd(2025, 7, 1)).await, 34);
 
     let new_gia_lai = reference_unit_id_at(UnitCategory::ProvincialOffice, "52", ymd(2025, 7, 1));
-    assert_eq!(units_with_code(&store, "52", ymd(2025, 6, 30)).await, [office("52")]);
-    assert_eq!(units_with_code(&store, "52", ymd(2025, 7, 1)).await, [new_gia_lai.as_str()]);
+    assert_eq!(
+        units_with_code(&store, "52", ymd(2025, 6, 30)).await,
+        [office("52")]
+    );
+    assert_eq!(
+        units_with_code(&store, "52", ymd(2025, 7, 1)).await,
+        [new_gia_lai.as_str()]
+    );
     // A retired code names nothing after the merger.
-    assert!(units_with_code(&store, "64", ymd(2025, 7, 1)).await.is_empty());
+    assert!(
+        units_with_code(&store, "64", ymd(2025, 7, 1))
+            .await
+            .is_empty()
+    );
     // An unchanged province keeps its office.
-    assert_eq!(units_with_code(&store, "01", ymd(2026, 1, 1)).await, [office("01")]);
+    assert_eq!(
+        units_with_code(&store, "01", ymd(2026, 1, 1)).await,
+        [office("01")]
+    );
 
     let binh_dinh = store.get(&office("52")).await.unwrap().unwrap();
     assert_eq!(binh_dinh.fields.valid_to, Some(ymd(2025, 6, 30)));
@@ -225,13 +265,20 @@ async fn a_repeated_or_overlapping_reorganisation_changes_nothing(db: TestDataba
         panic!("{error:?}");
     };
     assert_eq!(field, "reorganisation.name");
-    assert!(message.contains("already applied") && message.contains("nothing was changed"), "{message}");
+    assert!(
+        message.contains("already applied") && message.contains("nothing was changed"),
+        "{message}"
+    );
     assert_eq!(snapshot(&store).await, before);
 
     // Another one that ends an office the merger ended already; its first
     // change (two unchanged provinces) would be fine on its own.
     let mut overlapping = merge("overlap", ymd(2026, 1, 1), &["01", "04"], "98");
-    overlapping.changes.push(merge("x", ymd(2026, 1, 1), &["12", "52"], "97").changes.remove(0));
+    overlapping.changes.push(
+        merge("x", ymd(2026, 1, 1), &["12", "52"], "97")
+            .changes
+            .remove(0),
+    );
     let plan = Plan::from_proto(&overlapping).unwrap();
     let error = apply(&store, &plan, false, None).await.unwrap_err();
     let Error::FailedPrecondition { field, message } = &error else {
@@ -240,7 +287,11 @@ async fn a_repeated_or_overlapping_reorganisation_changes_nothing(db: TestDataba
     assert_eq!(field, "reorganisation.changes[1].predecessor_unit_ids[1]");
     assert!(message.contains("already ended on 2025-06-30"), "{message}");
     assert!(message.contains("vn-provinces-2025"), "{message}");
-    assert_eq!(snapshot(&store).await, before, "the first change was rolled back");
+    assert_eq!(
+        snapshot(&store).await,
+        before,
+        "the first change was rolled back"
+    );
 
     // One that takes a code the merger gave a new office.
     let plan = Plan::from_proto(&merge("taken", ymd(2026, 1, 1), &["01", "04"], "52")).unwrap();
@@ -293,9 +344,16 @@ async fn splits_and_dissolutions_keep_lineage(db: TestDatabase) {
     assert_eq!((applied.ended, applied.created), (2, 2));
     let links = applied.links;
     assert_eq!(links.len(), 3);
-    assert!(links.iter().any(|l| l.successor_unit_id == north.id && l.primary));
+    assert!(
+        links
+            .iter()
+            .any(|l| l.successor_unit_id == north.id && l.primary)
+    );
     assert_eq!(links.iter().filter(|l| l.primary).count(), 1);
-    let dissolved = links.iter().find(|l| l.predecessor_unit_id == office("04")).unwrap();
+    let dissolved = links
+        .iter()
+        .find(|l| l.predecessor_unit_id == office("04"))
+        .unwrap();
     assert!(dissolved.successor_unit_id.is_empty());
     let (_, mut stored, _) = snapshot(&store).await;
     let mut links = links;

@@ -9,6 +9,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use tasknet_domain::{TaskTimeline, date_from_storage, date_to_storage};
 use tasknet_proto::v1;
 
+use super::assignees::{self, Reassignment};
 use super::decode::{Decoded, PlanRow, StatusEvent, TaskRow, decode};
 use super::sql::{Param, in_list_statements, insert_rows, query_with};
 
@@ -92,6 +93,8 @@ struct TaskState {
     row: TaskRow,
     /// In cursor (acceptance) order.
     events: Vec<StatusEvent>,
+    /// The units a reorganisation passed it to, in cursor order.
+    reassignments: Vec<Reassignment>,
     /// Whether it has segments in the database already.
     stored: bool,
     dirty: bool,
@@ -105,6 +108,7 @@ struct Batch {
     new_tasks: Vec<String>,
     new_memberships: Vec<(String, String)>,
     new_events: Vec<(String, StatusEvent)>,
+    new_reassignments: Vec<(String, Reassignment)>,
 }
 
 impl Batch {
@@ -113,7 +117,9 @@ impl Batch {
         let mut ids: Vec<String> = decoded
             .iter()
             .filter_map(|entry| match entry {
-                Decoded::Task { task_id, .. } => Some(task_id.clone()),
+                Decoded::Task { task_id, .. } | Decoded::Reassigned { task_id, .. } => {
+                    Some(task_id.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -122,6 +128,7 @@ impl Batch {
         let mut batch = Self::default();
         load_tasks(tx, &ids, &mut batch.tasks).await?;
         load_events(tx, &ids, &mut batch.tasks).await?;
+        load_reassignments(tx, &ids, &mut batch.tasks).await?;
         Ok(batch)
     }
 
@@ -135,6 +142,25 @@ impl Batch {
                 created,
                 event,
             } => self.apply_task(task_id, snapshot, plan_ids, created, event),
+            Decoded::Reassigned {
+                task_id,
+                mut snapshot,
+                plan_ids,
+                previous_assignee_unit_id,
+                reassignment,
+            } => {
+                // Known tasks keep their row; for one the read model never saw
+                // created, the row names the unit it came from.
+                if !previous_assignee_unit_id.is_empty() {
+                    snapshot.assignee_unit_id = previous_assignee_unit_id;
+                }
+                self.apply_task(task_id.clone(), snapshot, plan_ids, false, None);
+                if let Some(state) = self.tasks.get_mut(&task_id) {
+                    state.reassignments.push(reassignment.clone());
+                    state.dirty = true;
+                    self.new_reassignments.push((task_id, reassignment));
+                }
+            }
             Decoded::Nothing => {}
         }
     }
@@ -159,6 +185,7 @@ impl Batch {
             let state = TaskState {
                 row: snapshot,
                 events: Vec::new(),
+                reassignments: Vec::new(),
                 stored: false,
                 dirty: true,
             };
@@ -220,6 +247,25 @@ impl Batch {
             "ON CONFLICT (task_id, cursor) DO NOTHING",
             &events,
         )
+        .await?;
+        let reassignments: Vec<Vec<Param>> = self
+            .new_reassignments
+            .iter()
+            .map(|(task, reassignment)| {
+                vec![
+                    Param::Text(task.clone()),
+                    Param::Int(reassignment.cursor),
+                    Param::Int(date_to_storage(reassignment.effective)),
+                    Param::Text(reassignment.assignee.clone()),
+                ]
+            })
+            .collect();
+        insert_rows(
+            connection,
+            "INSERT INTO rpt_task_assignees (task_id, cursor, effective_date, assignee_unit_id)",
+            "ON CONFLICT (task_id, cursor) DO NOTHING",
+            &reassignments,
+        )
         .await
     }
 
@@ -279,6 +325,7 @@ async fn load_tasks(
             let state = TaskState {
                 row,
                 events: Vec::new(),
+                reassignments: Vec::new(),
                 stored: true,
                 dirty: false,
             };
@@ -307,6 +354,30 @@ async fn load_events(
             .ok_or_else(|| corrupt(format!("rpt_task_events row of {id} is invalid")))?;
             if let Some(state) = tasks.get_mut(&id) {
                 state.events.push(event);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn load_reassignments(
+    tx: &mut Transaction<'_, Any>,
+    ids: &[String],
+    tasks: &mut HashMap<String, TaskState>,
+) -> Result<(), sqlx::Error> {
+    let select = "SELECT task_id, cursor, effective_date, assignee_unit_id \
+                  FROM rpt_task_assignees WHERE task_id";
+    for (sql, params) in in_list_statements(select, "ORDER BY task_id, cursor", &[], ids) {
+        for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
+            let id: String = row.try_get(0)?;
+            let effective = date_from_storage(row.try_get(2)?)
+                .ok_or_else(|| corrupt(format!("rpt_task_assignees row of {id} is invalid")))?;
+            if let Some(state) = tasks.get_mut(&id) {
+                state.reassignments.push(Reassignment {
+                    cursor: row.try_get(1)?,
+                    effective,
+                    assignee: row.try_get(3)?,
+                });
             }
         }
     }
@@ -359,19 +430,23 @@ fn segment_params(task_id: &str, state: &TaskState) -> Vec<Vec<Param>> {
             .filter_map(StatusEvent::timeline_event)
             .collect(),
     };
-    timeline
-        .segments()
-        .into_iter()
-        .map(|segment| {
-            vec![
+    let mut rows = Vec::new();
+    for segment in timeline.segments() {
+        let from = segment.from.map_or(SEGMENT_START, date_to_storage);
+        let until = segment.until.map_or(SEGMENT_END, date_to_storage);
+        let initial = state.row.assignee_unit_id.as_str();
+        // One row per holder of the task while the segment's state held.
+        for piece in assignees::split(from, until, initial, &state.reassignments) {
+            rows.push(vec![
                 Param::Text(task_id.to_owned()),
-                Param::Int(segment.from.map_or(SEGMENT_START, date_to_storage)),
-                Param::Int(segment.until.map_or(SEGMENT_END, date_to_storage)),
-                Param::Text(state.row.assignee_unit_id.clone()),
+                Param::Int(piece.from),
+                Param::Int(piece.until),
+                Param::Text(piece.assignee.to_owned()),
                 Param::Int(date_to_storage(state.row.assigned_date)),
                 Param::Int(date_to_storage(segment.state.deadline)),
                 Param::OptInt(segment.state.completed_on.map(date_to_storage)),
-            ]
-        })
-        .collect()
+            ]);
+        }
+    }
+    rows
 }

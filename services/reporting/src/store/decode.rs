@@ -8,6 +8,8 @@ use tasknet_domain::{
 };
 use tasknet_proto::v1::{self, TaskEventKind};
 
+use super::assignees::Reassignment;
+
 /// A plan as `rpt_plans` stores it.
 #[derive(Debug, Clone)]
 pub struct PlanRow {
@@ -99,6 +101,16 @@ pub enum Decoded {
         created: bool,
         event: Option<StatusEvent>,
     },
+    /// A task passed to another unit by a reorganisation.
+    Reassigned {
+        task_id: String,
+        /// The task after the change; its assignee is the new holder.
+        snapshot: TaskRow,
+        plan_ids: Vec<String>,
+        /// The unit that held it before (empty from an older producer).
+        previous_assignee_unit_id: String,
+        reassignment: Reassignment,
+    },
     /// Progress notes and kinds this version does not know: nothing to keep.
     Nothing,
 }
@@ -140,6 +152,9 @@ fn decode_plan(plan: &v1::Plan, change: &v1::Change) -> Result<PlanRow, FieldErr
 
 fn decode_task_event(event: &v1::TaskEvent, cursor: i64) -> Result<Decoded, FieldError> {
     let kind = TaskEventKind::try_from(event.kind).unwrap_or(TaskEventKind::Unspecified);
+    if kind == TaskEventKind::Reassigned {
+        return decode_reassignment(event, cursor);
+    }
     let relevant = matches!(
         kind,
         TaskEventKind::Created
@@ -184,6 +199,56 @@ fn decode_task_event(event: &v1::TaskEvent, cursor: i64) -> Result<Decoded, Fiel
         created: kind == TaskEventKind::Created,
         event: status_event,
     })
+}
+
+fn decode_reassignment(event: &v1::TaskEvent, cursor: i64) -> Result<Decoded, FieldError> {
+    let task = event
+        .task
+        .as_ref()
+        .ok_or_else(|| FieldError::missing("task_event.task"))?;
+    if task.id.is_empty() {
+        return Err(FieldError::missing("task_event.task.id"));
+    }
+    if task.assignee_unit_id.is_empty() {
+        return Err(FieldError::missing("task_event.task.assignee_unit_id"));
+    }
+    let snapshot = TaskRow {
+        assignee_unit_id: task.assignee_unit_id.clone(),
+        title: task.title.clone(),
+        assigned_date: date_from_proto(
+            "task_event.task.assigned_date",
+            task.assigned_date.as_ref(),
+        )?,
+        initial_deadline: date_from_proto("task_event.task.deadline", task.deadline.as_ref())?,
+    };
+    let effective = effective_date(event)?;
+    Ok(Decoded::Reassigned {
+        task_id: task.id.to_ascii_lowercase(),
+        reassignment: Reassignment {
+            cursor,
+            effective,
+            assignee: task.assignee_unit_id.clone(),
+        },
+        snapshot,
+        plan_ids: task
+            .plan_ids
+            .iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect(),
+        previous_assignee_unit_id: event.previous_assignee_unit_id.clone(),
+    })
+}
+
+/// The effective date sent, or derived from the instant if an older
+/// producer left it out.
+fn effective_date(event: &v1::TaskEvent) -> Result<NaiveDate, FieldError> {
+    match optional_date_from_proto("task_event.effective_date", event.effective_date.as_ref())? {
+        Some(date) => Ok(date),
+        None => Ok(vietnam_date(timestamp_from_proto(
+            "task_event.effective_time",
+            event.effective_time.as_ref(),
+        )?)),
+    }
 }
 
 fn status_event(

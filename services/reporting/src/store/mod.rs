@@ -3,6 +3,7 @@
 //! cursor it has reached.
 
 mod apply;
+pub mod assignees;
 pub mod decode;
 pub mod notes;
 mod query;

@@ -2,6 +2,7 @@
 //! hand-built change-log entries.
 
 mod random;
+mod reorganised;
 mod restart;
 mod service;
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tasknet_organisation::reference::{reference_unit_id, reference_unit_id_at};
 use tasknet_proto::tonic::Code;
-use tasknet_proto::v1::{self, LineageKind, UnitCategory};
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
+use tasknet_proto::v1::{self, LineageKind, UnitCategory};
 use tasknet_storage::testing::TestDatabase;
 use tokio_stream::StreamExt;
 
@@ -32,11 +32,18 @@ async fn assignee(harness: &mut Harness, task_id: &str) -> v1::Task {
         .unwrap()
 }
 
-async fn transfer(harness: &mut Harness, id: &str) -> Result<v1::TransferOpenTasksResponse, tasknet_proto::tonic::Status> {
+async fn transfer(
+    harness: &mut Harness,
+    id: &str,
+) -> Result<v1::TransferOpenTasksResponse, tasknet_proto::tonic::Status> {
     let request = v1::TransferOpenTasksRequest {
         reorganisation_id: id.to_owned(),
     };
-    Ok(harness.client.transfer_open_tasks(request).await?.into_inner())
+    Ok(harness
+        .client
+        .transfer_open_tasks(request)
+        .await?
+        .into_inner())
 }
 
 /// Every change after `after`, as far as the head of the log.
@@ -65,18 +72,30 @@ async fn changes_after(harness: &mut Harness, after: i64) -> Vec<v1::Change> {
 
 async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
     let mut harness = Harness::start(db).await;
-    let mut organisation =
-        OrganisationServiceClient::new(tasknet_server::connect_lazy(&harness.organisation_endpoint).unwrap());
+    let mut organisation = OrganisationServiceClient::new(
+        tasknet_server::connect_lazy(&harness.organisation_endpoint).unwrap(),
+    );
     let binh_dinh = office("52");
     let gia_lai_2024 = office("64");
     let hanoi = office("01");
     let gia_lai = reference_unit_id_at(UnitCategory::ProvincialOffice, "52", ymd(2025, 7, 1));
 
-    let open = harness.create(harness.new_task(&binh_dinh, ymd(2025, 6, 2), ymd(2025, 6, 25))).await;
-    let done_before = harness.create(harness.new_task(&binh_dinh, ymd(2025, 6, 3), ymd(2025, 6, 30))).await;
-    let done_after = harness.create(harness.new_task(&gia_lai_2024, ymd(2025, 6, 4), ymd(2025, 7, 10))).await;
-    let unchanged = harness.create(harness.new_task(&hanoi, ymd(2025, 6, 5), ymd(2025, 7, 10))).await;
-    for (task, day) in [(&done_before, ymd(2025, 6, 20)), (&done_after, ymd(2025, 7, 5))] {
+    let open = harness
+        .create(harness.new_task(&binh_dinh, ymd(2025, 6, 2), ymd(2025, 6, 25)))
+        .await;
+    let done_before = harness
+        .create(harness.new_task(&binh_dinh, ymd(2025, 6, 3), ymd(2025, 6, 30)))
+        .await;
+    let done_after = harness
+        .create(harness.new_task(&gia_lai_2024, ymd(2025, 6, 4), ymd(2025, 7, 10)))
+        .await;
+    let unchanged = harness
+        .create(harness.new_task(&hanoi, ymd(2025, 6, 5), ymd(2025, 7, 10)))
+        .await;
+    for (task, day) in [
+        (&done_before, ymd(2025, 6, 20)),
+        (&done_after, ymd(2025, 7, 5)),
+    ] {
         harness
             .client
             .update_task(update(&task.id, at_noon(day), complete()))
@@ -97,18 +116,48 @@ async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
 
     let response = transfer(&mut harness, &reorganisation_id).await.unwrap();
     assert_eq!(response.transferred, 2);
-    assert_eq!(response.effective_date, Some(v1::Date { year: 2025, month: 7, day: 1 }));
+    assert_eq!(
+        response.effective_date,
+        Some(v1::Date {
+            year: 2025,
+            month: 7,
+            day: 1
+        })
+    );
     assert_eq!(response.units.len(), 52, "one row per ended office");
-    let from_binh_dinh = response.units.iter().find(|u| u.predecessor_unit_id == binh_dinh).unwrap();
-    assert_eq!((from_binh_dinh.successor_unit_id.as_str(), from_binh_dinh.transferred), (gia_lai.as_str(), 1));
+    let from_binh_dinh = response
+        .units
+        .iter()
+        .find(|u| u.predecessor_unit_id == binh_dinh)
+        .unwrap();
+    assert_eq!(
+        (
+            from_binh_dinh.successor_unit_id.as_str(),
+            from_binh_dinh.transferred
+        ),
+        (gia_lai.as_str(), 1)
+    );
     assert_eq!(response.last_cursor, harness.head().await);
 
     let moved = assignee(&mut harness, &open.id).await;
     assert_eq!(moved.assignee_unit_id, gia_lai);
     assert_eq!(moved.version, open.version + 1);
-    assert_eq!(assignee(&mut harness, &done_after.id).await.assignee_unit_id, gia_lai);
-    assert_eq!(assignee(&mut harness, &done_before.id).await.assignee_unit_id, binh_dinh);
-    assert_eq!(assignee(&mut harness, &unchanged.id).await.assignee_unit_id, hanoi);
+    assert_eq!(
+        assignee(&mut harness, &done_after.id)
+            .await
+            .assignee_unit_id,
+        gia_lai
+    );
+    assert_eq!(
+        assignee(&mut harness, &done_before.id)
+            .await
+            .assignee_unit_id,
+        binh_dinh
+    );
+    assert_eq!(
+        assignee(&mut harness, &unchanged.id).await.assignee_unit_id,
+        hanoi
+    );
 
     let changes = changes_after(&mut harness, before).await;
     assert_eq!(changes.len(), 2);
@@ -117,10 +166,19 @@ async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
             panic!("{change:?}");
         };
         assert_eq!(event.kind, v1::TaskEventKind::Reassigned as i32);
-        assert_eq!(event.effective_date, Some(v1::Date { year: 2025, month: 7, day: 1 }));
+        assert_eq!(
+            event.effective_date,
+            Some(v1::Date {
+                year: 2025,
+                month: 7,
+                day: 1
+            })
+        );
         assert_eq!(event.reorganisation_id, reorganisation_id);
         assert_eq!(event.task.as_ref().unwrap().assignee_unit_id, gia_lai);
-        assert!([binh_dinh.clone(), gia_lai_2024.clone()].contains(&event.previous_assignee_unit_id));
+        assert!(
+            [binh_dinh.clone(), gia_lai_2024.clone()].contains(&event.previous_assignee_unit_id)
+        );
     }
 
     // Again: nothing left to pass on, nothing written.
@@ -133,9 +191,12 @@ async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
 
 async fn transfers_that_cannot_run_are_refused(db: TestDatabase) {
     let mut harness = Harness::start(db).await;
-    let mut organisation =
-        OrganisationServiceClient::new(tasknet_server::connect_lazy(&harness.organisation_endpoint).unwrap());
-    let task = harness.create(harness.new_task(&office("01"), ymd(2025, 6, 2), ymd(2025, 6, 25))).await;
+    let mut organisation = OrganisationServiceClient::new(
+        tasknet_server::connect_lazy(&harness.organisation_endpoint).unwrap(),
+    );
+    let task = harness
+        .create(harness.new_task(&office("01"), ymd(2025, 6, 2), ymd(2025, 6, 25)))
+        .await;
     let future = tasknet_domain::vietnam_date(chrono::Utc::now()) + chrono::TimeDelta::days(30);
     let reorganisation = v1::Reorganisation {
         name: "future-merger".into(),
@@ -166,10 +227,15 @@ async fn transfers_that_cannot_run_are_refused(db: TestDatabase) {
     assert_refused(&status, Code::FailedPrecondition, "reorganisation_id");
     let status = transfer(&mut harness, &new_id()).await.unwrap_err();
     assert_refused(&status, Code::NotFound, "reorganisation_id");
-    let status = transfer(&mut harness, "vn-provinces-2025").await.unwrap_err();
+    let status = transfer(&mut harness, "vn-provinces-2025")
+        .await
+        .unwrap_err();
     assert_refused(&status, Code::InvalidArgument, "reorganisation_id");
     assert_eq!(harness.head().await, head, "nothing was written");
-    assert_eq!(assignee(&mut harness, &task.id).await.assignee_unit_id, office("01"));
+    assert_eq!(
+        assignee(&mut harness, &task.id).await.assignee_unit_id,
+        office("01")
+    );
     harness.stop().await;
 }
 
