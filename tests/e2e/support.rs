@@ -18,7 +18,7 @@ use tasknet_auth::{
 };
 use tasknet_server::{
     ClientOptions, GrpcServer, RemoteAuthenticator, ServeOptions, Shutdown, TracedChannel,
-    connect_lazy, connect_lazy_with,
+    connect_lazy_with,
 };
 use tasknet_storage::testing::TestDatabase;
 use tasknet_storage::{Backend, DatabaseOptions};
