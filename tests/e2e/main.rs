@@ -8,4 +8,5 @@ mod agent_faults;
 mod auth;
 mod golden;
 mod processes;
+mod reorganisation;
 mod reports;

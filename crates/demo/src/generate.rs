@@ -157,7 +157,7 @@ fn valid_over(unit: &v1::Unit, period: DatePeriod) -> bool {
     from_ok && to_ok
 }
 
-fn units_of<'a>(
+pub(crate) fn units_of<'a>(
     units: &[&'a v1::Unit],
     category: UnitCategory,
     period: DatePeriod,
@@ -169,7 +169,10 @@ fn units_of<'a>(
         .collect()
 }
 
-fn headquarters<'a>(units: &[&'a v1::Unit], period: DatePeriod) -> Result<&'a v1::Unit, DemoError> {
+pub(crate) fn headquarters<'a>(
+    units: &[&'a v1::Unit],
+    period: DatePeriod,
+) -> Result<&'a v1::Unit, DemoError> {
     units_of(units, UnitCategory::Headquarters, period)
         .first()
         .copied()
@@ -382,7 +385,11 @@ impl YearGenerator<'_> {
 
 /// The creation and updates of a scenario, with strictly increasing
 /// effective instants during office hours and ids drawn from the seed.
-fn build_requests(rng: &mut ChaCha8Rng, new_task: v1::NewTask, scenario: &Scenario) -> DemoTask {
+pub(crate) fn build_requests(
+    rng: &mut ChaCha8Rng,
+    new_task: v1::NewTask,
+    scenario: &Scenario,
+) -> DemoTask {
     let created = office_hours(rng, scenario.assigned);
     let task_id = uuid_v7(rng, created).to_string();
     let create = v1::CreateTaskRequest {

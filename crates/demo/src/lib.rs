@@ -16,6 +16,10 @@
 //! - [`expected_breakdown`] and [`expected_plan_progress`] count what the
 //!   reports must say, independently of any database.
 //! - [`load`] runs the whole thing against a running server.
+//! - [`ContinuationSpec`] and [`load_continuation`]: the half-years after
+//!   the seed's (H2 2024, H1 2025, H2 2025) across the provincial merger of
+//!   1 July 2025, which the loader applies between them, passing the merged
+//!   offices' open tasks to their successors.
 //!
 //! Provincial offices get tasks in proportion to half an equal share plus
 //! half a population share, from approximate 2023 populations
@@ -24,6 +28,8 @@
 
 mod apportion;
 mod calendar;
+mod continuation;
+mod continuation_load;
 mod expected;
 mod generate;
 mod load;
@@ -34,6 +40,11 @@ mod spec;
 mod titles;
 
 pub use apportion::apportion;
+pub use continuation::{
+    CONTINUATION_SEED, ContinuationSpec, HalfSpec, generate_continuation, merger_date,
+    provinces_2025,
+};
+pub use continuation_load::{ContinuationSummary, MERGER, load_continuation};
 pub use expected::{
     ExpectedCounts, ExpectedPlanProgress, expected_breakdown, expected_plan_progress,
 };

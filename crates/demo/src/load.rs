@@ -50,6 +50,8 @@ pub enum LoadStage {
     Plans,
     /// Ingesting task creations and updates.
     Tasks,
+    /// Applying a reorganisation and passing open tasks on.
+    Reorganising,
 }
 
 /// A progress report, for a progress bar over the mutations.
@@ -185,7 +187,7 @@ pub async fn load_split(
     Ok(summary)
 }
 
-fn channel(endpoint: &str, client: &ClientOptions) -> anyhow::Result<TracedChannel> {
+pub(crate) fn channel(endpoint: &str, client: &ClientOptions) -> anyhow::Result<TracedChannel> {
     tasknet_server::connect_lazy_with(endpoint, client)
         .with_context(|| format!("invalid endpoint {endpoint:?}"))
 }
@@ -244,7 +246,15 @@ pub async fn load_dataset(
             .await
             .with_context(|| format!("CreatePlan {} failed", plan.plan_id))?;
     }
-    let ingested = ingest(task_endpoint, options, &dataset, streams.max(1), &progress).await?;
+    let ingested = ingest(
+        task_endpoint,
+        options,
+        &dataset,
+        streams.max(1),
+        Slice::All,
+        &progress,
+    )
+    .await?;
     Ok(LoadSummary {
         units,
         dataset,
@@ -289,10 +299,32 @@ impl<'a> Item<'a> {
     }
 }
 
+/// Which of a data set's mutations to send, by effective time (seconds
+/// since the epoch): all of them, or those before or from an instant (the
+/// continuation sends what happened before the merger, transfers the open
+/// tasks, then sends the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slice {
+    All,
+    Before(i64),
+    From(i64),
+}
+
+impl Slice {
+    fn keeps(self, item: Item<'_>) -> bool {
+        let (seconds, _) = item.effective();
+        match self {
+            Slice::All => true,
+            Slice::Before(instant) => seconds < instant,
+            Slice::From(instant) => seconds >= instant,
+        }
+    }
+}
+
 /// Every task's mutations on stream `task index % streams`, each stream in
 /// effective-time order. A task's own mutations have increasing effective
 /// times, so the stable sort keeps them in their order.
-fn partition(dataset: &DemoDataset, streams: usize) -> Vec<Vec<Item<'_>>> {
+fn partition(dataset: &DemoDataset, streams: usize, slice: Slice) -> Vec<Vec<Item<'_>>> {
     let mut items: Vec<(usize, Item<'_>)> = Vec::with_capacity(dataset.mutation_count());
     for (index, task) in dataset.tasks.iter().enumerate() {
         items.push((index % streams, Item::Create(&task.create)));
@@ -302,6 +334,7 @@ fn partition(dataset: &DemoDataset, streams: usize) -> Vec<Vec<Item<'_>>> {
                 .map(|u| (index % streams, Item::Update(u))),
         );
     }
+    items.retain(|(_, item)| slice.keeps(*item));
     items.sort_by_key(|(_, item)| item.effective());
     let mut partitions = vec![Vec::new(); streams];
     for (stream, item) in items {
@@ -311,21 +344,23 @@ fn partition(dataset: &DemoDataset, streams: usize) -> Vec<Vec<Item<'_>>> {
 }
 
 #[derive(Debug, Default, Clone, Copy)]
-struct Ingested {
-    duplicates: u64,
-    last_cursor: i64,
+pub(crate) struct Ingested {
+    pub duplicates: u64,
+    pub last_cursor: i64,
 }
 
-async fn ingest(
+/// Sends `slice` of `dataset`'s task mutations over `streams` ingest streams.
+pub(crate) async fn ingest(
     endpoint: &str,
     options: &ClientOptions,
     dataset: &DemoDataset,
     streams: usize,
+    slice: Slice,
     progress: &impl Fn(LoadProgress),
 ) -> anyhow::Result<Ingested> {
-    let total = dataset.mutation_count() as u64;
     let acknowledged = AtomicU64::new(0);
-    let partitions = partition(dataset, streams);
+    let partitions = partition(dataset, streams, slice);
+    let total = partitions.iter().map(Vec::len).sum::<usize>() as u64;
     let mut drivers = Vec::with_capacity(streams);
     for (stream, items) in partitions.iter().enumerate() {
         // A connection per stream, so the server can spread them over its threads.

@@ -5,16 +5,23 @@
 //! so it cannot hand over a wrong mapping) and reassigns through the writer,
 //! each task an idempotent update recorded in the change log.
 //!
-//! Which tasks pass: those open now, and those completed on or after the
-//! effective date (the successor completed them). Tasks completed before it
-//! stay with the unit that completed them.
+//! Which tasks pass: those open on the day before the effective date pass
+//! on that date (and the successor completes them). Tasks completed before
+//! it stay with the unit that completed them — unless they are reopened
+//! later, when the ended unit can no longer act on them: they pass from
+//! their reopening. A transfer only sees reopenings recorded by then, so it
+//! is run again after late updates; repeating it changes nothing else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, TimeDelta, Utc};
 use sqlx::Row;
-use tasknet_domain::{date_from_proto, date_to_proto, date_to_storage, vietnam_date};
+use tasknet_domain::{
+    TaskTimeline, TimelineEvent, date_from_proto, date_to_proto, date_to_storage,
+    optional_date_from_proto, vietnam_date,
+};
+use tasknet_proto::prost::Message;
 use tasknet_proto::v1;
 
 use crate::access::Access;
@@ -50,16 +57,18 @@ impl TaskGrpc {
             ));
         }
         let tasks = self.tasks_to_transfer(&successors, effective).await?;
+        let ids: Vec<String> = tasks.iter().map(|(id, _)| id.clone()).collect();
+        let dates = transfer_dates(&self.pool, &ids, effective).await?;
         let mut tally: Tally = successors
             .iter()
             .map(|(from, to)| (from.clone(), (to.clone(), 0, 0)))
             .collect();
         let mut pending = Vec::with_capacity(tasks.len());
         for (task_id, from) in &tasks {
-            let Some(to) = successors.get(from) else {
+            let (Some(to), Some(date)) = (successors.get(from), dates.get(task_id)) else {
                 continue;
             };
-            let reassign = Reassign::new(task_id, from, to, effective, &reorganisation_id);
+            let reassign = Reassign::new(task_id, from, to, *date, &reorganisation_id);
             let receiver = self
                 .writer
                 .enqueue(crate::request::Mutation::Reassign(reassign), access.clone())
@@ -132,6 +141,64 @@ impl TaskGrpc {
         }
         Ok(tasks)
     }
+}
+
+/// The day each task passes on: the effective date if it was open the day
+/// before; else (completed then, open or completed again since) the day it
+/// was first reopened on or after it. Read from the change log's effective
+/// dates, so late entries count as of the day they took effect.
+async fn transfer_dates(
+    pool: &sqlx::AnyPool,
+    task_ids: &[String],
+    effective: NaiveDate,
+) -> Result<HashMap<String, NaiveDate>> {
+    let mut timelines: HashMap<String, (TaskTimeline, Vec<NaiveDate>)> = HashMap::new();
+    for chunk in task_ids.chunks(UNITS_PER_QUERY) {
+        let mut sql = Sql::new("SELECT task_id, payload FROM change_log WHERE task_id IN ");
+        sql.list(chunk.iter().map(|id| Arg::Text(id.clone())))
+            .push(" ORDER BY task_id, cursor");
+        for row in sql.query().fetch_all(pool).await? {
+            let task_id: String = row.try_get("task_id")?;
+            let payload: Vec<u8> = row.try_get("payload")?;
+            let change = v1::Change::decode(payload.as_slice())
+                .map_err(|e| Error::Internal(format!("change of task {task_id}: {e}")))?;
+            let Some(v1::change::Event::TaskEvent(event)) = change.event else {
+                continue;
+            };
+            let (timeline, reopenings) = timelines
+                .entry(task_id)
+                .or_insert_with(|| (TaskTimeline::new(effective), Vec::new()));
+            let Ok(Some(day)) = optional_date_from_proto("", event.effective_date.as_ref()) else {
+                continue;
+            };
+            match v1::TaskEventKind::try_from(event.kind) {
+                Ok(v1::TaskEventKind::Completed) => {
+                    timeline
+                        .events
+                        .push(TimelineEvent::Completed { effective: day });
+                }
+                Ok(v1::TaskEventKind::Reopened) => {
+                    timeline
+                        .events
+                        .push(TimelineEvent::Reopened { effective: day });
+                    reopenings.push(day);
+                }
+                _ => {}
+            }
+        }
+    }
+    let day_before = effective - TimeDelta::days(1);
+    Ok(timelines
+        .into_iter()
+        .filter_map(|(task_id, (timeline, reopenings))| {
+            let date = if timeline.state_as_of(day_before).completed_on.is_none() {
+                Some(effective)
+            } else {
+                reopenings.into_iter().filter(|day| *day >= effective).min()
+            };
+            date.map(|date| (task_id, date))
+        })
+        .collect())
 }
 
 /// Waits for every queued reassignment; returns the last new cursor. A task

@@ -92,9 +92,15 @@ async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
     let unchanged = harness
         .create(harness.new_task(&hanoi, ymd(2025, 6, 5), ymd(2025, 7, 10)))
         .await;
+    // Done before the merger and sent back after it: Bình Định completed it,
+    // but only Gia Lai can redo it, from the day it was reopened.
+    let reopened = harness
+        .create(harness.new_task(&binh_dinh, ymd(2025, 6, 6), ymd(2025, 6, 30)))
+        .await;
     for (task, day) in [
         (&done_before, ymd(2025, 6, 20)),
         (&done_after, ymd(2025, 7, 5)),
+        (&reopened, ymd(2025, 6, 21)),
     ] {
         harness
             .client
@@ -186,6 +192,26 @@ async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
     let again = transfer(&mut harness, &reorganisation_id).await.unwrap();
     assert_eq!((again.transferred, again.already_transferred), (0, 0));
     assert_eq!(harness.head().await, head);
+
+    // Sent back after the merger: it passes from the day it was reopened,
+    // when the transfer runs again; until then it was Bình Định's, done.
+    harness
+        .client
+        .update_task(update(&reopened.id, at_noon(ymd(2025, 7, 10)), reopen()))
+        .await
+        .unwrap();
+    let before = harness.head().await;
+    let late = transfer(&mut harness, &reorganisation_id).await.unwrap();
+    assert_eq!(late.transferred, 1);
+    let changes = changes_after(&mut harness, before).await;
+    let Some(v1::change::Event::TaskEvent(event)) = &changes[0].event else {
+        panic!("{changes:?}");
+    };
+    assert_eq!(
+        event.effective_date,
+        Some(tasknet_domain::date_to_proto(ymd(2025, 7, 10)))
+    );
+    assert_eq!(event.task.as_ref().unwrap().assignee_unit_id, gia_lai);
     harness.stop().await;
 }
 
