@@ -29,6 +29,9 @@ pub enum Command {
     Admin(crate::admin_cli::AdminCommand),
     /// The provincial office agent: a durable local outbox pushed to the centre.
     Agent(crate::agent_cli::AgentArgs),
+    /// Units over time: reorganisations, lineage, codes on a date.
+    #[command(subcommand)]
+    Org(crate::org_cli::OrgCommand),
 }
 
 impl Command {
@@ -41,7 +44,9 @@ impl Command {
                 ServiceKind::Task => "tasknet-task",
                 ServiceKind::Reporting => "tasknet-reporting",
             },
-            Command::Report(_) | Command::Demo(_) | Command::Admin(_) => "tasknet-cli",
+            Command::Report(_) | Command::Demo(_) | Command::Admin(_) | Command::Org(_) => {
+                "tasknet-cli"
+            }
             Command::Agent(_) => "tasknet-agent",
         }
     }
@@ -132,6 +137,25 @@ pub enum GroupByArg {
     Unit,
 }
 
+/// The structure of units figures are stated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BasisArg {
+    /// The units in force on the as-of date; earlier units' figures are
+    /// counted under their successors, in both periods.
+    Current,
+    /// The units as they were in each period.
+    Historical,
+}
+
+impl BasisArg {
+    pub fn to_proto(self) -> tasknet_proto::v1::ReportBasis {
+        match self {
+            BasisArg::Current => tasknet_proto::v1::ReportBasis::CurrentStructure,
+            BasisArg::Historical => tasknet_proto::v1::ReportBasis::HistoricalStructure,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
@@ -184,6 +208,9 @@ pub struct SummaryArgs {
     /// What the text calls the task system.
     #[arg(long, default_value = "tasknet")]
     pub system_name: String,
+    /// The structure of units the figures are stated on.
+    #[arg(long, value_enum, default_value = "current")]
+    pub basis: BasisArg,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 }
@@ -198,6 +225,9 @@ pub struct StatusArgs {
     pub as_of: chrono::NaiveDate,
     #[arg(long = "by", value_enum, default_value = "none")]
     pub group_by: GroupByArg,
+    /// The structure of units the figures are stated on.
+    #[arg(long, value_enum, default_value = "current")]
+    pub basis: BasisArg,
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     #[command(flatten)]
@@ -246,8 +276,9 @@ pub struct DemoLoadArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DemoSize {
-    /// H1 2023 and H1 2024 at the size of the seed report (~225,000 tasks).
+    /// H1 2023 and H1 2024 at the size of the seed report (~225,000 tasks),
+    /// then H2 2024 to H2 2025 across the 2025 merger (~95,000 more).
     Seed,
-    /// The same shape with a few thousand tasks.
+    /// The same shape with a few thousand tasks (and ~5,000 after).
     Small,
 }

@@ -1,5 +1,6 @@
 //! Demo data: the seed period's tasks, pushed through the public gRPC API as
-//! the offices would push them, with a progress bar.
+//! the offices would push them, with a progress bar; then the half-years
+//! after it, across the 2025 provincial merger.
 
 use std::time::Duration;
 
@@ -48,9 +49,41 @@ pub async fn load(
     if matches!(size, DemoSize::Seed) {
         tasknet_demo::add_seed_note(endpoint, client).await?;
     }
-    wait_for_reports(endpoint, client, summary.last_cursor).await?;
     println!("demo data loaded: {summary}");
+    let continued = continuation(endpoint, client, size).await?;
+    let last_cursor = summary.last_cursor.max(continued.load.last_cursor);
+    wait_for_reports(endpoint, client, last_cursor).await?;
+    println!("continued across the 2025 provincial merger: {continued}");
     Ok(())
+}
+
+/// H2 2024 to H2 2025, across the merger of 1 July 2025 (which it applies).
+async fn continuation(
+    endpoint: &str,
+    client: &tasknet_server::ClientOptions,
+    size: DemoSize,
+) -> anyhow::Result<tasknet_demo::ContinuationSummary> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "H2 2024 – H2 2025, across the 2025 merger {bar:40} {pos}/{len} updates ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    let spec = match size {
+        DemoSize::Seed => tasknet_demo::ContinuationSpec::full(),
+        DemoSize::Small => tasknet_demo::ContinuationSpec::small(),
+    };
+    let continued =
+        tasknet_demo::load_continuation(endpoint, endpoint, client, &spec, |progress| {
+            bar.set_length(progress.total_mutations);
+            bar.set_position(progress.acknowledged);
+        })
+        .await
+        .context("failed to load the demo's continuation across the 2025 merger")?;
+    bar.finish_and_clear();
+    Ok(continued)
 }
 
 /// Waits until the reporting service has applied everything loaded, so the

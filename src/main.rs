@@ -8,6 +8,7 @@ mod cli;
 mod compose;
 mod config;
 mod demo;
+mod org_cli;
 mod report;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ async fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args).await,
         Command::Admin(args) => admin_cli::run(args).await,
         Command::Agent(args) => agent_cli::run(args).await,
+        Command::Org(args) => org_cli::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,7 +22,7 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
 
 async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     let request = v1::ReportSummaryRequest {
-        basis: v1::ReportBasis::Unspecified as i32,
+        basis: args.basis.to_proto() as i32,
         period: Some(period(&args.period)),
         as_of: Some(date_to_proto(args.as_of)),
         language: match args.lang {
@@ -82,7 +82,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
         GroupByArg::Unit => GroupBy::Unit,
     };
     let request = v1::StatusBreakdownRequest {
-        basis: v1::ReportBasis::Unspecified as i32,
+        basis: args.basis.to_proto() as i32,
         period: Some(period(&args.period)),
         as_of: Some(date_to_proto(args.as_of)),
         group_by: group_by as i32,
@@ -112,6 +112,10 @@ pub struct StatusReport {
     pub rows: Vec<StatusRow>,
     pub national: StatusRow,
     pub applied_cursor: i64,
+    /// `CURRENT_STRUCTURE` or `HISTORICAL_STRUCTURE`.
+    pub basis: String,
+    /// On the current structure: the day whose units the figures are for.
+    pub structure_date: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +127,10 @@ pub struct StatusRow {
     pub current: Counts,
     pub previous: Counts,
     pub total_change_percent: Option<f64>,
+    /// By unit on the current structure: earlier units counted in this row.
+    pub restated_unit_ids: Vec<String>,
+    /// By unit: the unit's last day, when it has ended.
+    pub valid_to: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,6 +175,8 @@ impl From<&v1::BreakdownRow> for StatusRow {
             current: row.current.as_ref().into(),
             previous: row.previous.as_ref().into(),
             total_change_percent: row.total_change_percent,
+            restated_unit_ids: row.restated_unit_ids.clone(),
+            valid_to: show_date(row.group_valid_to.as_ref()),
         }
     }
 }
@@ -191,6 +201,12 @@ impl From<&v1::StatusBreakdownResponse> for StatusReport {
                 .map(StatusRow::from)
                 .unwrap_or_else(|| StatusRow::from(&v1::BreakdownRow::default())),
             applied_cursor: response.applied_cursor,
+            basis: response
+                .basis()
+                .as_str_name()
+                .trim_start_matches("REPORT_BASIS_")
+                .to_owned(),
+            structure_date: show_date(response.structure_date.as_ref()),
         }
     }
 }
@@ -216,11 +232,18 @@ impl StatusReport {
             ..self.national.clone()
         };
         for row in self.rows.iter().chain(std::iter::once(&national)) {
-            let label = if row.code.is_empty() || row.code == row.name_vi {
+            let mut label = if row.code.is_empty() || row.code == row.name_vi {
                 row.name_vi.clone()
             } else {
                 format!("{} {}", row.code, row.name_vi)
             };
+            if !row.valid_to.is_empty() {
+                label.push_str(&format!(" (đến/to {})", row.valid_to));
+            }
+            if !row.restated_unit_ids.is_empty() {
+                let count = row.restated_unit_ids.len();
+                label.push_str(&format!(" (+{count} đơn vị cũ/earlier units)"));
+            }
             lines.push(vec![
                 label,
                 row.current.total.to_string(),
@@ -234,21 +257,36 @@ impl StatusReport {
             ]);
         }
         let mut out = format!(
-            "Tasks assigned {} to {}, status as of {} (vs {} to {}, as of {})\n",
+            "Tasks assigned {} to {}, status as of {} (vs {} to {}, as of {})\n{}\n",
             self.period[0],
             self.period[1],
             self.as_of,
             self.previous_period[0],
             self.previous_period[1],
-            self.previous_as_of
+            self.previous_as_of,
+            self.basis_line()
         );
         out.push_str(&render_table(&lines));
         out
     }
 }
 
+impl StatusReport {
+    /// Which units the figures are for, in both languages.
+    fn basis_line(&self) -> String {
+        if self.basis == "HISTORICAL_STRUCTURE" {
+            "Cơ cấu từng kỳ / Historical structure: units as they were in each period".to_owned()
+        } else {
+            format!(
+                "Cơ cấu hiện hành / Current structure: units in force on {}, earlier units counted under their successors",
+                self.structure_date
+            )
+        }
+    }
+}
+
 /// Left-aligns the first column, right-aligns the rest.
-fn render_table(lines: &[Vec<String>]) -> String {
+pub(crate) fn render_table(lines: &[Vec<String>]) -> String {
     let columns = lines.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

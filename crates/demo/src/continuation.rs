@@ -253,19 +253,15 @@ impl Half<'_> {
         Ok(())
     }
 
-    /// Provincial offices: half an equal share, half a population share (a
-    /// merged office has its provinces' people). Others: seeded random weights.
+    /// Provincial offices: as the seed spreads them over the 63 provinces
+    /// (half an equal share, half a population share), a merged office
+    /// taking the shares of its provinces, so that the merger by itself
+    /// changes no province's share of the work. Others: seeded random weights.
     fn weights(&self, rng: &mut ChaCha8Rng, units: &[&v1::Unit]) -> Result<Vec<u64>, DemoError> {
         if self.category != UnitCategory::ProvincialOffice {
             return Ok(units.iter().map(|_| titles::unit_weight(rng)).collect());
         }
-        let people = units
-            .iter()
-            .map(|unit| population(unit))
-            .collect::<Result<Vec<_>, _>>()?;
-        let sum: u64 = people.iter().sum();
-        let n = units.len() as u64;
-        Ok(people.iter().map(|p| sum + n * p).collect())
+        units.iter().map(|unit| province_weight(unit)).collect()
     }
 
     fn task(
@@ -291,12 +287,21 @@ impl Half<'_> {
     }
 }
 
-/// A provincial office's population in thousands: its province's, or for an
-/// office created by the merger, the sum of the provinces merged into it.
-fn population(unit: &v1::Unit) -> Result<u64, DemoError> {
+/// A provincial office's weight: its 2024 province's `S + n·p` (S the
+/// total population of the n = 63 provinces, p its own, as the seed weighs
+/// them), or for an office created by the merger, the sum of its provinces'.
+fn province_weight(unit: &v1::Unit) -> Result<u64, DemoError> {
     let populations = province_populations();
+    let total: u64 = populations.values().sum();
+    let n = populations.len() as u64;
     let unknown = || DemoError::UnknownProvince {
         code: unit.code.clone(),
+    };
+    let weight = |code: &str| {
+        populations
+            .get(code)
+            .map(|people| total + n * people)
+            .ok_or_else(unknown)
     };
     let from = optional_date_from_proto("", unit.valid_from.as_ref())
         .ok()
@@ -304,15 +309,9 @@ fn population(unit: &v1::Unit) -> Result<u64, DemoError> {
     if from.is_some_and(|from| from >= merger_date()) {
         let provinces = provinces_2025();
         let predecessors = provinces.get(unit.code.as_str()).ok_or_else(unknown)?;
-        return predecessors
-            .iter()
-            .map(|code| populations.get(code).copied().ok_or_else(unknown))
-            .sum();
+        return predecessors.iter().map(|code| weight(code)).sum();
     }
-    populations
-        .get(unit.code.as_str())
-        .copied()
-        .ok_or_else(unknown)
+    weight(&unit.code)
 }
 
 #[cfg(test)]
