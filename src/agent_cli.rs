@@ -4,7 +4,6 @@
 //! TOML file (`--config`), then flags and `TASKNET_AGENT_…` variables.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,12 +11,15 @@ use clap::{Args, Subcommand, ValueEnum};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use tasknet_agent::{
-    Agent, AgentConfig, AgentStatus, EntryState, ImportOptions, NewTask, OutboxEntry, PushSettings,
-    Secret, Update,
-};
+use tasknet_agent::{Agent, AgentConfig, ImportOptions, NewTask, PushSettings, Secret, Update};
 use tasknet_server::{Shutdown, shutdown_signal};
 use uuid::Uuid;
+
+mod status;
+mod wait;
+
+use status::status;
+use wait::wait_for;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -376,121 +378,6 @@ fn row_errors(file: &str, rows: &[tasknet_agent::RowError]) -> String {
     text
 }
 
-/// Pushes (or, if `tasknet agent run` is pushing, watches it) until the
-/// updates are answered or the time is up; says what became of them.
-async fn wait_for(agent: &Agent, update_ids: &[Uuid], wait: &WaitArgs) -> anyhow::Result<()> {
-    let shutdown = Shutdown::new();
-    let pushing = async {
-        match agent.push_until_drained(shutdown.clone()).await {
-            Err(tasknet_agent::Error::PusherBusy(_)) => {
-                watch(agent, update_ids, &shutdown).await;
-                Ok(())
-            }
-            other => other.map(|_| ()),
-        }
-    };
-    tokio::pin!(pushing);
-    let pushed = tokio::select! {
-        pushed = &mut pushing => pushed,
-        () = tokio::time::sleep(Duration::from_secs(wait.wait_timeout)) => {
-            // Stop gracefully, so that every answer received is recorded.
-            shutdown.trigger();
-            pushing.await
-        }
-        () = shutdown_signal() => {
-            shutdown.trigger();
-            pushing.await
-        }
-    };
-    pushed?;
-    report(agent, update_ids).await
-}
-
-/// Until none of the updates is pending (another process pushes them).
-async fn watch(agent: &Agent, update_ids: &[Uuid], shutdown: &Shutdown) {
-    let started = Instant::now();
-    while !shutdown.is_triggered() {
-        let mut pending = false;
-        for id in update_ids {
-            pending |= matches!(agent.entry(*id).await, Ok(Some(entry)) if entry.state == EntryState::Pending);
-        }
-        if !pending {
-            return;
-        }
-        let pause = if started.elapsed() < Duration::from_secs(5) {
-            100
-        } else {
-            500
-        };
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(pause)) => {}
-            () = shutdown.wait() => {}
-        }
-    }
-}
-
-async fn report(agent: &Agent, update_ids: &[Uuid]) -> anyhow::Result<()> {
-    let mut unsent = 0;
-    let mut parked = 0;
-    for id in update_ids {
-        let Some(entry) = agent.entry(*id).await? else {
-            continue;
-        };
-        match entry.state {
-            EntryState::Sent if update_ids.len() == 1 => {
-                let ack = entry.ack.as_ref();
-                println!(
-                    "sent: the centre applied it{} (task version {}, change {})",
-                    if ack.is_some_and(|a| a.duplicate) {
-                        " before"
-                    } else {
-                        ""
-                    },
-                    ack.map_or(0, |a| a.version),
-                    ack.map_or(0, |a| a.cursor),
-                );
-            }
-            EntryState::Sent => {}
-            EntryState::Parked | EntryState::Discarded => {
-                parked += 1;
-                println!("parked: {}", describe_refusal(&entry));
-            }
-            EntryState::Pending => unsent += 1,
-        }
-    }
-    if update_ids.len() > 1 {
-        let sent = update_ids.len() - unsent - parked;
-        println!("sent {sent}, parked {parked}, still pending {unsent}");
-    }
-    if unsent > 0 {
-        let status = agent.status().await?;
-        let why = status
-            .last_error
-            .unwrap_or_else(|| "the centre has not answered yet".into());
-        anyhow::bail!(
-            "{unsent} update(s) not pushed yet ({why}); they stay in the outbox for `tasknet agent run`"
-        );
-    }
-    anyhow::ensure!(
-        parked == 0,
-        "the centre refused {parked} update(s); see `tasknet agent status`"
-    );
-    Ok(())
-}
-
-fn describe_refusal(entry: &OutboxEntry) -> String {
-    match &entry.refusal {
-        Some(refusal) => format!(
-            "{} {} of task {}: {} {}",
-            entry.update_id, entry.kind, entry.task_id, refusal.code, refusal.message
-        ),
-        None => format!(
-            "{} {} of task {}",
-            entry.update_id, entry.kind, entry.task_id
-        ),
-    }
-}
-
 async fn run_pusher(agent: &Agent) -> anyhow::Result<()> {
     let config = agent.config();
     println!(
@@ -514,99 +401,4 @@ async fn run_pusher(agent: &Agent) -> anyhow::Result<()> {
         report.acknowledged, report.duplicates, report.parked, report.retried, report.link_failures
     );
     Ok(())
-}
-
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    #[serde(flatten)]
-    status: &'a AgentStatus,
-    parked_updates: Vec<ParkedJson>,
-}
-
-#[derive(Serialize)]
-struct ParkedJson {
-    update_id: Uuid,
-    task_id: Uuid,
-    kind: String,
-    entered_at: DateTime<Utc>,
-    refusal: Option<tasknet_agent::Refusal>,
-}
-
-async fn status(agent: &Agent, format: StatusFormat) -> anyhow::Result<()> {
-    let status = agent.status().await?;
-    let parked = agent.parked(20).await?;
-    match format {
-        StatusFormat::Json => {
-            let parked_updates = parked
-                .iter()
-                .map(|entry| ParkedJson {
-                    update_id: entry.update_id,
-                    task_id: entry.task_id,
-                    kind: entry.kind.to_string(),
-                    entered_at: entry.entered_at,
-                    refusal: entry.refusal.clone(),
-                })
-                .collect();
-            let json = StatusJson {
-                status: &status,
-                parked_updates,
-            };
-            println!("{}", serde_json::to_string_pretty(&json)?);
-        }
-        StatusFormat::Table => print_status(&status, &parked),
-    }
-    Ok(())
-}
-
-fn print_status(status: &AgentStatus, parked: &[OutboxEntry]) {
-    let when = |at: Option<DateTime<Utc>>| {
-        at.map_or_else(
-            || "never".to_owned(),
-            |at| format!("{} ({} ago)", at.format("%Y-%m-%d %H:%M:%S UTC"), age(at)),
-        )
-    };
-    println!("unit            {}", status.unit_id);
-    println!("centre          {}", status.endpoint);
-    println!("outbox          {}", status.outbox.display());
-    println!(
-        "pusher          {}",
-        if status.pusher_running {
-            "running"
-        } else {
-            "not running"
-        }
-    );
-    println!(
-        "pending         {} ({} held behind parked updates)",
-        status.pending, status.held
-    );
-    println!("sent            {}", status.sent);
-    println!("parked          {}", status.parked);
-    if status.discarded > 0 {
-        println!("discarded       {}", status.discarded);
-    }
-    println!(
-        "oldest pending  {}",
-        status
-            .oldest_pending
-            .map_or_else(|| "none".to_owned(), |at| when(Some(at)))
-    );
-    println!("last push       {}", when(status.last_push));
-    match (&status.last_error, status.last_error_at) {
-        (Some(error), at) => println!("last error      {error} ({})", when(at)),
-        _ => println!("last error      none"),
-    }
-    for entry in parked {
-        println!("  parked {}", describe_refusal(entry));
-    }
-}
-
-fn age(at: DateTime<Utc>) -> String {
-    let seconds = (Utc::now() - at).num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min", seconds / 60),
-        3600..86400 => format!("{} h", seconds / 3600),
-        _ => format!("{} days", seconds / 86400),
-    }
 }

@@ -10,7 +10,7 @@ mod schedule;
 mod session;
 mod stats;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tasknet_proto::tonic::transport::Endpoint;
 use tasknet_server::Shutdown;
@@ -22,7 +22,7 @@ use crate::outbox::{Outbox, Outcome, now_us};
 use backoff::Backoff;
 use connect::Credentials;
 use recorder::Recorder;
-use schedule::Schedule;
+use schedule::{Delays, Schedule};
 use session::{SessionContext, SessionEnd};
 
 pub use session::refused_for_good;
@@ -58,6 +58,8 @@ impl Pusher<'_> {
     async fn cycle(&self, until: Until, shutdown: &Shutdown, recorder: &Recorder) -> Result<()> {
         let settings = &self.config.push;
         let mut backoff = Backoff::new(settings.backoff_initial(), settings.backoff_max());
+        // Retry delays of single updates, kept from one schedule to the next.
+        let mut delays = Delays::new();
         while !shutdown.is_triggered() {
             // Reload only once every earlier answer is on disk.
             recorder.flush().await;
@@ -70,49 +72,65 @@ impl Pusher<'_> {
                     continue;
                 }
             };
+            schedule.restore(&delays, Instant::now());
             if schedule.is_empty() {
                 if until == Until::Drained {
                     return Ok(());
                 }
-                self.idle(shutdown).await;
+                self.idle(None, shutdown).await;
                 continue;
             }
-            let queued = schedule.remaining();
-            let timeout = settings.connect_timeout();
-            let client = match connect::connect(self.endpoint, self.credentials, timeout).await {
-                Ok(client) => client,
-                Err(reason) => {
-                    self.link_failed(recorder, reason, backoff.next_delay(), shutdown)
-                        .await;
-                    continue;
-                }
-            };
-            let context = SessionContext {
-                settings,
-                recorder,
-                stats: self.stats,
-                shutdown,
-            };
-            let (end, acknowledged) = session::run(client, &mut schedule, &context).await;
-            if acknowledged > 0 {
-                backoff.reset();
-                tracing::info!(
-                    acknowledged,
-                    queued,
-                    left = schedule.remaining(),
-                    "pushed updates"
-                );
+            if !schedule.has_ready(Instant::now()) {
+                // All that is left waits out retry delays; new updates may come meanwhile.
+                self.idle(schedule.next_due(), shutdown).await;
+                delays = schedule.delays();
+                continue;
             }
+            let end = self
+                .session(&mut schedule, recorder, shutdown, &mut backoff)
+                .await;
+            delays = schedule.delays();
             match end {
-                SessionEnd::Drained => {}
+                SessionEnd::Drained | SessionEnd::Waiting => {}
                 SessionEnd::Stopped => break,
                 SessionEnd::Failed(reason) => {
-                    self.link_failed(recorder, reason, backoff.next_delay(), shutdown)
-                        .await;
+                    let delay = backoff.next_delay();
+                    self.link_failed(recorder, reason, delay, shutdown).await;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Connects and runs one session; a session that got anything
+    /// acknowledged resets the backoff.
+    async fn session(
+        &self,
+        schedule: &mut Schedule,
+        recorder: &Recorder,
+        shutdown: &Shutdown,
+        backoff: &mut Backoff,
+    ) -> SessionEnd {
+        let settings = &self.config.push;
+        let timeout = settings.connect_timeout();
+        let client = match connect::connect(self.endpoint, self.credentials, timeout).await {
+            Ok(client) => client,
+            Err(reason) => return SessionEnd::Failed(reason),
+        };
+        let context = SessionContext {
+            settings,
+            recorder,
+            stats: self.stats,
+            shutdown,
+        };
+        let queued = schedule.remaining();
+        let (end, acknowledged) = session::run(client, schedule, &context).await;
+        if acknowledged > 0 {
+            backoff.reset();
+            let left = schedule.remaining();
+            tracing::info!(acknowledged, queued, left, "pushed updates");
+        }
+        end
     }
 
     /// The schedule of unsent rows; rows that no longer decode are parked.
@@ -135,12 +153,15 @@ impl Pusher<'_> {
         Ok(schedule)
     }
 
-    /// Nothing to send: wait for a submission in this process, a look at the
-    /// outbox (other processes add to it too), or shutdown.
-    async fn idle(&self, shutdown: &Shutdown) {
+    /// Nothing to send now: wait for a submission in this process, a look
+    /// at the outbox (other processes add to it too), the first retry
+    /// delay to run out (`due`), or shutdown.
+    async fn idle(&self, due: Option<Instant>, shutdown: &Shutdown) {
+        let poll = Instant::now() + self.config.push.poll_interval();
+        let until = due.map_or(poll, |due| due.min(poll));
         tokio::select! {
             () = self.wake.notified() => {}
-            () = tokio::time::sleep(self.config.push.poll_interval()) => {}
+            () = tokio::time::sleep_until(until.into()) => {}
             () = shutdown.wait() => {}
         }
     }

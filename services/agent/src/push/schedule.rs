@@ -33,6 +33,9 @@ struct TaskQueue {
     failures: u32,
 }
 
+/// Per task: consecutive transient failures, and when it may go again.
+pub type Delays = HashMap<String, (u32, Option<Instant>)>;
+
 #[derive(Debug, Default)]
 pub struct Schedule {
     tasks: HashMap<String, TaskQueue>,
@@ -168,6 +171,55 @@ impl Schedule {
     /// Nothing left to send or wait for.
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
+    }
+
+    /// Whether some head may go now (stale entries are dropped on the way).
+    pub fn has_ready(&mut self, now: Instant) -> bool {
+        self.promote_due(now);
+        while let Some((&seq, task_id)) = self.ready.first_key_value() {
+            let current = self.tasks.get(task_id).is_some_and(|queue| {
+                !queue.in_flight && queue.items.front().is_some_and(|head| head.seq == seq)
+            });
+            if current {
+                return true;
+            }
+            self.ready.pop_first();
+        }
+        false
+    }
+
+    /// The tasks waiting out a retry delay, and their failure counts, so
+    /// that a schedule loaded afresh from the outbox keeps backing off.
+    pub fn delays(&self) -> Delays {
+        let mut delays: Delays = self
+            .tasks
+            .iter()
+            .filter(|(_, queue)| queue.failures > 0)
+            .map(|(task_id, queue)| (task_id.clone(), (queue.failures, None)))
+            .collect();
+        for Reverse((at, _, task_id)) in &self.delayed {
+            if let Some((_, due)) = delays.get_mut(task_id) {
+                *due = Some(due.map_or(*at, |due: Instant| due.max(*at)));
+            }
+        }
+        delays
+    }
+
+    /// Applies the delays of an earlier schedule (see [`Schedule::delays`]).
+    pub fn restore(&mut self, delays: &Delays, now: Instant) {
+        for (task_id, (failures, due)) in delays {
+            let Some(queue) = self.tasks.get_mut(task_id) else {
+                continue;
+            };
+            queue.failures = *failures;
+            let Some(head) = queue.items.front().map(|head| head.seq) else {
+                continue;
+            };
+            if let Some(at) = due.filter(|at| *at > now) {
+                self.ready.remove(&head);
+                self.delayed.push(Reverse((at, head, task_id.clone())));
+            }
+        }
     }
 
     /// When the earliest delayed task may go again.

@@ -29,6 +29,9 @@ use crate::outbox::{Outcome, now_us};
 pub enum SessionEnd {
     /// Everything in the schedule was answered (acknowledged or parked).
     Drained,
+    /// Nothing in flight, and what is left waits out retry delays: the
+    /// caller waits (looking for new updates meanwhile) and starts afresh.
+    Waiting,
     /// The link failed; unanswered updates went back to the schedule.
     Failed(String),
     /// Shutdown; in-flight updates were answered or went back.
@@ -100,9 +103,7 @@ pub async fn run(
         acknowledged: 0,
     };
     let end = session.drive(answers).await;
-    if end != SessionEnd::Drained {
-        session.return_in_flight();
-    }
+    session.return_in_flight();
     (end, session.acknowledged)
 }
 
@@ -146,12 +147,16 @@ impl Session<'_, '_> {
                 return SessionEnd::Failed(reason);
             }
             let in_flight = self.in_flight();
-            if in_flight == 0 && (stopping || self.schedule.is_empty()) {
-                return if stopping {
-                    SessionEnd::Stopped
-                } else {
-                    SessionEnd::Drained
-                };
+            if in_flight == 0 {
+                if stopping {
+                    return SessionEnd::Stopped;
+                }
+                if self.schedule.is_empty() {
+                    return SessionEnd::Drained;
+                }
+                if !self.schedule.has_ready(Instant::now()) {
+                    return SessionEnd::Waiting;
+                }
             }
             let stalled_at = self.last_progress + ack_timeout;
             let due = self.schedule.next_due().filter(|_| !stopping);

@@ -113,3 +113,31 @@ fn rows_that_do_not_decode_are_set_aside_with_their_task() {
     assert_eq!(corrupt.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1]);
     assert_eq!(drain_ready(&mut schedule, Instant::now()), vec![3]);
 }
+
+#[test]
+fn retry_delays_carry_over_to_a_schedule_loaded_afresh() {
+    let rows = || vec![row(1, "a"), row(2, "b")];
+    let (mut schedule, _) = Schedule::load(rows());
+    let now = Instant::now();
+    let later = now + Duration::from_secs(5);
+    assert_eq!(drain_ready(&mut schedule, now), vec![1, 2]);
+    assert_eq!(schedule.failed("a"), 1);
+    schedule.retry_at("a", later);
+    schedule.returned("b");
+    let delays = schedule.delays();
+    assert_eq!(delays.get("a"), Some(&(1, Some(later))));
+    assert_eq!(delays.len(), 1);
+
+    let (mut fresh, _) = Schedule::load(rows());
+    fresh.restore(&delays, now);
+    assert!(fresh.has_ready(now));
+    assert_eq!(drain_ready(&mut fresh, now), vec![2]);
+    fresh.acked("b");
+    // Only "a" is left, and it waits: a session would end here (Waiting).
+    assert!(!fresh.has_ready(now));
+    assert_eq!(fresh.next_due(), Some(later));
+    assert!(fresh.has_ready(later));
+    assert_eq!(drain_ready(&mut fresh, later), vec![1]);
+    // The failure count carried over: the next delay is longer.
+    assert_eq!(fresh.failed("a"), 2);
+}
