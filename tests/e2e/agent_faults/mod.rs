@@ -51,6 +51,10 @@ async fn task_service_killed_mid_push_and_restarted() {
         );
     }
     let report = finish(pushes).await;
+    assert!(
+        report.link_failures > 0,
+        "the kills went unnoticed: {report:?}"
+    );
     let checked = offices.check(&centre).await;
     eprintln!(
         "{} updates of {} tasks applied exactly once in {:.1} s across {} task-service starts; {} resent and acknowledged as repeats, {report:?}",
@@ -181,6 +185,11 @@ async fn postgres_restarted_mid_push() {
         eprintln!("PostgreSQL stopped ({mode}) at {at} of {total} acknowledged, and started again");
     }
     let report = finish(pushes).await;
+    // The outages reached the agents: as refused batches or as broken streams.
+    assert!(
+        report.retried + report.link_failures > 0,
+        "the restarts went unnoticed: {report:?}"
+    );
     let checked = offices.check(&centre).await;
     eprintln!(
         "{} updates of {} tasks applied exactly once in {:.1} s across two PostgreSQL restarts; {} repeats, {report:?}",
