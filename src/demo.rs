@@ -49,10 +49,11 @@ pub async fn load(
     if matches!(size, DemoSize::Seed) {
         tasknet_demo::add_seed_note(endpoint, client).await?;
     }
-    println!("demo data loaded: {summary}");
     let continued = continuation(endpoint, client, size).await?;
     let last_cursor = summary.last_cursor.max(continued.load.last_cursor);
     wait_for_reports(endpoint, client, last_cursor).await?;
+    // Printed once the reports include everything: scripts wait for this line.
+    println!("demo data loaded: {summary}");
     println!("continued across the 2025 provincial merger: {continued}");
     Ok(())
 }
