@@ -344,12 +344,9 @@ async fn unknown_units_are_refused_and_change_nothing(system: &TestSystem) {
 
 async fn health_and_reflection_answer(system: &TestSystem) {
     use tonic_health::pb::health_client::HealthClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
 
     let channel = tasknet_server::connect_lazy(&system.task_endpoint).unwrap();
-    let health = HealthClient::new(channel.clone())
+    let health = HealthClient::new(channel)
         .check(tonic_health::pb::HealthCheckRequest {
             service: tasknet_task::SERVICE_NAME.into(),
         })
@@ -361,20 +358,7 @@ async fn health_and_reflection_answer(system: &TestSystem) {
         tonic_health::pb::health_check_response::ServingStatus::Serving
     );
 
-    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = ServerReflectionClient::new(channel)
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = responses.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    let names = crate::support::reflected_services(&system.task_endpoint).await;
     for expected in [
         tasknet_task::SERVICE_NAME,
         "grpc.health.v1.Health",

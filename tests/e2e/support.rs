@@ -18,7 +18,7 @@ use tasknet_auth::{
 };
 use tasknet_server::{
     ClientOptions, GrpcServer, RemoteAuthenticator, ServeOptions, Shutdown, TracedChannel,
-    connect_lazy_with,
+    connect_lazy, connect_lazy_with,
 };
 use tasknet_storage::testing::TestDatabase;
 use tasknet_storage::{Backend, DatabaseOptions};
@@ -252,6 +252,29 @@ impl Drop for TestSystem {
     fn drop(&mut self) {
         self.shutdown.trigger();
     }
+}
+
+/// The services a server lists through reflection v1alpha (what grpcurl 1.8 speaks).
+pub async fn reflected_services(endpoint: &str) -> Vec<String> {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = ServerReflectionClient::new(connect_lazy(endpoint).unwrap())
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer");
+    };
+    list.service.into_iter().map(|s| s.name).collect()
 }
 
 /// Declares each named scenario once per back end, like `test_on_both_backends!`
