@@ -283,16 +283,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 app.authenticator(),
                 &[(tasknet_organisation::SERVICE_NAME, app.audit_log())],
             );
-            let served = server
-                .serve(
-                    Routes::new(app.service()),
-                    &[tasknet_organisation::SERVICE_NAME],
-                    shutdown,
-                    ServeOptions { auth, ..options },
-                )
-                .await;
-            app.closed().await;
-            served
+            let routes = Routes::new(app.service());
+            let options = ServeOptions { auth, ..options };
+            serve_one(
+                server,
+                routes,
+                tasknet_organisation::SERVICE_NAME,
+                shutdown,
+                options,
+                app.closed(),
+            )
+            .await
         }
         ServiceKind::Task => {
             let organisation_endpoint =
@@ -314,16 +315,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 auth_setup::remote_authenticator(&organisation_endpoint, &client)?,
                 &[(tasknet_task::SERVICE_NAME, app.audit_log())],
             );
-            let served = server
-                .serve(
-                    Routes::new(app.service()),
-                    &[tasknet_task::SERVICE_NAME],
-                    shutdown,
-                    ServeOptions { auth, ..options },
-                )
-                .await;
-            app.closed().await;
-            served
+            let routes = Routes::new(app.service());
+            let options = ServeOptions { auth, ..options };
+            serve_one(
+                server,
+                routes,
+                tasknet_task::SERVICE_NAME,
+                shutdown,
+                options,
+                app.closed(),
+            )
+            .await
         }
         ServiceKind::Reporting => {
             let organisation_endpoint =
@@ -345,18 +347,36 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 auth_setup::remote_authenticator(&organisation_endpoint, &client)?,
                 &[(tasknet_reporting::SERVICE_NAME, app.audit_log())],
             );
-            let served = server
-                .serve(
-                    Routes::new(app.service()),
-                    &[tasknet_reporting::SERVICE_NAME],
-                    shutdown,
-                    ServeOptions { auth, ..options },
-                )
-                .await;
-            app.closed().await;
-            served
+            let routes = Routes::new(app.service());
+            let options = ServeOptions { auth, ..options };
+            serve_one(
+                server,
+                routes,
+                tasknet_reporting::SERVICE_NAME,
+                shutdown,
+                options,
+                app.closed(),
+            )
+            .await
         }
     }
+}
+
+/// Serves one service until shutdown, then lets its app finish (background
+/// tasks, pool) before the process exits.
+async fn serve_one(
+    server: GrpcServer,
+    routes: Routes,
+    service_name: &str,
+    shutdown: Shutdown,
+    options: ServeOptions,
+    closed: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let served = server
+        .serve(routes, &[service_name], shutdown, options)
+        .await;
+    closed.await;
+    served
 }
 
 #[cfg(test)]
