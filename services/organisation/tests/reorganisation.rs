@@ -3,58 +3,13 @@
 //! one, is refused and changes nothing), lineage, and codes looked up by date.
 
 use tasknet_organisation::reference::{self, HEADQUARTERS_CODE};
-use tasknet_organisation::{OrganisationApp, OrganisationSettings, SERVICE_NAME};
-use tasknet_proto::tonic::{self, Code, Status};
-use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
+use tasknet_proto::tonic::{Code, Status};
 use tasknet_proto::v1::{self, LineageKind, UnitCategory};
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel};
-use tasknet_storage::DatabaseOptions;
 use tasknet_storage::testing::TestDatabase;
 
-type Client = OrganisationServiceClient<TracedChannel>;
+mod common;
 
-struct Running {
-    client: Client,
-    shutdown: Shutdown,
-    _db: TestDatabase,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-    }
-}
-
-async fn start(db: TestDatabase) -> Running {
-    let shutdown = Shutdown::new();
-    let settings = OrganisationSettings {
-        database_url: db.url().to_owned(),
-        database: DatabaseOptions::default(),
-    };
-    let app = OrganisationApp::open(&settings, shutdown.clone())
-        .await
-        .unwrap();
-    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", server.local_addr());
-    let routes = tonic::service::Routes::new(app.service());
-    let serving = shutdown.clone();
-    tokio::spawn(async move {
-        server
-            .serve(routes, &[SERVICE_NAME], serving, ServeOptions::default())
-            .await
-            .unwrap();
-        app.closed().await;
-    });
-    Running {
-        client: OrganisationServiceClient::new(tasknet_server::connect_lazy(&endpoint).unwrap()),
-        shutdown,
-        _db: db,
-    }
-}
-
-fn date(year: i32, month: i32, day: i32) -> Option<v1::Date> {
-    Some(v1::Date { year, month, day })
-}
+use common::{Client, date, start};
 
 fn office(code: &str) -> String {
     reference::reference_unit_id(UnitCategory::ProvincialOffice, code)
