@@ -32,6 +32,9 @@ pub enum Command {
     /// Units over time: reorganisations, lineage, codes on a date.
     #[command(subcommand)]
     Org(crate::org_cli::OrgCommand),
+    /// Benchmarks: ingest, reports at scale, freshness, footprint (BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(tasknet_bench::BenchCommand),
 }
 
 impl Command {
@@ -48,6 +51,7 @@ impl Command {
                 "tasknet-cli"
             }
             Command::Agent(_) => "tasknet-agent",
+            Command::Bench(_) => "tasknet-bench",
         }
     }
 }

@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Command::Admin(args) => admin_cli::run(args).await,
         Command::Agent(args) => agent_cli::run(args).await,
         Command::Org(args) => org_cli::run(args).await,
+        Command::Bench(command) => bench(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,4 +39,10 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a benchmark, starting services from this very executable.
+async fn bench(command: tasknet_bench::BenchCommand) -> anyhow::Result<()> {
+    let tasknet = std::env::current_exe()?;
+    tasknet_bench::run(command, &tasknet).await
 }

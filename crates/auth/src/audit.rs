@@ -12,6 +12,8 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use tasknet_domain::{FieldError, error::parse_uuid, timestamp_from_proto, timestamp_to_proto};
 use tasknet_proto::tonic::Status;
 use tasknet_proto::v1::{self, AuditOutcome};
+use tasknet_storage::Backend;
+use tasknet_storage::placeholders::for_backend;
 
 use crate::principal::{AuthContext, Principal, Role};
 use crate::rate::{KeyedLimiter, Rate, Take};
@@ -123,6 +125,7 @@ pub async fn insert(connection: &mut AnyConnection, entries: &[AuditEntry]) -> s
             }
             sql.push_str(&format!("({})", params.join(", ")));
         }
+        let sql = for_backend(Backend::of(connection), &sql);
         let mut query = sqlx::query(&sql);
         for e in chunk {
             query = query

@@ -5,8 +5,10 @@
 //! SQL in the services is written once for both back ends: `$1` placeholders
 //! (SQLite accepts them), `BIGINT` columns decoded as `i64`, dates as
 //! `yyyymmdd` integers, UUIDs as text, and no SQL-side date arithmetic.
+//! Statements with many placeholders pass through [`placeholders::for_backend`].
 
 mod database;
+pub mod placeholders;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -135,7 +135,7 @@ impl TaskGrpc {
                 .push(") AND assignee_unit_id IN ")
                 .list(chunk.iter().map(|id| Arg::Text((*id).clone())))
                 .push(" ORDER BY assignee_unit_id, id");
-            for row in sql.query().fetch_all(&self.pool).await? {
+            for row in sql.numbered().fetch_all(&self.pool).await? {
                 tasks.push((row.try_get("id")?, row.try_get("assignee_unit_id")?));
             }
         }
@@ -157,7 +157,7 @@ async fn transfer_dates(
         let mut sql = Sql::new("SELECT task_id, payload FROM change_log WHERE task_id IN ");
         sql.list(chunk.iter().map(|id| Arg::Text(id.clone())))
             .push(" ORDER BY task_id, cursor");
-        for row in sql.query().fetch_all(pool).await? {
+        for row in sql.numbered().fetch_all(pool).await? {
             let task_id: String = row.try_get("task_id")?;
             let payload: Vec<u8> = row.try_get("payload")?;
             let change = v1::Change::decode(payload.as_slice())

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use tasknet_domain::{TaskTimeline, date_from_storage, date_to_storage};
 use tasknet_proto::v1;
+use tasknet_storage::Backend;
 
 use super::assignees::{self, Reassignment};
 use super::decode::{Decoded, PlanRow, StatusEvent, TaskRow, decode};
@@ -277,9 +278,13 @@ impl Batch {
             .filter(|(_, state)| state.dirty && state.stored)
             .map(|(id, _)| id.clone())
             .collect();
-        for (sql, params) in
-            in_list_statements("DELETE FROM rpt_segments WHERE task_id", "", &[], &replaced)
-        {
+        for (sql, params) in in_list_statements(
+            Backend::of(connection),
+            "DELETE FROM rpt_segments WHERE task_id",
+            "",
+            &[],
+            &replaced,
+        ) {
             query_with(&sql, &params).execute(&mut *connection).await?;
         }
         let rows: Vec<Vec<Param>> = self
@@ -306,7 +311,7 @@ async fn load_tasks(
 ) -> Result<(), sqlx::Error> {
     let select = "SELECT task_id, assignee_unit_id, assigned_date, initial_deadline, title \
                   FROM rpt_tasks WHERE task_id";
-    for (sql, params) in in_list_statements(select, "", &[], ids) {
+    for (sql, params) in in_list_statements(Backend::of(tx), select, "", &[], ids) {
         for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
             let id: String = row.try_get(0)?;
             let assigned: i64 = row.try_get(2)?;
@@ -342,7 +347,13 @@ async fn load_events(
 ) -> Result<(), sqlx::Error> {
     let select = "SELECT task_id, cursor, kind, effective_date, new_deadline \
                   FROM rpt_task_events WHERE task_id";
-    for (sql, params) in in_list_statements(select, "ORDER BY task_id, cursor", &[], ids) {
+    for (sql, params) in in_list_statements(
+        Backend::of(tx),
+        select,
+        "ORDER BY task_id, cursor",
+        &[],
+        ids,
+    ) {
         for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
             let id: String = row.try_get(0)?;
             let event = StatusEvent::from_storage(
@@ -367,7 +378,13 @@ async fn load_reassignments(
 ) -> Result<(), sqlx::Error> {
     let select = "SELECT task_id, cursor, effective_date, assignee_unit_id \
                   FROM rpt_task_assignees WHERE task_id";
-    for (sql, params) in in_list_statements(select, "ORDER BY task_id, cursor", &[], ids) {
+    for (sql, params) in in_list_statements(
+        Backend::of(tx),
+        select,
+        "ORDER BY task_id, cursor",
+        &[],
+        ids,
+    ) {
         for row in query_with(&sql, &params).fetch_all(&mut **tx).await? {
             let id: String = row.try_get(0)?;
             let effective = date_from_storage(row.try_get(2)?)

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use sqlx::{AnyPool, Row};
 use tasknet_domain::{DatePeriod, date_to_storage};
+use tasknet_storage::Backend;
 
 use super::decode::PlanRow;
 use super::sql::{Param, in_list_statements, query_with};
@@ -131,8 +132,15 @@ pub async fn plan_counts(
                     AND tp.plan_id";
     let fixed = [Param::Int(date_to_storage(as_of))];
     let mut counts = HashMap::new();
-    for (sql, params) in in_list_statements(before, "GROUP BY tp.plan_id", &fixed, plan_ids) {
-        for row in query_with(&sql, &params).fetch_all(pool).await? {
+    let mut connection = pool.acquire().await?;
+    let backend = Backend::of(&connection);
+    for (sql, params) in
+        in_list_statements(backend, before, "GROUP BY tp.plan_id", &fixed, plan_ids)
+    {
+        for row in query_with(&sql, &params)
+            .fetch_all(&mut *connection)
+            .await?
+        {
             counts.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
         }
     }

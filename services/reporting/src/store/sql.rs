@@ -7,6 +7,8 @@ use std::fmt::Write;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};
+use tasknet_storage::Backend;
+use tasknet_storage::placeholders::for_backend;
 
 /// A value to bind.
 #[derive(Debug, Clone)]
@@ -66,6 +68,7 @@ pub async fn insert_rows(
         sql.push(' ');
         sql.push_str(tail);
         let params: Vec<Param> = chunk.iter().flatten().cloned().collect();
+        let sql = for_backend(Backend::of(connection), &sql);
         bind_all(sqlx::query(&sql), &params)
             .execute(&mut *connection)
             .await?;
@@ -73,10 +76,11 @@ pub async fn insert_rows(
     Ok(())
 }
 
-/// Splits `ids` into statements `before IN ($n, …) after`, each returned
-/// with its parameters: `fixed` first (as `$1…`, usable in `before` and
-/// `after`), then the ids of the list.
+/// Splits `ids` into statements `before IN ($n, …) after` for `backend`,
+/// each returned with its parameters: `fixed` first (as `$1…`, usable in
+/// `before` and `after`), then the ids of the list.
 pub fn in_list_statements(
+    backend: Backend,
     before: &str,
     after: &str,
     fixed: &[Param],
@@ -88,6 +92,7 @@ pub fn in_list_statements(
             placeholders(&mut sql, fixed.len() + 1, chunk.len());
             sql.push_str(") ");
             sql.push_str(after);
+            let sql = for_backend(backend, &sql).into_owned();
             let mut params = fixed.to_vec();
             params.extend(chunk.iter().cloned().map(Param::Text));
             (sql, params)
@@ -107,12 +112,22 @@ mod tests {
     #[test]
     fn in_lists_are_numbered() {
         let ids: Vec<String> = ["a", "b"].iter().map(|s| (*s).to_owned()).collect();
-        let statements = in_list_statements("DELETE FROM t WHERE id", "", &[], &ids);
+        let statements =
+            in_list_statements(Backend::Postgres, "DELETE FROM t WHERE id", "", &[], &ids);
         assert_eq!(statements.len(), 1);
         assert_eq!(statements[0].0.trim(), "DELETE FROM t WHERE id IN ($1, $2)");
         assert_eq!(statements[0].1.len(), 2);
+        let statements =
+            in_list_statements(Backend::Sqlite, "DELETE FROM t WHERE id", "", &[], &ids);
+        assert_eq!(statements[0].0.trim(), "DELETE FROM t WHERE id IN (?, ?)");
         let fixed = [Param::Int(7)];
-        let statements = in_list_statements("SELECT 1 WHERE x = $1 AND id", "", &fixed, &ids);
+        let statements = in_list_statements(
+            Backend::Sqlite,
+            "SELECT 1 WHERE x = $1 AND id",
+            "",
+            &fixed,
+            &ids,
+        );
         assert!(
             statements[0].0.contains("IN ($2, $3)"),
             "{}",

@@ -60,7 +60,7 @@ pub async fn load_applied(
              FROM applied_updates WHERE update_id IN ",
         );
         sql.list(text_args(chunk));
-        for row in sql.query().fetch_all(&mut *connection).await? {
+        for row in sql.query(connection).fetch_all(&mut *connection).await? {
             let record = AppliedRecord {
                 update_id: row.try_get("update_id")?,
                 task_id: row.try_get("task_id")?,
@@ -97,7 +97,7 @@ pub async fn insert_changes(
         }
         sql.push(" RETURNING cursor");
         let mut returned = sql
-            .query()
+            .query(connection)
             .fetch_all(&mut *connection)
             .await?
             .iter()
@@ -138,7 +138,7 @@ pub async fn insert_applied(
                 ],
             );
         }
-        sql.query().execute(&mut *connection).await?;
+        sql.query(connection).execute(&mut *connection).await?;
     }
     Ok(())
 }
@@ -160,7 +160,7 @@ pub async fn upsert_tasks(connection: &mut AnyConnection, tasks: &[&TaskState]) 
              last_note = excluded.last_note, version = excluded.version, \
              update_time_us = excluded.update_time_us",
         );
-        sql.query().execute(&mut *connection).await?;
+        sql.query(connection).execute(&mut *connection).await?;
     }
     Ok(())
 }
@@ -195,7 +195,7 @@ pub async fn insert_memberships(
                 [Arg::Text(task_id.clone()), Arg::Text(plan_id.clone())],
             );
         }
-        sql.query().execute(&mut *connection).await?;
+        sql.query(connection).execute(&mut *connection).await?;
     }
     Ok(())
 }
@@ -214,6 +214,6 @@ pub async fn insert_plan(connection: &mut AnyConnection, plan: &PlanRecord) -> R
         Arg::Int(date_to_storage(plan.period_end)),
         Arg::Int(plan.create_time_us),
     ]);
-    sql.query().execute(connection).await?;
+    sql.query(connection).execute(connection).await?;
     Ok(())
 }

@@ -6,12 +6,14 @@ pub mod batch;
 pub mod query;
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row};
 use tasknet_domain::date_from_storage;
 use tasknet_proto::v1;
+use tasknet_storage::Backend;
 
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, TaskState};
@@ -44,11 +46,13 @@ pub enum Arg {
     Bytes(Vec<u8>),
 }
 
-/// SQL text with numbered placeholders, built in order (SQLite numbers `$N`
-/// by first appearance, so placeholders must appear in increasing order).
+/// SQL text with placeholders, built in order: `$1, $2, …` for PostgreSQL
+/// and, beside it, the same text with anonymous `?` for SQLite (see
+/// `tasknet_storage::placeholders` for why SQLite gets those).
 #[derive(Debug, Default)]
 pub struct Sql {
     text: String,
+    sqlite_text: String,
     args: Vec<Arg>,
 }
 
@@ -56,47 +60,66 @@ impl Sql {
     pub fn new(text: &str) -> Self {
         Self {
             text: text.to_owned(),
+            sqlite_text: text.to_owned(),
             args: Vec::new(),
         }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
+        self.sqlite_text.push_str(text);
         self
     }
 
     /// Appends a placeholder bound to `arg`.
     pub fn arg(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
-        self.text.push_str(&format!("${}", self.args.len()));
+        // Writing to a String cannot fail.
+        let _ = write!(self.text, "${}", self.args.len());
+        self.sqlite_text.push('?');
         self
     }
 
     /// Appends `(p1, p2, …)` bound to `args`, after a comma unless it is the first row.
     pub fn row(&mut self, first: bool, args: impl IntoIterator<Item = Arg>) -> &mut Self {
         if !first {
-            self.text.push_str(", ");
+            self.push(", ");
         }
         self.list(args)
     }
 
     /// Appends `(p1, p2, …)` bound to `args`.
     pub fn list(&mut self, args: impl IntoIterator<Item = Arg>) -> &mut Self {
-        self.text.push('(');
+        self.push("(");
         for (i, arg) in args.into_iter().enumerate() {
             if i > 0 {
-                self.text.push_str(", ");
+                self.push(", ");
             }
             self.arg(arg);
         }
-        self.text.push(')');
+        self.push(")");
         self
     }
 
-    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+    /// The statement with its values bound, for the back end `connection`
+    /// talks to.
+    pub fn query(&self, connection: &AnyConnection) -> Query<'_, Any, AnyArguments<'_>> {
+        self.bind(match Backend::of(connection) {
+            Backend::Sqlite => &self.sqlite_text,
+            Backend::Postgres => &self.text,
+        })
+    }
+
+    /// The statement with `$n` placeholders, which both back ends accept:
+    /// for statements with a few values, run on a pool.
+    pub fn numbered(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        self.bind(&self.text)
+    }
+
+    fn bind<'q>(&'q self, text: &'q str) -> Query<'q, Any, AnyArguments<'q>> {
         self.args
             .iter()
-            .fold(sqlx::query(&self.text), |query, arg| match arg {
+            .fold(sqlx::query(text), |query, arg| match arg {
                 Arg::Int(value) => query.bind(*value),
                 Arg::Text(value) => query.bind(value.as_str()),
                 Arg::OptionalInt(value) => query.bind(*value),
@@ -168,7 +191,7 @@ pub async fn load_tasks(
     for chunk in ids.chunks(IN_LIST_CHUNK) {
         let mut sql = Sql::new(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id IN "));
         sql.list(text_args(chunk));
-        for row in sql.query().fetch_all(&mut *connection).await? {
+        for row in sql.query(connection).fetch_all(&mut *connection).await? {
             let task = task_from_row(&row)?;
             tasks.insert(task.id.clone(), task);
         }
@@ -192,7 +215,7 @@ pub async fn load_memberships(
         let mut sql = Sql::new("SELECT task_id, plan_id FROM task_plans WHERE task_id IN ");
         sql.list(text_args(chunk))
             .push(" ORDER BY task_id, plan_id");
-        for row in sql.query().fetch_all(&mut *connection).await? {
+        for row in sql.query(connection).fetch_all(&mut *connection).await? {
             memberships
                 .entry(row.try_get("task_id")?)
                 .or_default()
@@ -211,7 +234,7 @@ pub async fn load_plans(
     for chunk in ids.chunks(IN_LIST_CHUNK) {
         let mut sql = Sql::new(&format!("SELECT {PLAN_COLUMNS} FROM plans WHERE id IN "));
         sql.list(text_args(chunk));
-        for row in sql.query().fetch_all(&mut *connection).await? {
+        for row in sql.query(connection).fetch_all(&mut *connection).await? {
             let plan = plan_from_row(&row)?;
             plans.insert(plan.id.clone(), plan);
         }

@@ -89,7 +89,7 @@ pub async fn list_tasks(pool: &AnyPool, filter: &TaskFilter) -> Result<Vec<TaskS
         .arg(Arg::Int(filter.limit));
 
     let mut connection = pool.acquire().await?;
-    let rows = sql.query().fetch_all(&mut *connection).await?;
+    let rows = sql.query(&connection).fetch_all(&mut *connection).await?;
     let mut tasks = rows.iter().map(task_from_row).collect::<Result<Vec<_>>>()?;
     let ids: Vec<String> = tasks.iter().map(|task| task.id.clone()).collect();
     let mut memberships = load_memberships(&mut connection, &ids).await?;
@@ -120,7 +120,7 @@ pub async fn list_plans(pool: &AnyPool, filter: &PlanFilter) -> Result<Vec<PlanR
         sql.push(" AND id > ").arg(Arg::Text(after.clone()));
     }
     sql.push(" ORDER BY id LIMIT ").arg(Arg::Int(filter.limit));
-    let rows = sql.query().fetch_all(pool).await?;
+    let rows = sql.numbered().fetch_all(pool).await?;
     rows.iter().map(plan_from_row).collect()
 }
 
