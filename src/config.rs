@@ -149,6 +149,7 @@ impl Config {
             max_connections: self.database.max_connections,
             acquire_timeout: Duration::from_secs(self.database.acquire_timeout_secs),
             schema: Some(schema.to_owned()),
+            ..tasknet_storage::DatabaseOptions::default()
         }
     }
 

@@ -66,6 +66,13 @@ pub struct DatabaseOptions {
     /// one database without their tables or migration records colliding.
     /// SQLite ignores it: each service has a file of its own.
     pub schema: Option<String>,
+    /// The database holds only what can be derived again from another
+    /// service's log (reporting's read model, which stores its cursor in the
+    /// same transaction as what it applied). On SQLite its commits skip the
+    /// fsync of each WAL commit (`synchronous = NORMAL`): a power loss may
+    /// undo the last few, which are then applied again from the log. Never
+    /// set it for a database whose commits are acknowledged to clients.
+    pub rebuildable: bool,
 }
 
 impl Default for DatabaseOptions {
@@ -74,6 +81,7 @@ impl Default for DatabaseOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(30),
             schema: None,
+            rebuildable: false,
         }
     }
 }
@@ -109,6 +117,7 @@ impl Database {
             (Backend::Postgres, Some(schema)) => Some(create_schema(&url, schema).await?),
             _ => None,
         };
+        let rebuildable = options.rebuildable;
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -126,12 +135,16 @@ impl Database {
                         // timeout turns writer contention into waiting, not errors.
                         // A 16 MiB page cache and memory-mapped reads keep the
                         // id indexes of a few hundred thousand tasks in memory.
+                        let synchronous = if rebuildable { "NORMAL" } else { "FULL" };
                         connection
                             .execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                                 PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; \
-                                 PRAGMA mmap_size = 268435456;",
+                                format!(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                                     PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; \
+                                     PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 16384;"
+                                )
+                                .as_str(),
                             )
                             .await?;
                     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyConnection, Connection, Row, Transaction};
 use tasknet_domain::{TaskTimeline, date_from_storage, date_to_storage};
 use tasknet_proto::v1;
 use tasknet_storage::Backend;
@@ -20,11 +20,11 @@ const SEGMENT_END: i64 = 99_991_231;
 
 /// Applies `changes` (in cursor order) and returns the cursor now stored.
 pub async fn apply_batch(
-    pool: &AnyPool,
+    connection: &mut AnyConnection,
     changes: &[v1::Change],
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = connection.begin().await?;
     let stored = lock_cursor(&mut tx).await?;
     let fresh = fresh_changes(changes, stored);
     let Some(last) = fresh.last().map(|change| change.cursor) else {

@@ -9,11 +9,15 @@ pub mod notes;
 mod query;
 mod sql;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
 use tasknet_proto::v1;
 use tasknet_storage::{Database, DatabaseOptions, Migrations};
+use tokio::sync::Mutex;
 
 pub use query::{StatusQuery, UnitCounts, plan_by_id, plan_counts, plans_of_kind};
 
@@ -29,13 +33,27 @@ pub static MIGRATIONS: Migrations = Migrations {
 #[derive(Debug, Clone)]
 pub struct ReadModel {
     database: Database,
+    /// The connection batches are applied through, kept across batches:
+    /// SQLite empties a connection's page cache whenever another connection
+    /// has written, so applying through whichever pooled connection is idle
+    /// would read every page a batch touches again. Dropped after a failure.
+    writer: Arc<Mutex<Option<PoolConnection<Any>>>>,
 }
 
 impl ReadModel {
     /// Connects and migrates.
     pub async fn open(url: &str, options: &DatabaseOptions) -> anyhow::Result<Self> {
-        let database = Database::open(url, options, &MIGRATIONS).await?;
-        Ok(Self { database })
+        // Everything here is derived from the task change log, with the
+        // cursor stored in the same transaction: a lost commit is re-applied.
+        let options = DatabaseOptions {
+            rebuildable: true,
+            ..options.clone()
+        };
+        let database = Database::open(url, &options, &MIGRATIONS).await?;
+        Ok(Self {
+            database,
+            writer: Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -45,7 +63,16 @@ impl ReadModel {
     /// Applies one batch of the change log with its cursor, in one
     /// transaction; returns the cursor now stored.
     pub async fn apply_batch(&self, changes: &[v1::Change]) -> Result<i64, sqlx::Error> {
-        apply::apply_batch(self.pool(), changes, Utc::now()).await
+        let mut kept = self.writer.lock().await;
+        let mut connection = match kept.take() {
+            Some(connection) => connection,
+            None => self.pool().acquire().await?,
+        };
+        let result = apply::apply_batch(&mut connection, changes, Utc::now()).await;
+        if result.is_ok() {
+            *kept = Some(connection);
+        }
+        result
     }
 
     pub async fn status_by_unit(
@@ -62,6 +89,8 @@ impl ReadModel {
     }
 
     pub async fn close(&self) {
+        // Give the kept connection back, or closing the pool would wait for it.
+        self.writer.lock().await.take();
         self.database.close().await;
     }
 }

@@ -120,19 +120,24 @@ mod tests {
         let statements =
             in_list_statements(Backend::Sqlite, "DELETE FROM t WHERE id", "", &[], &ids);
         assert_eq!(statements[0].0.trim(), "DELETE FROM t WHERE id IN (?, ?)");
+        // Fixed values come first, numbered before the list's.
         let fixed = [Param::Int(7)];
-        let statements = in_list_statements(
-            Backend::Sqlite,
-            "SELECT 1 WHERE x = $1 AND id",
-            "",
-            &fixed,
-            &ids,
-        );
+        let before = "SELECT 1 WHERE x = $1 AND id";
+        let statements = in_list_statements(Backend::Postgres, before, "", &fixed, &ids);
         assert!(
             statements[0].0.contains("IN ($2, $3)"),
             "{}",
             statements[0].0
         );
         assert_eq!(statements[0].1.len(), 3);
+        let statements = in_list_statements(Backend::Sqlite, before, "", &fixed, &ids);
+        assert_eq!(
+            statements[0].0.trim(),
+            "SELECT 1 WHERE x = ? AND id IN (?, ?)"
+        );
+        // A fixed value used twice keeps SQLite on numbered placeholders.
+        let before = "SELECT 1 WHERE x = $1 AND y < $1 AND id";
+        let statements = in_list_statements(Backend::Sqlite, before, "", &fixed, &ids);
+        assert!(statements[0].0.contains("IN ($2, $3)"));
     }
 }

@@ -8,10 +8,12 @@ pub mod decide;
 use std::sync::Arc;
 
 use chrono::Utc;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection};
 use tasknet_proto::v1;
 use tasknet_server::Shutdown;
 use tasknet_storage::Database;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::access::Access;
@@ -102,6 +104,12 @@ fn stopped() -> Error {
 /// The writer task's state.
 pub struct Writer {
     database: Database,
+    /// The connection every batch is written through, kept across batches:
+    /// SQLite empties a connection's page cache whenever another connection
+    /// has written, so writing through whichever pooled connection is idle
+    /// would read every page a batch touches again. Dropped after a failure,
+    /// so a broken connection is not reused.
+    connection: Mutex<Option<PoolConnection<Any>>>,
     max_batch: usize,
     newest: watch::Sender<i64>,
 }
@@ -118,6 +126,7 @@ impl Writer {
         let (newest, receiver) = watch::channel(0);
         let writer = Self {
             database,
+            connection: Mutex::new(None),
             max_batch: max_batch.max(1),
             newest,
         };
@@ -231,15 +240,30 @@ impl Writer {
 
     /// Applies a batch in one transaction. `Err` means nothing was committed.
     pub async fn apply_batch(&self, mutations: &[Item]) -> Result<Vec<Result<Outcome>>> {
+        let mut kept = self.connection.lock().await;
+        let mut connection = match kept.take() {
+            Some(connection) => connection,
+            None => self.database.pool().acquire().await?,
+        };
+        let result = self.apply_on(&mut connection, mutations).await;
+        if result.is_ok() {
+            *kept = Some(connection);
+        }
+        result
+    }
+
+    async fn apply_on(
+        &self,
+        connection: &mut AnyConnection,
+        mutations: &[Item],
+    ) -> Result<Vec<Result<Outcome>>> {
         // SQLite: take the write lock first. A deferred transaction that reads
         // and then writes fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait)
         // if another connection wrote meanwhile, as the audit log's
         // rejection records may.
         let mut transaction = match self.database.backend() {
-            tasknet_storage::Backend::Sqlite => {
-                self.database.pool().begin_with("BEGIN IMMEDIATE").await?
-            }
-            tasknet_storage::Backend::Postgres => self.database.pool().begin().await?,
+            tasknet_storage::Backend::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
+            tasknet_storage::Backend::Postgres => connection.begin().await?,
         };
         batch::lock_writers(&mut transaction, self.database.backend()).await?;
         let prefetched = prefetch(&mut transaction, mutations).await?;
