@@ -15,6 +15,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// glibc's malloc spends a noticeable share of a busy service's CPU time on
+// its own bookkeeping across threads; mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{Cli, Command};
 
 #[tokio::main]

@@ -8,6 +8,10 @@
 
 use std::time::{Duration, Instant};
 
+// The allocator the `tasknet` binary runs with, so load times match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::NaiveDate;
 use tasknet_demo::{DemoSpec, ExpectedCounts, LoadStage, LoadSummary};
 use tasknet_domain::DatePeriod;
@@ -61,7 +65,7 @@ impl System {
                 database_url: databases[1].url().to_owned(),
                 database: options("task"),
                 organisation_endpoint: endpoint.clone(),
-                max_batch: 512,
+                max_batch: tasknet_task::DEFAULT_MAX_BATCH,
                 client: Default::default(),
             },
             shutdown.clone(),

@@ -21,6 +21,9 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 /// Batches carry task snapshots with titles and notes; allow large ones.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Changes per `WatchChanges` response the follower asks for.
+const FOLLOW_BATCH: i32 = 2000;
+
 pub struct Follower {
     store: ReadModel,
     client: TaskServiceClient<TracedChannel>,
@@ -106,7 +109,9 @@ impl Follower {
         let shutdown = self.shutdown.clone();
         let request = v1::WatchChangesRequest {
             after_cursor: *self.applied.borrow(),
-            max_batch: 0,
+            // Large batches while catching up: each commit of the read model
+            // then rewrites its hot index pages once for many changes.
+            max_batch: FOLLOW_BATCH,
         };
         let opening = tokio::select! {
             opening = self.client.watch_changes(request) => opening,

@@ -28,6 +28,7 @@ pub use app::{TaskApp, TaskSettings};
 pub use error::Error;
 pub use policy::POLICY;
 pub use service::TaskGrpc;
+pub use writer::DEFAULT_MAX_BATCH;
 
 /// The fully qualified gRPC service name, for health checks.
 pub const SERVICE_NAME: &str = "tasknet.v1.TaskService";
