@@ -7,6 +7,7 @@ pub mod freshness;
 pub mod ingest;
 pub mod reports;
 pub mod stats;
+pub mod system;
 
 use clap::Subcommand;
 
