@@ -7,6 +7,7 @@
 
 use std::process::Command;
 
+use tasknet_storage::Backend;
 use tasknet_storage::testing::postgres_admin_url;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasknet");
@@ -30,77 +31,76 @@ fn bench(args: &[&str]) -> String {
     stdout
 }
 
+/// The flags choosing `backend`; `None` when PostgreSQL is not configured
+/// (outside CI: `postgres_admin_url` prints the notice).
+fn storage_flags(backend: Backend, test_name: &str) -> Option<Vec<String>> {
+    match backend {
+        Backend::Sqlite => Some(vec!["--backend".into(), "sqlite".into()]),
+        Backend::Postgres => {
+            postgres_admin_url(test_name).map(|url| vec!["--postgres-url".into(), url])
+        }
+    }
+}
+
+/// `bench NAME TINY_SIZES STORAGE_FLAGS`, asserting its verification line.
+fn smoke(backend: Backend, test_name: &str, sizes: &[&str], verified: &str) -> Option<String> {
+    let flags = storage_flags(backend, test_name)?;
+    let mut args = sizes.to_vec();
+    args.extend(flags.iter().map(String::as_str));
+    let out = bench(&args);
+    assert!(out.contains(verified), "{out}");
+    Some(out)
+}
+
+const INGEST: &[&str] = &["ingest", "--clients", "3", "--updates", "300"];
+const INGEST_VERIFIED: &str = "verified: every update acknowledged once";
+const FRESHNESS: &[&str] = &[
+    "freshness",
+    "--clients",
+    "2",
+    "--rate",
+    "200",
+    "--duration",
+    "1",
+];
+const FRESHNESS_VERIFIED: &str = "verified: StatusBreakdown";
+
 #[test]
 fn ingest_on_sqlite() {
-    let out = bench(&[
-        "ingest",
-        "--clients",
-        "3",
-        "--updates",
-        "300",
-        "--backend",
-        "sqlite",
-    ]);
-    assert!(
-        out.contains("verified: every update acknowledged once"),
-        "{out}"
+    smoke(
+        Backend::Sqlite,
+        "bench::ingest_on_sqlite",
+        INGEST,
+        INGEST_VERIFIED,
     );
 }
 
 #[test]
 fn ingest_on_postgres_against_the_raw_ceiling() {
-    let Some(url) = postgres_admin_url("bench::ingest_on_postgres_against_the_raw_ceiling") else {
-        return;
-    };
-    let out = bench(&[
-        "ingest",
-        "--clients",
-        "3",
-        "--updates",
-        "300",
-        "--postgres-url",
-        &url,
-    ]);
-    assert!(
-        out.contains("verified: every update acknowledged once"),
-        "{out}"
-    );
-    assert!(out.contains("ratio service / ceiling"), "{out}");
+    let name = "bench::ingest_on_postgres_against_the_raw_ceiling";
+    if let Some(out) = smoke(Backend::Postgres, name, INGEST, INGEST_VERIFIED) {
+        assert!(out.contains("ratio service / ceiling"), "{out}");
+    }
 }
 
 #[test]
 fn freshness_on_sqlite() {
-    let out = bench(&[
-        "freshness",
-        "--clients",
-        "2",
-        "--rate",
-        "200",
-        "--duration",
-        "1",
-        "--backend",
-        "sqlite",
-    ]);
-    assert!(out.contains("verified: StatusBreakdown"), "{out}");
+    smoke(
+        Backend::Sqlite,
+        "bench::freshness_on_sqlite",
+        FRESHNESS,
+        FRESHNESS_VERIFIED,
+    );
 }
 
 #[test]
 fn freshness_on_postgres() {
-    let Some(url) = postgres_admin_url("bench::freshness_on_postgres") else {
-        return;
-    };
-    let out = bench(&[
-        "freshness",
-        "--clients",
-        "2",
-        "--rate",
-        "200",
-        "--duration",
-        "1",
-        "--postgres-url",
-        &url,
-    ]);
-    assert!(out.contains("verified: StatusBreakdown"), "{out}");
+    smoke(
+        Backend::Postgres,
+        "bench::freshness_on_postgres",
+        FRESHNESS,
+        FRESHNESS_VERIFIED,
+    );
 }
 
 /// Builds a tiny data directory, then runs again to reuse it.
