@@ -19,7 +19,7 @@ use tasknet_storage::{Database, DatabaseOptions};
 use crate::driver::{ClientPlan, Limit, Pacing, run_clients};
 use crate::setup::{Units, load_average};
 use crate::stats::rate;
-use crate::system::{ServiceProcess, mib, read_token};
+use crate::system::{ServiceProcess, read_token};
 use crate::workload::{Calendar, Mix};
 
 #[derive(Debug, clap::Args)]
@@ -70,13 +70,13 @@ pub async fn run(args: FootprintArgs, tasknet: &Path) -> anyhow::Result<()> {
         u64::try_from(total).unwrap_or_default() == held,
         "the first report counts {total} tasks; the directory holds {held}"
     );
-    let rss = up.peak_rss()?;
+    let memory = up.memory_text()?;
     println!(
         "  start-up on {held} tasks: health SERVING after {:.2} s, first nationwide report after {:.2} s",
         serving.as_secs_f64(),
         first_report.as_secs_f64()
     );
-    println!("  peak RSS of tasknet up (all three services) {}", mib(rss));
+    println!("  peak RSS of tasknet up (all three services) {memory}");
     up.stop().await
 }
 
@@ -161,7 +161,7 @@ async fn build(tasknet: &Path, data_dir: &Path, tasks: u64, clients: usize) -> a
         elapsed.as_secs_f64(),
         rate(report.counts.creates, elapsed),
         up.started().elapsed().as_secs_f64(),
-        mib(up.peak_rss()?)
+        up.memory_text()?
     );
     up.stop().await
 }

@@ -137,12 +137,15 @@ pub async fn office_clients(
 
 /// Prints each process's peak RSS and returns the largest.
 pub fn print_peak_rss(system: &System) -> anyhow::Result<u64> {
-    let mut largest = 0;
-    for (name, bytes) in system.peak_rss()? {
-        println!("  peak RSS {name:<13} {}", crate::system::mib(bytes));
-        largest = largest.max(bytes);
+    for (name, text) in system.memory_text()? {
+        println!("  peak RSS {name:<13} {text}");
     }
-    Ok(largest)
+    Ok(system
+        .peak_rss()?
+        .into_iter()
+        .map(|(_, bytes)| bytes)
+        .max()
+        .unwrap_or_default())
 }
 
 /// The 1-minute load average, for the record (other builds share the cores).

@@ -202,6 +202,18 @@ impl ServiceProcess {
         peak_rss(pid)
     }
 
+    /// The peak RSS and the current anonymous / file-backed split, for reports.
+    pub fn memory_text(&self) -> anyhow::Result<String> {
+        let pid = self.pid().context("the process has exited")?;
+        let (anon, file) = rss_split(pid)?;
+        Ok(format!(
+            "{} (now: {} anonymous, {} file-backed)",
+            mib(peak_rss(pid)?),
+            mib(anon),
+            mib(file)
+        ))
+    }
+
     /// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`]; fails unless the
     /// process exits successfully within the limit.
     pub async fn stop(mut self) -> anyhow::Result<()> {
@@ -266,9 +278,26 @@ pub fn peak_rss(pid: u32) -> anyhow::Result<u64> {
 }
 
 fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    status_field(status, "VmHWM:")
+}
+
+/// A `/proc/PID/status` field given in kB, in bytes.
+fn status_field(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(name))?;
     let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kilobytes * 1024)
+}
+
+/// The resident set now, split: (anonymous, file-backed) bytes. SQLite
+/// databases are memory-mapped (`mmap_size`), and their mapped pages count
+/// in RSS and VmHWM though they are the kernel's page cache, shared and
+/// reclaimable; the split tells them from the process's own memory.
+pub fn rss_split(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("failed to read /proc/{pid}/status"))?;
+    let anon = status_field(&status, "RssAnon:").context("no RssAnon")?;
+    let file = status_field(&status, "RssFile:").context("no RssFile")?;
+    Ok((anon, file))
 }
 
 /// The three services, each its own `tasknet serve` process.
@@ -362,6 +391,14 @@ impl System {
             label,
         )
         .await
+    }
+
+    /// Each process's [`ServiceProcess::memory_text`]: `[(name, text)]`.
+    pub fn memory_text(&self) -> anyhow::Result<Vec<(String, String)>> {
+        [&self.organisation, &self.task, &self.reporting]
+            .into_iter()
+            .map(|process| Ok((process.name().to_owned(), process.memory_text()?)))
+            .collect()
     }
 
     /// Peak RSS of each process: `[(name, bytes)]`.
