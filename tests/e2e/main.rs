@@ -6,6 +6,7 @@ mod support;
 
 mod agent_faults;
 mod auth;
+mod bench;
 mod golden;
 mod processes;
 mod reorganisation;

@@ -2,11 +2,16 @@
 //! the real services as separate `tasknet serve` processes and measures one
 //! figure against its baseline in the same run (BENCHMARKS.md).
 
+pub mod driver;
 pub mod footprint;
 pub mod freshness;
 pub mod ingest;
+pub mod raw;
 pub mod reports;
+pub mod setup;
 pub mod stats;
+pub mod system;
+pub mod workload;
 
 use clap::Subcommand;
 

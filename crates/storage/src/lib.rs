@@ -1,6 +1,7 @@
 //! Storage helpers shared by the services: one sqlx `Any` pool over SQLite
 //! (the embedded default) or PostgreSQL (production), each service's
-//! migrations for the back end in use, and per-test databases.
+//! migrations for the back end in use, throw-away PostgreSQL databases for
+//! tests and benchmarks, and per-test databases.
 //!
 //! SQL in the services is written once for both back ends: `$1` placeholders
 //! (SQLite accepts them), `BIGINT` columns decoded as `i64`, dates as
@@ -9,6 +10,7 @@
 
 mod database;
 pub mod placeholders;
+pub mod scratch;
 #[cfg(feature = "testing")]
 pub mod testing;
 

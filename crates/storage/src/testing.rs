@@ -7,9 +7,7 @@
 
 use std::path::PathBuf;
 
-use sqlx::any::install_default_drivers;
-use sqlx::{Connection, Executor};
-
+use crate::scratch::ScratchDatabase;
 use crate::{Backend, sqlite_url};
 
 /// The variable naming the PostgreSQL server the tests create databases on,
@@ -22,8 +20,8 @@ pub struct TestDatabase {
     backend: Backend,
     /// Keeps the SQLite directory alive.
     directory: Option<tempfile::TempDir>,
-    /// The administrative URL and database name to drop afterwards.
-    postgres: Option<(String, String)>,
+    /// The PostgreSQL database, dropped with this value.
+    _postgres: Option<ScratchDatabase>,
 }
 
 impl TestDatabase {
@@ -35,7 +33,7 @@ impl TestDatabase {
             url,
             backend: Backend::Sqlite,
             directory: Some(directory),
-            postgres: None,
+            _postgres: None,
         }
     }
 
@@ -43,22 +41,15 @@ impl TestDatabase {
     /// server is configured outside CI.
     pub async fn postgres(test_name: &str) -> Option<Self> {
         let admin_url = postgres_admin_url(test_name)?;
-        install_default_drivers();
         let name = format!("tasknet_test_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = sqlx::AnyConnection::connect(&admin_url)
+        let database = ScratchDatabase::create(&admin_url, &name)
             .await
-            .unwrap_or_else(|e| panic!("connect to {admin_url}: {e}"));
-        connection
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
-        let _ = connection.close().await;
-        let url = replace_database(&admin_url, &name);
+            .unwrap_or_else(|e| panic!("create database {name} on {admin_url}: {e:#}"));
         Some(Self {
-            url,
+            url: database.url().to_owned(),
             backend: Backend::Postgres,
             directory: None,
-            postgres: Some((admin_url, name)),
+            _postgres: Some(database),
         })
     }
 
@@ -84,32 +75,6 @@ impl TestDatabase {
     }
 }
 
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop may run inside a runtime, where blocking is not allowed, so the
-        // clean-up gets a thread and a small runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            let Ok(runtime) = runtime else { return };
-            runtime.block_on(async move {
-                if let Ok(mut connection) = sqlx::AnyConnection::connect(&admin_url).await {
-                    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    if let Err(error) = connection.execute(statement.as_str()).await {
-                        eprintln!("could not drop test database {name}: {error}");
-                    }
-                    let _ = connection.close().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
-
 /// The configured PostgreSQL server for tests; in CI its absence is a failure.
 pub fn postgres_admin_url(test_name: &str) -> Option<String> {
     match std::env::var(POSTGRES_URL_VARIABLE) {
@@ -124,23 +89,6 @@ pub fn postgres_admin_url(test_name: &str) -> Option<String> {
             );
             None
         }
-    }
-}
-
-/// The same server URL with another database name.
-fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
     }
 }
 
@@ -174,25 +122,4 @@ macro_rules! test_on_both_backends {
             )*
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_names_are_replaced() {
-        assert_eq!(
-            replace_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://postgres@127.0.0.1:5432", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://u@h/test?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-    }
 }

@@ -28,6 +28,8 @@ pub use app::{TaskApp, TaskSettings};
 pub use error::Error;
 pub use policy::POLICY;
 pub use service::TaskGrpc;
+/// The task database's migrations (benchmarks build the same schema for their raw baselines).
+pub use store::MIGRATIONS;
 pub use writer::DEFAULT_MAX_BATCH;
 
 /// The fully qualified gRPC service name, for health checks.
