@@ -22,7 +22,7 @@ use crate::workload::{Workload, update_id};
 
 /// Transactions hold this many updates: the task writer's largest batch
 /// as `tasknet serve` configures it.
-pub const BATCH: usize = 512;
+pub const BATCH: usize = tasknet_task::DEFAULT_MAX_BATCH;
 
 /// The task row as the service keeps it.
 #[derive(Debug, Clone)]
