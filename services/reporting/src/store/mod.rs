@@ -5,6 +5,8 @@
 mod apply;
 pub mod assignees;
 pub mod decode;
+mod index;
+mod live;
 pub mod notes;
 mod query;
 mod sql;
@@ -15,6 +17,7 @@ use sqlx::migrate::Migrator;
 use tasknet_proto::v1;
 use tasknet_storage::{Database, DatabaseOptions, Migrations};
 
+pub use live::{LiveIndex, Loaded};
 pub use query::{StatusQuery, UnitCounts, plan_by_id, plan_counts, plans_of_kind};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -29,13 +32,18 @@ pub static MIGRATIONS: Migrations = Migrations {
 #[derive(Debug, Clone)]
 pub struct ReadModel {
     database: Database,
+    /// Answers `status_by_unit` once loaded (`load_index`/`keep_index_loaded`).
+    index: LiveIndex,
 }
 
 impl ReadModel {
     /// Connects and migrates.
     pub async fn open(url: &str, options: &DatabaseOptions) -> anyhow::Result<Self> {
         let database = Database::open(url, options, &MIGRATIONS).await?;
-        Ok(Self { database })
+        Ok(Self {
+            database,
+            index: LiveIndex::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -45,14 +53,40 @@ impl ReadModel {
     /// Applies one batch of the change log with its cursor, in one
     /// transaction; returns the cursor now stored.
     pub async fn apply_batch(&self, changes: &[v1::Change]) -> Result<i64, sqlx::Error> {
-        apply::apply_batch(self.pool(), changes, Utc::now()).await
+        apply::apply_batch(self.pool(), changes, Utc::now(), &self.index).await
     }
 
+    /// Counts per unit: from the status index when it is loaded, else SQL.
     pub async fn status_by_unit(
         &self,
         queries: &[StatusQuery],
     ) -> Result<Vec<UnitCounts>, sqlx::Error> {
+        match self.index.status_by_unit(queries) {
+            Some(counts) => Ok(counts),
+            None => query::status_by_unit(self.pool(), queries).await,
+        }
+    }
+
+    /// The SQL answer, bypassing the index (the reference it is tested against).
+    pub async fn status_by_unit_sql(
+        &self,
+        queries: &[StatusQuery],
+    ) -> Result<Vec<UnitCounts>, sqlx::Error> {
         query::status_by_unit(self.pool(), queries).await
+    }
+
+    /// Loads the status index from the database once.
+    pub async fn load_index(&self) -> Result<Loaded, sqlx::Error> {
+        self.index.load(self.pool()).await
+    }
+
+    /// Loads the status index, and reloads it whenever it drops out (forever).
+    pub async fn keep_index_loaded(&self) {
+        self.index.keep_loaded(self.pool().clone()).await;
+    }
+
+    pub fn index(&self) -> &LiveIndex {
+        &self.index
     }
 
     /// The stored cursor and the time it was last advanced.
