@@ -16,7 +16,7 @@ use tasknet_storage::testing::TestDatabase;
 
 use super::random::apply_in_random_batches;
 use super::{TaskSpec, created, open, updated, ymd};
-use crate::store::{ReadModel, StatusQuery};
+use crate::store::StatusQuery;
 
 const UNITS: [&str; 5] = ["u-a", "u-b", "u-c", "u-p01", "u-p79"];
 
