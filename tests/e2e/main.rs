@@ -5,6 +5,7 @@
 mod support;
 
 mod agent_faults;
+mod bench_reports;
 mod auth;
 mod golden;
 mod processes;
