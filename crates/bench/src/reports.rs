@@ -107,16 +107,31 @@ async fn bench(
     );
 
     let started = Instant::now();
-    Database::open(
-        &databases.urls[2],
-        &DatabaseOptions::default(),
-        &tasknet_reporting::MIGRATIONS,
-    )
-    .await?
-    .close()
-    .await;
-    data::load(backend, &databases.urls[2], args.tasks, &units).await?;
+    // `tasknet serve` keeps each service's tables in a schema of its name on
+    // PostgreSQL: create and fill them there.
+    let options = DatabaseOptions {
+        schema: (backend == Backend::Postgres).then(|| "reporting".to_owned()),
+        ..DatabaseOptions::default()
+    };
+    Database::open(&databases.urls[2], &options, &tasknet_reporting::MIGRATIONS)
+        .await?
+        .close()
+        .await;
+    let reporting_tables = match backend {
+        Backend::Postgres => format!("{}?options=-c%20search_path%3Dreporting", databases.urls[2]),
+        Backend::Sqlite => databases.urls[2].clone(),
+    };
+    data::load(backend, &reporting_tables, args.tasks, &units).await?;
     let load_time = started.elapsed();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&reporting_tables)
+        .await?;
+    let segments: i64 = sqlx::query("SELECT COUNT(*) FROM rpt_segments")
+        .fetch_one(&pool)
+        .await?
+        .try_get(0)?;
+    println!("segments: {segments}");
     println!(
         "generated and loaded {} tasks in {:.1} s",
         args.tasks,
@@ -162,15 +177,12 @@ async fn bench(
         dir,
     )?;
     let reporting_endpoint = reporting.endpoint()?;
-    reporting.wait_for("status index loaded", Duration::from_secs(1800))?;
+    let loaded = reporting.wait_for("status index loaded", Duration::from_secs(1800))?;
     let startup = started.elapsed();
+    println!("reporting: {loaded}");
 
     let channel = tasknet_server::connect_lazy_with(&reporting_endpoint, &client)?;
     let mut reports = ReportingServiceClient::new(channel);
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&databases.urls[2])
-        .await?;
     let figures = measure(args, &mut reports, &pool, &units).await;
     pool.close().await;
     let peak = reporting.peak_rss_kib();
@@ -404,9 +416,18 @@ async fn measure(
             if expected == actual {
                 figures.verified += 1;
             } else {
+                // The first differing group is enough to start from.
+                let key = expected
+                    .keys()
+                    .chain(actual.keys())
+                    .find(|key| expected.get(*key) != actual.get(*key))
+                    .cloned()
+                    .unwrap_or_default();
                 figures.mismatches.push(format!(
-                    "{} as of {as_of}: gRPC {actual:?} naive {expected:?}",
-                    group_by.as_str_name()
+                    "{} as of {as_of}, group {key:?}: gRPC {:?} naive {:?}",
+                    group_by.as_str_name(),
+                    actual.get(&key),
+                    expected.get(&key),
                 ));
             }
         }
