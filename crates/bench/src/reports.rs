@@ -185,12 +185,13 @@ async fn bench(
     let mut reports = ReportingServiceClient::new(channel);
     let figures = measure(args, &mut reports, &pool, &units).await;
     pool.close().await;
-    let peak = reporting.peak_rss_kib();
+    let peak = ["VmHWM", "RssAnon", "RssFile"].map(|field| reporting.status_kib(field));
     reporting.stop();
     task.stop();
     organisation.stop();
     let mut figures = figures?;
-    let peak = peak?;
+    let [peak, anon, file] = peak;
+    let peak = [peak?, anon?, file?];
     figures.print(args, backend, load_time, startup, peak);
     if !figures.mismatches.is_empty() {
         for mismatch in &figures.mismatches {
@@ -316,7 +317,7 @@ impl Figures {
         backend: Backend,
         load: Duration,
         startup: Duration,
-        peak_kib: u64,
+        [peak_kib, anon_kib, file_kib]: [u64; 3],
     ) {
         let naive_p50 = self.naive.percentile(50.0).unwrap_or_default();
         println!();
@@ -354,6 +355,14 @@ impl Figures {
         row(
             "reporting peak RSS (VmHWM)",
             format!("{:.1} MB", peak_kib as f64 / 1024.0),
+        );
+        row(
+            "reporting RSS at the end: heap / files",
+            format!(
+                "{:.1} MB / {:.1} MB",
+                anon_kib as f64 / 1024.0,
+                file_kib as f64 / 1024.0
+            ),
         );
     }
 }

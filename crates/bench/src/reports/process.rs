@@ -83,14 +83,15 @@ impl Service {
         Ok(format!("http://{}", addr.trim_end_matches([',', ')', '('])))
     }
 
-    /// Peak resident set size (`VmHWM`), in KiB.
-    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+    /// A `/proc/PID/status` figure in KiB: `VmHWM` (peak resident set
+    /// size), `RssAnon` (heap now), `RssFile` (mapped files now).
+    pub fn status_kib(&self, field: &str) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmHWM in /proc/PID/status")
+            .with_context(|| format!("no {field} in /proc/PID/status"))
     }
 
     /// SIGTERM, then SIGKILL if it has not stopped within 30 s.

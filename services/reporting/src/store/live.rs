@@ -182,7 +182,31 @@ fn apply_to(
 /// Reads the cursor and all segments from one snapshot of the database,
 /// streaming (the rows of 10 M tasks never sit in memory at once).
 async fn read_snapshot(pool: &AnyPool) -> Result<(StatusIndex, i64, usize), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut connection = pool.acquire().await?;
+    if Backend::of(&connection) == Backend::Postgres {
+        return read_snapshot_on(&mut connection).await;
+    }
+    // SQLite maps the database file into the process: a scan of every
+    // segment through the map would show the whole file in the service's
+    // RSS. Read through the (bounded) page cache instead, then map again.
+    let row = sqlx::query("PRAGMA mmap_size")
+        .fetch_optional(&mut *connection)
+        .await?;
+    let mapped: i64 = row.map(|row| row.try_get(0)).transpose()?.unwrap_or(0);
+    sqlx::query("PRAGMA mmap_size = 0")
+        .execute(&mut *connection)
+        .await?;
+    let read = read_snapshot_on(&mut connection).await;
+    let restore = format!("PRAGMA mmap_size = {mapped}");
+    sqlx::query(&restore).execute(&mut *connection).await?;
+    read
+}
+
+async fn read_snapshot_on(
+    connection: &mut sqlx::AnyConnection,
+) -> Result<(StatusIndex, i64, usize), sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = connection.begin().await?;
     if Backend::of(&tx) == Backend::Postgres {
         // Read committed would give each statement its own snapshot.
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
