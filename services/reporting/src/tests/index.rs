@@ -141,4 +141,33 @@ async fn index_matches_sql(db: TestDatabase) {
     assert_eq!(reopened.index().canonical().unwrap(), incremental);
 }
 
-tasknet_storage::test_on_both_backends!(index_matches_sql);
+/// Two replicas on one database: the one whose follower finds the batches
+/// already applied (by the other) must stop answering from its index, answer
+/// from the SQL, and after a reload hold what the other holds.
+async fn a_replica_behind_the_database_drops_its_index(db: TestDatabase) {
+    let first = open(&db).await;
+    let second = open(&db).await;
+    first.load_index().await.unwrap();
+    second.load_index().await.unwrap();
+    let mut cursor = 0;
+    let log = random_log(7, 1, &mut cursor);
+    first.apply_batch(&log).await.unwrap();
+    assert!(first.index().is_ready());
+    // The second replica's follower receives the same batch: nothing is fresh.
+    second.apply_batch(&log).await.unwrap();
+    assert!(!second.index().is_ready(), "a stale index must not answer");
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let queries: Vec<StatusQuery> = (0..8).map(|_| random_query(&mut rng)).collect();
+    let expected = first.status_by_unit(&queries).await.unwrap();
+    assert_eq!(second.status_by_unit(&queries).await.unwrap(), expected);
+    second.load_index().await.unwrap();
+    assert_eq!(
+        second.index().canonical().unwrap(),
+        first.index().canonical().unwrap()
+    );
+}
+
+tasknet_storage::test_on_both_backends!(
+    index_matches_sql,
+    a_replica_behind_the_database_drops_its_index
+);
