@@ -5,8 +5,8 @@
 mod support;
 
 mod agent_faults;
-mod bench_reports;
 mod auth;
+mod bench_reports;
 mod golden;
 mod processes;
 mod reorganisation;
