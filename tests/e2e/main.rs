@@ -7,6 +7,7 @@ mod support;
 mod agent_faults;
 mod auth;
 mod bench;
+mod bench_reports;
 mod golden;
 mod processes;
 mod reorganisation;

@@ -9,8 +9,8 @@ use tasknet_proto::tonic;
 use anyhow::Context;
 use tasknet_auth::AuthLayer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
@@ -199,12 +199,15 @@ impl GrpcServer {
         }
         // Layers added later wrap closer to the services: the auth check
         // runs inside the RPC's span.
+        // The builder's tcp_nodelay applies only to listeners it binds itself;
+        // without it on accepted sockets, a response of more than one segment
+        // waits ~40 ms for the client's delayed ACK (Nagle).
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = builder
-            .tcp_nodelay(true)
             .layer(trace_layer)
             .layer(options.auth.clone())
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), drain_start);
+            .serve_with_incoming_shutdown(incoming, drain_start);
 
         tokio::pin!(server);
         tokio::select! {

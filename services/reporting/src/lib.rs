@@ -32,6 +32,7 @@ pub use breakdown::{NO_REGION_GROUP, UNKNOWN_GROUP};
 pub use error::Error;
 pub use policy::POLICY;
 pub use service::ReportingHandler;
+pub use store::MIGRATIONS;
 
 use follower::Follower;
 use reports::Reports;
@@ -64,6 +65,7 @@ pub struct ReportingApp {
     audit: AuditLog,
     applied: watch::Receiver<i64>,
     follower: JoinHandle<()>,
+    index: JoinHandle<()>,
 }
 
 impl ReportingApp {
@@ -84,6 +86,12 @@ impl ReportingApp {
         let (sender, applied) = watch::channel(cursor);
         let follower = Follower::new(store.clone(), channel, sender, shutdown);
         let follower = tokio::spawn(follower.run());
+        // The SQL answers until the index is loaded; the load is not raced
+        // against shutdown, the task is dropped with the runtime.
+        let index = tokio::spawn({
+            let store = store.clone();
+            async move { store.keep_index_loaded().await }
+        });
         let reports = Reports::new(store.clone(), directory, applied.clone());
         tracing::info!(
             cursor,
@@ -96,6 +104,7 @@ impl ReportingApp {
             audit,
             applied,
             follower,
+            index,
         })
     }
 
@@ -120,6 +129,7 @@ impl ReportingApp {
         if let Err(error) = self.follower.await {
             tracing::error!(%error, "the change-log follower panicked");
         }
+        self.index.abort();
         self.store.close().await;
     }
 }

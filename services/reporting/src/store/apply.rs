@@ -12,17 +12,17 @@ use tasknet_storage::Backend;
 
 use super::assignees::{self, Reassignment};
 use super::decode::{Decoded, PlanRow, StatusEvent, TaskRow, decode};
+use super::index::{SEGMENT_END, SEGMENT_START, SegmentRow};
+use super::live::{Delta, LiveIndex, group_by_task};
 use super::sql::{Param, in_list_statements, insert_rows, query_with};
 
-/// Stored for "from the beginning" and "open-ended" segment bounds.
-const SEGMENT_START: i64 = 0;
-const SEGMENT_END: i64 = 99_991_231;
-
-/// Applies `changes` (in cursor order) and returns the cursor now stored.
+/// Applies `changes` (in cursor order) and returns the cursor now stored;
+/// `index` gets the batch after the commit, before the caller publishes it.
 pub async fn apply_batch(
     connection: &mut AnyConnection,
     changes: &[v1::Change],
     now: DateTime<Utc>,
+    index: &LiveIndex,
 ) -> Result<i64, sqlx::Error> {
     let mut tx = connection.begin().await?;
     let stored = lock_cursor(&mut tx).await?;
@@ -30,6 +30,12 @@ pub async fn apply_batch(
     let Some(last) = fresh.last().map(|change| change.cursor) else {
         // Everything was applied before (a re-delivery after a restart).
         tx.rollback().await?;
+        // Tells the index where the database is (it reloads if behind).
+        index.apply(Delta {
+            before: stored,
+            after: stored,
+            tasks: Vec::new(),
+        });
         return Ok(stored);
     };
     let decoded = decode_all(&fresh);
@@ -37,7 +43,7 @@ pub async fn apply_batch(
     for entry in decoded {
         batch.apply(entry);
     }
-    batch.write(&mut tx).await?;
+    let tasks = batch.write(&mut tx).await?;
     sqlx::query(
         "UPDATE sync_state SET applied_cursor = $1, last_applied_time_us = $2 WHERE id = 1",
     )
@@ -46,6 +52,11 @@ pub async fn apply_batch(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    index.apply(Delta {
+        before: stored,
+        after: last,
+        tasks,
+    });
     Ok(last)
 }
 
@@ -199,7 +210,8 @@ impl Batch {
         }
     }
 
-    async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), sqlx::Error> {
+    /// Writes the batch; returns each changed task's old and new segments.
+    async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<Vec<SegmentChange>, sqlx::Error> {
         let connection: &mut AnyConnection = tx;
         insert_rows(
             connection,
@@ -271,13 +283,31 @@ impl Batch {
     }
 
     /// Replaces the segments of every task this batch changed.
-    async fn write_segments(&self, connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    async fn write_segments(
+        &self,
+        connection: &mut AnyConnection,
+    ) -> Result<Vec<SegmentChange>, sqlx::Error> {
         let replaced: Vec<String> = self
             .tasks
             .iter()
             .filter(|(_, state)| state.dirty && state.stored)
             .map(|(id, _)| id.clone())
             .collect();
+        // The index removes exactly what the database deletes.
+        let mut old = HashMap::new();
+        for (sql, params) in in_list_statements(
+            Backend::of(connection),
+            "SELECT task_id, seg_from, seg_until, assignee_unit_id, assigned_date, deadline, \
+             completed_on FROM rpt_segments WHERE task_id",
+            "",
+            &[],
+            &replaced,
+        ) {
+            let rows = query_with(&sql, &params)
+                .fetch_all(&mut *connection)
+                .await?;
+            old.extend(group_by_task(&rows)?);
+        }
         for (sql, params) in in_list_statements(
             Backend::of(connection),
             "DELETE FROM rpt_segments WHERE task_id",
@@ -287,12 +317,13 @@ impl Batch {
         ) {
             query_with(&sql, &params).execute(&mut *connection).await?;
         }
-        let rows: Vec<Vec<Param>> = self
-            .tasks
-            .iter()
-            .filter(|(_, state)| state.dirty)
-            .flat_map(|(id, state)| segment_params(id, state))
-            .collect();
+        let mut rows: Vec<Vec<Param>> = Vec::new();
+        let mut changes = Vec::new();
+        for (id, state) in self.tasks.iter().filter(|(_, state)| state.dirty) {
+            let new = segments(state);
+            rows.extend(new.iter().map(|segment| segment_params(id, segment)));
+            changes.push((old.remove(id).unwrap_or_default(), new));
+        }
         insert_rows(
             connection,
             "INSERT INTO rpt_segments (task_id, seg_from, seg_until, assignee_unit_id, \
@@ -300,7 +331,8 @@ impl Batch {
             "",
             &rows,
         )
-        .await
+        .await?;
+        Ok(changes)
     }
 }
 
@@ -437,8 +469,23 @@ fn event_params(task_id: &str, event: &StatusEvent) -> Vec<Param> {
     ]
 }
 
-/// The task's timeline as segment rows.
-fn segment_params(task_id: &str, state: &TaskState) -> Vec<Vec<Param>> {
+/// A changed task's segments before and after the batch.
+type SegmentChange = (Vec<SegmentRow>, Vec<SegmentRow>);
+
+fn segment_params(task_id: &str, segment: &SegmentRow) -> Vec<Param> {
+    vec![
+        Param::Text(task_id.to_owned()),
+        Param::Int(segment.from),
+        Param::Int(segment.until),
+        Param::Text(segment.unit.clone()),
+        Param::Int(segment.assigned),
+        Param::Int(segment.deadline),
+        Param::OptInt(segment.completed),
+    ]
+}
+
+/// The task's timeline as segment rows, sorted by `from`.
+fn segments(state: &TaskState) -> Vec<SegmentRow> {
     let timeline = TaskTimeline {
         initial_deadline: state.row.initial_deadline,
         events: state
@@ -454,15 +501,14 @@ fn segment_params(task_id: &str, state: &TaskState) -> Vec<Vec<Param>> {
         let initial = state.row.assignee_unit_id.as_str();
         // One row per holder of the task while the segment's state held.
         for piece in assignees::split(from, until, initial, &state.reassignments) {
-            rows.push(vec![
-                Param::Text(task_id.to_owned()),
-                Param::Int(piece.from),
-                Param::Int(piece.until),
-                Param::Text(piece.assignee.to_owned()),
-                Param::Int(date_to_storage(state.row.assigned_date)),
-                Param::Int(date_to_storage(segment.state.deadline)),
-                Param::OptInt(segment.state.completed_on.map(date_to_storage)),
-            ]);
+            rows.push(SegmentRow {
+                from: piece.from,
+                until: piece.until,
+                unit: piece.assignee.to_owned(),
+                assigned: date_to_storage(state.row.assigned_date),
+                deadline: date_to_storage(segment.state.deadline),
+                completed: segment.state.completed_on.map(date_to_storage),
+            });
         }
     }
     rows

@@ -5,6 +5,8 @@
 mod apply;
 pub mod assignees;
 pub mod decode;
+mod index;
+mod live;
 pub mod notes;
 mod query;
 mod sql;
@@ -19,6 +21,7 @@ use tasknet_proto::v1;
 use tasknet_storage::{Database, DatabaseOptions, Migrations};
 use tokio::sync::Mutex;
 
+pub use live::{LiveIndex, Loaded};
 pub use query::{StatusQuery, UnitCounts, plan_by_id, plan_counts, plans_of_kind};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -38,6 +41,8 @@ pub struct ReadModel {
     /// has written, so applying through whichever pooled connection is idle
     /// would read every page a batch touches again. Dropped after a failure.
     writer: Arc<Mutex<Option<PoolConnection<Any>>>>,
+    /// Answers `status_by_unit` once loaded (`load_index`/`keep_index_loaded`).
+    index: LiveIndex,
 }
 
 impl ReadModel {
@@ -53,6 +58,7 @@ impl ReadModel {
         Ok(Self {
             database,
             writer: Arc::default(),
+            index: LiveIndex::default(),
         })
     }
 
@@ -68,18 +74,44 @@ impl ReadModel {
             Some(connection) => connection,
             None => self.pool().acquire().await?,
         };
-        let result = apply::apply_batch(&mut connection, changes, Utc::now()).await;
+        let result = apply::apply_batch(&mut connection, changes, Utc::now(), &self.index).await;
         if result.is_ok() {
             *kept = Some(connection);
         }
         result
     }
 
+    /// Counts per unit: from the status index when it is loaded, else SQL.
     pub async fn status_by_unit(
         &self,
         queries: &[StatusQuery],
     ) -> Result<Vec<UnitCounts>, sqlx::Error> {
+        match self.index.status_by_unit(queries) {
+            Some(counts) => Ok(counts),
+            None => query::status_by_unit(self.pool(), queries).await,
+        }
+    }
+
+    /// The SQL answer, bypassing the index (the reference it is tested against).
+    pub async fn status_by_unit_sql(
+        &self,
+        queries: &[StatusQuery],
+    ) -> Result<Vec<UnitCounts>, sqlx::Error> {
         query::status_by_unit(self.pool(), queries).await
+    }
+
+    /// Loads the status index from the database once.
+    pub async fn load_index(&self) -> Result<Loaded, sqlx::Error> {
+        self.index.load(self.pool()).await
+    }
+
+    /// Loads the status index, and reloads it whenever it drops out (forever).
+    pub async fn keep_index_loaded(&self) {
+        self.index.keep_loaded(self.pool().clone()).await;
+    }
+
+    pub fn index(&self) -> &LiveIndex {
+        &self.index
     }
 
     /// The stored cursor and the time it was last advanced.

@@ -1,6 +1,7 @@
 //! Tests of the read model and the reports on both back ends, fed with
 //! hand-built change-log entries.
 
+mod index;
 mod random;
 mod reorganised;
 mod restart;

@@ -184,7 +184,7 @@ pub(super) fn generate(seed: u64, task_count: usize, steps: usize) -> Model {
 
 /// Applies the log in random batches, some of them re-delivering entries
 /// already applied, as a reconnecting follower would.
-async fn apply_in_random_batches(store: &ReadModel, log: &[v1::Change], seed: u64) {
+pub(super) async fn apply_in_random_batches(store: &ReadModel, log: &[v1::Change], seed: u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut position = 0;
     while position < log.len() {
