@@ -44,8 +44,9 @@ pub struct FreshnessArgs {
     /// Freshness samples per second (every n-th acknowledgement of each client).
     #[arg(long, default_value_t = 200.0)]
     pub samples_per_second: f64,
-    /// How often the prober asks reporting how far it has applied, in ms.
-    #[arg(long, default_value_t = 2)]
+    /// How often the prober asks reporting how far it has applied, in ms
+    /// (every credential may make 200 requests per second: keep it above 5).
+    #[arg(long, default_value_t = 10)]
     pub probe_ms: u64,
     #[command(flatten)]
     pub storage: StorageArgs,
