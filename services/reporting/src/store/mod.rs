@@ -86,9 +86,15 @@ impl ReadModel {
         &self,
         queries: &[StatusQuery],
     ) -> Result<Vec<UnitCounts>, sqlx::Error> {
-        match self.index.status_by_unit(queries) {
-            Some(counts) => Ok(counts),
-            None => query::status_by_unit(self.pool(), queries).await,
+        // A nationwide answer scans millions of entries at 10 M tasks (a few
+        // milliseconds of CPU on both cores): off the async runtime's workers,
+        // so other requests and the follower are not held up meanwhile.
+        let index = self.index.clone();
+        let owned = queries.to_vec();
+        match tokio::task::spawn_blocking(move || index.status_by_unit(&owned)).await {
+            Ok(Some(counts)) => Ok(counts),
+            // Not loaded yet (or the scan failed): the SQL answers.
+            _ => query::status_by_unit(self.pool(), queries).await,
         }
     }
 
