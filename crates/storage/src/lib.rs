@@ -13,6 +13,7 @@ pub mod placeholders;
 pub mod scratch;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod writer;
 
 pub use database::{Backend, Database, DatabaseOptions, Migrations, StorageError, sqlite_url};
 pub use sqlx;

@@ -25,14 +25,7 @@ pub async fn apply_batch(
     index: &LiveIndex,
 ) -> Result<i64, sqlx::Error> {
     let mut tx = connection.begin().await?;
-    if Backend::of(&tx) == Backend::Postgres {
-        // Only keyed reads here: `IN (…)` lists of the batch's task ids, which
-        // PostgreSQL would otherwise answer by scanning the whole (still small)
-        // tables, at more CPU than the writes themselves.
-        sqlx::query("SET LOCAL enable_seqscan = off")
-            .execute(&mut *tx)
-            .await?;
-    }
+    tasknet_storage::writer::keyed_reads_only(&mut tx).await?;
     let stored = lock_cursor(&mut tx).await?;
     let fresh = fresh_changes(changes, stored);
     let Some(last) = fresh.last().map(|change| change.cursor) else {

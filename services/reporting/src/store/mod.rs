@@ -14,12 +14,11 @@ mod sql;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool};
 use tasknet_proto::v1;
+use tasknet_storage::writer::KeptConnection;
 use tasknet_storage::{Database, DatabaseOptions, Migrations};
-use tokio::sync::Mutex;
 
 pub use live::{LiveIndex, Loaded};
 pub use query::{StatusQuery, UnitCounts, plan_by_id, plan_counts, plans_of_kind};
@@ -36,11 +35,8 @@ pub static MIGRATIONS: Migrations = Migrations {
 #[derive(Debug, Clone)]
 pub struct ReadModel {
     database: Database,
-    /// The connection batches are applied through, kept across batches:
-    /// SQLite empties a connection's page cache whenever another connection
-    /// has written, so applying through whichever pooled connection is idle
-    /// would read every page a batch touches again. Dropped after a failure.
-    writer: Arc<Mutex<Option<PoolConnection<Any>>>>,
+    /// The connection batches are applied through, kept across batches.
+    writer: Arc<KeptConnection>,
     /// Answers `status_by_unit` once loaded (`load_index`/`keep_index_loaded`).
     index: LiveIndex,
 }
@@ -69,14 +65,10 @@ impl ReadModel {
     /// Applies one batch of the change log with its cursor, in one
     /// transaction; returns the cursor now stored.
     pub async fn apply_batch(&self, changes: &[v1::Change]) -> Result<i64, sqlx::Error> {
-        let mut kept = self.writer.lock().await;
-        let mut connection = match kept.take() {
-            Some(connection) => connection,
-            None => self.pool().acquire().await?,
-        };
-        let result = apply::apply_batch(&mut connection, changes, Utc::now(), &self.index).await;
+        let mut kept = self.writer.take(self.pool()).await?;
+        let result = apply::apply_batch(kept.connection(), changes, Utc::now(), &self.index).await;
         if result.is_ok() {
-            *kept = Some(connection);
+            kept.keep();
         }
         result
     }
@@ -128,7 +120,7 @@ impl ReadModel {
 
     pub async fn close(&self) {
         // Give the kept connection back, or closing the pool would wait for it.
-        self.writer.lock().await.take();
+        self.writer.release().await;
         self.database.close().await;
     }
 }

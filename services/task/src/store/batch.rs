@@ -44,20 +44,8 @@ pub async fn lock_writers(connection: &mut AnyConnection, backend: Backend) -> R
             .bind(WRITER_LOCK_KEY)
             .execute(&mut *connection)
             .await?;
-        keyed_reads_only(connection).await?;
+        tasknet_storage::writer::keyed_reads_only(connection).await?;
     }
-    Ok(())
-}
-
-/// Tells PostgreSQL that this transaction reads only by key: the writer's
-/// `IN (…)` lists of a batch's ids would otherwise be answered by scanning
-/// whole tables while they are small enough for the planner to prefer it,
-/// which under ingest cost PostgreSQL more CPU than the writes themselves.
-/// (Where no index fits, PostgreSQL still scans.)
-pub async fn keyed_reads_only(connection: &mut AnyConnection) -> Result<()> {
-    sqlx::query("SET LOCAL enable_seqscan = off")
-        .execute(connection)
-        .await?;
     Ok(())
 }
 

@@ -8,12 +8,12 @@ pub mod decide;
 use std::sync::Arc;
 
 use chrono::Utc;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection};
+use sqlx::{AnyConnection, Connection};
 use tasknet_proto::v1;
 use tasknet_server::Shutdown;
 use tasknet_storage::Database;
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tasknet_storage::writer::KeptConnection;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::access::Access;
@@ -107,12 +107,8 @@ fn stopped() -> Error {
 /// The writer task's state.
 pub struct Writer {
     database: Database,
-    /// The connection every batch is written through, kept across batches:
-    /// SQLite empties a connection's page cache whenever another connection
-    /// has written, so writing through whichever pooled connection is idle
-    /// would read every page a batch touches again. Dropped after a failure,
-    /// so a broken connection is not reused.
-    connection: Mutex<Option<PoolConnection<Any>>>,
+    /// The connection every batch is written through, kept across batches.
+    connection: KeptConnection,
     max_batch: usize,
     newest: watch::Sender<i64>,
 }
@@ -129,7 +125,7 @@ impl Writer {
         let (newest, receiver) = watch::channel(0);
         let writer = Self {
             database,
-            connection: Mutex::new(None),
+            connection: KeptConnection::default(),
             max_batch: max_batch.max(1),
             newest,
         };
@@ -243,14 +239,10 @@ impl Writer {
 
     /// Applies a batch in one transaction. `Err` means nothing was committed.
     pub async fn apply_batch(&self, mutations: &[Item]) -> Result<Vec<Result<Outcome>>> {
-        let mut kept = self.connection.lock().await;
-        let mut connection = match kept.take() {
-            Some(connection) => connection,
-            None => self.database.pool().acquire().await?,
-        };
-        let result = self.apply_on(&mut connection, mutations).await;
+        let mut kept = self.connection.take(self.database.pool()).await?;
+        let result = self.apply_on(kept.connection(), mutations).await;
         if result.is_ok() {
-            *kept = Some(connection);
+            kept.keep();
         }
         result
     }
