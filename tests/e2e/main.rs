@@ -12,3 +12,4 @@ mod golden;
 mod processes;
 mod reorganisation;
 mod reports;
+mod upgrade;

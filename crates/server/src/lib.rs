@@ -1,7 +1,9 @@
 //! Plumbing every tasknet service shares: telemetry set-up, the gRPC server
 //! (health, reflection, per-RPC spans, trace-context propagation, graceful
-//! shutdown), clients that carry trace context, and shutdown signals.
+//! shutdown), clients that carry trace context, shutdown signals and task
+//! tracking, and the retry backoff.
 
+pub mod backoff;
 pub mod client;
 pub mod grpc;
 pub mod propagation;
@@ -9,6 +11,7 @@ pub mod remote_auth;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use backoff::Backoff;
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
 pub use remote_auth::RemoteAuthenticator;

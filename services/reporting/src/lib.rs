@@ -38,7 +38,8 @@ use follower::Follower;
 use reports::Reports;
 use store::ReadModel;
 
-pub const SERVICE_NAME: &str = "tasknet.v1.ReportingService";
+/// The fully qualified gRPC service name, for health checks.
+pub const SERVICE_NAME: &str = tasknet_proto::REPORTING_SERVICE;
 
 /// Largest request accepted: report questions and notes are small.
 const MAX_DECODING_MESSAGE_BYTES: usize = 64 * 1024;
@@ -84,8 +85,8 @@ impl ReportingApp {
         let channel = tasknet_server::connect_lazy_with(&settings.task_endpoint, &settings.client)
             .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
         let (sender, applied) = watch::channel(cursor);
-        let follower = Follower::new(store.clone(), channel, sender, shutdown);
-        let follower = tokio::spawn(follower.run());
+        let follower = Follower::new(store.clone(), channel, sender, shutdown.clone());
+        let follower = shutdown.spawn(follower.run());
         // The SQL answers until the index is loaded; the load is not raced
         // against shutdown, the task is dropped with the runtime.
         let index = tokio::spawn({

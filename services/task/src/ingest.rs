@@ -36,7 +36,8 @@ pub fn start(
     input: Streaming<v1::IngestRequest>,
 ) -> ReceiverStream<std::result::Result<v1::IngestResponse, Status>> {
     let (sender, receiver) = mpsc::channel(256);
-    tokio::spawn(run(service, access, input, sender));
+    let shutdown = service.shutdown.clone();
+    shutdown.spawn(run(service, access, input, sender));
     ReceiverStream::new(receiver)
 }
 

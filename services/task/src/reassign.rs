@@ -66,10 +66,7 @@ fn digest(reassign: &Reassign) -> String {
         reassign.effective,
         reassign.reorganisation_id
     );
-    Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// The task held by the successor from the effective date on. Refused when

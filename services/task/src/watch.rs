@@ -41,7 +41,8 @@ pub fn start(
         size => size.min(MAX_MAX_BATCH),
     };
     let (sender, receiver) = mpsc::channel(4);
-    tokio::spawn(follow(service, request.after_cursor, max_batch, sender));
+    let shutdown = service.shutdown.clone();
+    shutdown.spawn(follow(service, request.after_cursor, max_batch, sender));
     Ok(ReceiverStream::new(receiver))
 }
 
