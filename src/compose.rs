@@ -156,6 +156,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             drain_timeout: config.drain_timeout(),
             auth: services.auth_layer(&config),
             tls,
+            connections: config.connections.clone(),
             ..ServeOptions::default()
         },
     ));
@@ -241,6 +242,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServeOptions {
         drain_timeout: config.drain_timeout(),
         tls: config.server_tls()?,
+        connections: config.connections.clone(),
         ..ServeOptions::default()
     };
     let required = |value: &Option<String>, flag: &str| {
