@@ -3,6 +3,7 @@
 //! shutdown), clients that carry trace context, and shutdown signals.
 
 pub mod activity;
+pub mod app;
 pub mod client;
 pub mod connections;
 pub mod grpc;
@@ -12,6 +13,7 @@ pub mod remote_auth;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use app::ServiceApp;
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
 pub use connections::ConnectionTable;
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
