@@ -161,7 +161,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     ));
 
     if args.demo {
-        let client = crate::admin_cli::client_options_from_file(&bootstrap.admin_path, &config)?;
+        let client = crate::connect::client_options_from_file(&bootstrap.admin_path, &config)?;
         let loading = crate::demo::load(&endpoint, &client, args.demo_size);
         tokio::select! {
             result = loading => result.context("failed to load the demo data")?,

@@ -3,13 +3,17 @@
 
 mod admin_cli;
 mod agent_cli;
+mod audit_cli;
 mod auth_setup;
 mod cli;
 mod compose;
 mod config;
+mod connect;
 mod demo;
 mod org_cli;
+mod output;
 mod report;
+mod units;
 
 use std::process::ExitCode;
 
