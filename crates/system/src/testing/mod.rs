@@ -3,6 +3,9 @@
 //! as they would run as separate processes ([`TestSystem`], [`Centre`]);
 //! and real `tasknet` child processes ([`process`], [`processes`]).
 
+// A harness for tests: a set-up that fails is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod process;
 pub mod processes;
 
