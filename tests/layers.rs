@@ -65,7 +65,13 @@ fn workspace_packages() -> (Vec<Value>, std::path::PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root)
         .output()
         .expect("cargo metadata runs");
@@ -93,7 +99,10 @@ fn dependencies_point_down_only() {
             (name, layer_of(Path::new(manifest), &root))
         })
         .collect();
-    assert!(layers.len() >= 10, "expected the whole workspace: {layers:?}");
+    assert!(
+        layers.len() >= 10,
+        "expected the whole workspace: {layers:?}"
+    );
 
     let mut violations = Vec::new();
     for package in &packages {
@@ -107,7 +116,9 @@ fn dependencies_point_down_only() {
             let dev = dependency["kind"].as_str() == Some("dev");
             if !allowed(from, to, dev) {
                 let kind = if dev { "dev-dependency" } else { "dependency" };
-                violations.push(format!("{name} ({from:?}) has a {kind} on {target} ({to:?})"));
+                violations.push(format!(
+                    "{name} ({from:?}) has a {kind} on {target} ({to:?})"
+                ));
             }
         }
     }
