@@ -50,6 +50,8 @@ async fn run(
     let mut pending: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut reading = true;
     let mut items = 0_u64;
+    // Why the stream ends early, once the accepted items are answered.
+    let mut ending: Option<Status> = None;
     while reading || !pending.is_empty() {
         tokio::select! {
             message = input.message(), if reading && pending.len() < MAX_IN_FLIGHT => {
@@ -60,9 +62,13 @@ async fn run(
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
-                        // The client broke the stream: answer what was read, then stop.
+                        // An item over the size limit, a credential that no
+                        // longer admits the stream, or a client that broke it:
+                        // answer what was read, then end with the reason
+                        // (never OK: the items after it were not read).
                         tracing::debug!(%status, "ingest stream ended with an error");
                         reading = false;
+                        ending = Some(stream_error(&service, &access, status));
                     }
                 }
             }
@@ -79,7 +85,34 @@ async fn run(
             }
         }
     }
+    if let Some(status) = ending {
+        let _ = output.send(Err(status)).await;
+    }
     tracing::debug!(items, "ingest stream finished");
+}
+
+/// The status that ends a stream whose input failed: an oversize item is
+/// RESOURCE_EXHAUSTED naming the limit (tonic says OUT_OF_RANGE), audited
+/// like any refused request.
+fn stream_error(service: &TaskGrpc, access: &Access, status: Status) -> Status {
+    if status.code() != tasknet_proto::tonic::Code::OutOfRange {
+        return status;
+    }
+    let status = Status::resource_exhausted(format!(
+        "an Ingest item is over the message size limit ({}); the stream ends here and \
+         the items after it were not read: resend them, and split what is too large",
+        status.message()
+    ));
+    service
+        .audit
+        .record_rejection(tasknet_auth::AuditEntry::rejected(
+            Some(&access.context.principal),
+            &access.context.rpc,
+            access.context.peer_text(),
+            v1::AuditOutcome::Invalid,
+            status.message(),
+        ));
+    status
 }
 
 /// Validates an item and queues it; the returned future yields its answer.

@@ -3,3 +3,4 @@
 //! authorisation, and the smaller holes.
 
 mod backpressure;
+mod streams;
