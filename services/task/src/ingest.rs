@@ -72,7 +72,7 @@ async fn run(
                         // (never OK: the items after it were not read).
                         tracing::debug!(%status, "ingest stream ended with an error");
                         reading = false;
-                        ending = Some(stream_error(&service, &access, status));
+                        ending = Some(stream_error(&state, &access, status));
                     }
                 }
             }
@@ -98,7 +98,7 @@ async fn run(
 /// The status that ends a stream whose input failed: an oversize item is
 /// RESOURCE_EXHAUSTED naming the limit (tonic says OUT_OF_RANGE), audited
 /// like any refused request.
-fn stream_error(service: &TaskGrpc, access: &Access, status: Status) -> Status {
+fn stream_error(state: &ServiceState, access: &Access, status: Status) -> Status {
     if status.code() != tasknet_proto::tonic::Code::OutOfRange {
         return status;
     }
@@ -107,7 +107,7 @@ fn stream_error(service: &TaskGrpc, access: &Access, status: Status) -> Status {
          the items after it were not read: resend them, and split what is too large",
         status.message()
     ));
-    service
+    state
         .audit
         .record_rejection(tasknet_auth::AuditEntry::rejected(
             Some(&access.context.principal),
