@@ -606,7 +606,7 @@ async fn cross_unit_writes_are_refused_on_every_path(system: &TestSystem) {
     assert!(status.message().starts_with("task_id"), "{status:?}");
     // Ingest: a creation for another office and an update of its task,
     // each answered PERMISSION_DENIED; the agent's own item goes through.
-    let own = creation(&units.hq, &units.hanoi);
+    let own = creation(&units.hanoi, &units.hanoi);
     let items = vec![
         v1::IngestRequest {
             mutation: Some(v1::ingest_request::Mutation::Create(creation(
@@ -653,14 +653,15 @@ async fn cross_unit_writes_are_refused_on_every_path(system: &TestSystem) {
     assert_eq!(version_of(system, &haiphong_id).await, 1);
     assert_eq!(change_log_head(system).await, head + 1);
 
-    // Reads of the other office's task and list are refused too.
+    // Reads of the other office's task and list are refused too (the task
+    // as if it did not exist).
     let status = agent
         .get_task(v1::GetTaskRequest {
             task_id: haiphong_id.clone(),
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(status.code(), Code::NotFound);
     let status = agent
         .list_tasks(v1::ListTasksRequest {
             assignee_unit_id: units.haiphong.clone(),
@@ -807,7 +808,7 @@ async fn changes_and_refusals_are_audited(system: &TestSystem) {
     let agent = issue(system, Role::OfficeAgent, Some(&units.hanoi)).await;
     let agent_id = tasknet_auth::token::parse(&agent).unwrap().credential_id;
     let mut client = tasks_as(system, Some(&agent));
-    let own = creation(&units.hq, &units.hanoi);
+    let own = creation(&units.hanoi, &units.hanoi);
     client.create_task(own.clone()).await.unwrap();
     client.update_task(completion(&own.task_id)).await.unwrap();
 

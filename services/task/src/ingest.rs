@@ -150,17 +150,23 @@ async fn submit(state: &ServiceState, access: &Arc<Access>, request: v1::IngestR
     }
 }
 
-/// Items refused for access are audited like refused calls (the stream as
-/// a whole was admitted, so the auth layer does not see them).
+/// Items refused for access or as invalid are audited like refused calls
+/// (the stream as a whole was admitted, so the auth layer does not see
+/// them), rate-limited per credential by the audit log.
 fn record_denial(state: &ServiceState, access: &Access, outcome: &Result<Outcome>) {
-    if let Err(error @ Error::PermissionDenied(_)) = outcome {
+    let outcome_kind = match outcome {
+        Err(Error::PermissionDenied(_)) => v1::AuditOutcome::Denied,
+        Err(Error::Invalid(_)) => v1::AuditOutcome::Invalid,
+        _ => return,
+    };
+    if let Err(error) = outcome {
         state
             .audit
             .record_rejection(tasknet_auth::AuditEntry::rejected(
                 Some(&access.context.principal),
                 &access.context.rpc,
                 access.context.peer_text(),
-                v1::AuditOutcome::Denied,
+                outcome_kind,
                 &error.to_string(),
             ));
     }

@@ -4,7 +4,7 @@
 //! (GOAWAY `ENHANCE_YOUR_CALM`, "too_many_data_frames", as h2 0.4.20 did
 //! with the default windows).
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tasknet_proto::v1;
 use tasknet_proto::v1::ingest_request::Mutation;
 use tasknet_proto::v1::ingest_response::Outcome;

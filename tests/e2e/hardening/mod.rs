@@ -3,4 +3,5 @@
 //! authorisation, and the smaller holes.
 
 mod backpressure;
+mod objects;
 mod streams;
