@@ -22,6 +22,9 @@ pub enum Error {
     /// A stale `expected_version` or an impossible transition.
     #[error("{0}")]
     FailedPrecondition(FieldError),
+    /// Over a limit of what one caller may hold (change-feed followers).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A dependency (the organisation service, the writer, the database) is
     /// down or the batch did not commit; retrying is safe.
     #[error("{0}")]
@@ -64,7 +67,10 @@ impl Error {
             | Self::AlreadyExists(error)
             | Self::FailedPrecondition(error)
             | Self::PermissionDenied(error) => Some(&error.field),
-            Self::Unavailable(_) | Self::Database(_) | Self::Internal(_) => None,
+            Self::ResourceExhausted(_)
+            | Self::Unavailable(_)
+            | Self::Database(_)
+            | Self::Internal(_) => None,
         }
     }
 }
@@ -83,6 +89,7 @@ impl From<Error> for Status {
             Error::AlreadyExists(error) => Status::already_exists(error.to_string()),
             Error::FailedPrecondition(error) => Status::failed_precondition(error.to_string()),
             Error::PermissionDenied(error) => Status::permission_denied(error.to_string()),
+            Error::ResourceExhausted(message) => Status::resource_exhausted(message),
             Error::Unavailable(message) => Status::unavailable(message),
             Error::Database(error) => {
                 tracing::error!(error = %error, cause = ?error, "database error");
