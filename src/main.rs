@@ -3,11 +3,15 @@
 
 mod admin_cli;
 mod agent_cli;
+mod audit_cli;
 mod cli;
 mod compose;
+mod connect;
 mod demo;
 mod org_cli;
+mod output;
 mod report;
+mod units;
 
 use std::process::ExitCode;
 

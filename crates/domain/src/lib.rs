@@ -10,6 +10,7 @@ pub mod period;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 
 pub use category::{category_from_i32, category_name_en, category_name_vi};
 pub use date::{

@@ -120,6 +120,7 @@ impl System {
             drain_timeout: config.drain_timeout(),
             auth,
             tls: tls.clone(),
+            connections: config.connections.clone(),
             ..ServeOptions::default()
         };
         let serving = tokio::spawn({
