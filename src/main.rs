@@ -4,10 +4,8 @@
 mod admin_cli;
 mod agent_cli;
 mod audit_cli;
-mod auth_setup;
 mod cli;
 mod compose;
-mod config;
 mod connect;
 mod demo;
 mod org_cli;
