@@ -193,6 +193,7 @@ impl Batch {
     }
 
     fn update_task(&mut self, update: &UpdateTask, access: &Access) -> Result<Pending> {
+        access.check_still_exists(update.effective_time)?;
         let change = Change::new(&update.task_id, &update.update_id, &update.digest);
         self.change_task(change, access, |current, record_time_us| {
             transition::update(current, update, record_time_us)
