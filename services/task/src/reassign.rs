@@ -115,6 +115,8 @@ pub fn transition(
         task: Some(state.to_proto()),
         previous_assignee_unit_id: reassign.from_unit_id.clone(),
         reorganisation_id: reassign.reorganisation_id.clone(),
+        new_assignee_unit_id: reassign.to_unit_id.clone(),
+        note: String::new(),
     };
     Ok(Transition { state, event })
 }
