@@ -4,13 +4,15 @@
 use anyhow::Context;
 use tasknet_auth::AuditLog;
 use tasknet_directory::UnitDirectory;
+use tasknet_proto::tonic::server::NamedService;
+use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::task_service_server::TaskServiceServer;
-use tasknet_server::{ClientOptions, Shutdown};
+use tasknet_server::{ClientOptions, ServiceApp, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 use tokio::task::JoinHandle;
 
-use crate::references::References;
 use crate::service::TaskGrpc;
+use crate::state::ServiceState;
 use crate::store::{self, MIGRATIONS};
 use crate::writer::{DEFAULT_MAX_BATCH, Writer};
 
@@ -49,7 +51,7 @@ impl TaskSettings {
 /// The running task service.
 pub struct TaskApp {
     database: Database,
-    grpc: TaskGrpc,
+    state: ServiceState,
     writer: JoinHandle<()>,
 }
 
@@ -66,31 +68,30 @@ impl TaskApp {
             .context("failed to read the change log")?;
         let spawned = Writer::spawn(database.clone(), settings.max_batch, shutdown.clone());
         tracing::info!(head, max_batch = settings.max_batch, "task service ready");
-        let grpc = TaskGrpc {
-            pool: database.pool().clone(),
-            writer: spawned.handle,
-            references: References::new(directory, database.pool().clone()),
-            newest: spawned.newest,
+        let state = ServiceState::new(
+            database.pool().clone(),
+            spawned.handle,
+            spawned.newest,
+            directory,
             shutdown,
-            audit: AuditLog::new(database.pool().clone()),
-        };
+        );
         Ok(Self {
             database,
-            grpc,
+            state,
             writer: spawned.task,
         })
     }
 
     /// The tonic service to add to a `tonic::service::Routes`.
     pub fn service(&self) -> TaskServiceServer<TaskGrpc> {
-        TaskServiceServer::new(self.grpc.clone())
+        TaskServiceServer::new(TaskGrpc::new(self.state.clone()))
             .max_decoding_message_size(MAX_DECODING_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_ENCODING_MESSAGE_BYTES)
     }
 
     /// The service's audit log (for the auth layer's rejection records).
     pub fn audit_log(&self) -> AuditLog {
-        self.grpc.audit.clone()
+        self.state.audit.clone()
     }
 
     /// The database the service writes (for tools and tests).
@@ -100,10 +101,31 @@ impl TaskApp {
 
     /// Waits for the writer to finish after shutdown, then closes the pool.
     pub async fn closed(self) {
-        drop(self.grpc);
+        drop(self.state);
         if let Err(error) = self.writer.await {
             tracing::error!(%error, "the task writer panicked");
         }
         self.database.close().await;
     }
 }
+
+impl ServiceApp for TaskApp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn add_to(&self, routes: Routes) -> Routes {
+        routes.add_service(self.service())
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        self.grpc.audit.clone()
+    }
+
+    fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.closed())
+    }
+}
+
+/// The fully qualified gRPC name, from the generated server.
+pub(crate) const NAME: &str = <TaskServiceServer<TaskGrpc> as NamedService>::NAME;

@@ -39,6 +39,8 @@ pub struct Config {
     /// Requests per second each credential may make, and its burst.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// Connection limits, timeouts and HTTP/2 settings of the listener.
+    pub connections: tasknet_server::ConnectionLimits,
 }
 
 /// TLS on the listener (when `cert_file` and `key_file` are set) and for
@@ -78,6 +80,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             rate_limit_per_second: tasknet_auth::layer::DEFAULT_RATE.per_second,
             rate_limit_burst: tasknet_auth::layer::DEFAULT_RATE.burst,
+            connections: tasknet_server::ConnectionLimits::default(),
         }
     }
 }
@@ -138,6 +141,14 @@ impl Config {
                 "tls.ca_file",
                 "rate_limit_per_second",
                 "rate_limit_burst",
+                "connections.max_connections",
+                "connections.max_connections_per_address",
+                "connections.handshake_timeout_secs",
+                "connections.idle_timeout_secs",
+                "connections.keepalive_interval_secs",
+                "connections.keepalive_timeout_secs",
+                "connections.max_concurrent_streams",
+                "connections.stream_window_bytes",
             ]))
             .merge(Serialized::defaults(overrides))
             .extract()
