@@ -119,7 +119,7 @@ impl ServiceApp for TaskApp {
     }
 
     fn audit_log(&self) -> AuditLog {
-        self.grpc.audit.clone()
+        self.state.audit.clone()
     }
 
     fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
