@@ -157,7 +157,7 @@ pub async fn head_cursor(pool: &AnyPool) -> Result<i64> {
     Ok(row.try_get("head")?)
 }
 
-fn decode_change(cursor: i64, payload: Vec<u8>) -> Result<v1::Change> {
+pub(crate) fn decode_change(cursor: i64, payload: Vec<u8>) -> Result<v1::Change> {
     let mut change = v1::Change::decode(payload.as_slice())
         .map_err(|error| Error::Internal(format!("change {cursor} does not decode: {error}")))?;
     change.cursor = cursor;
