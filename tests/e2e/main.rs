@@ -11,6 +11,7 @@ mod bench_reports;
 mod directory;
 mod effective_order;
 mod golden;
+mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;

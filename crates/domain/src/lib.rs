@@ -9,6 +9,8 @@ pub mod error;
 pub mod history;
 pub mod period;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use category::{category_from_i32, category_name_en, category_name_vi};

@@ -197,6 +197,7 @@ impl Batch {
     }
 
     fn update_task(&mut self, update: &UpdateTask, access: &Access) -> Result<Pending> {
+        access.check_still_exists(update.effective_time)?;
         let change = Change::new(&update.task_id, &update.update_id, &update.digest);
         self.change_task(change, access, |current, history, record_time_us| {
             transition::update(current, history, update, record_time_us)
