@@ -9,6 +9,7 @@ mod auth;
 mod bench;
 mod bench_reports;
 mod directory;
+mod effective_order;
 mod golden;
 mod hardening;
 mod processes;
