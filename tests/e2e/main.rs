@@ -15,3 +15,4 @@ mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;
+mod upgrade;
