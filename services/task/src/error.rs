@@ -15,12 +15,16 @@ pub enum Error {
     /// An id already names something else (another task, another request).
     #[error("{0}")]
     AlreadyExists(FieldError),
-    /// The caller's credential does not allow this (another unit's task).
+    /// The caller's credential does not allow this (another unit's task);
+    /// the field is what it may not name or touch.
     #[error("{0}")]
-    PermissionDenied(String),
+    PermissionDenied(FieldError),
     /// A stale `expected_version` or an impossible transition.
     #[error("{0}")]
     FailedPrecondition(FieldError),
+    /// Over a limit of what one caller may hold (change-feed followers).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A dependency (the organisation service, the writer, the database) is
     /// down or the batch did not commit; retrying is safe.
     #[error("{0}")]
@@ -47,6 +51,10 @@ impl Error {
         Self::AlreadyExists(FieldError::new(field, message))
     }
 
+    pub fn permission_denied(field: &str, message: impl Into<String>) -> Self {
+        Self::PermissionDenied(FieldError::new(field, message))
+    }
+
     pub fn failed_precondition(field: &str, message: impl Into<String>) -> Self {
         Self::FailedPrecondition(FieldError::new(field, message))
     }
@@ -65,6 +73,7 @@ impl ServiceError for Error {
             Self::AlreadyExists(_) => Code::AlreadyExists,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Database(_) | Self::Internal(_) => Code::Internal,
         }
@@ -75,8 +84,9 @@ impl ServiceError for Error {
             Self::Invalid(error)
             | Self::NotFound(error)
             | Self::AlreadyExists(error)
-            | Self::FailedPrecondition(error) => error.violation(),
-            Self::PermissionDenied(_)
+            | Self::FailedPrecondition(error)
+            | Self::PermissionDenied(error) => error.violation(),
+            Self::ResourceExhausted(_)
             | Self::Unavailable(_)
             | Self::Database(_)
             | Self::Internal(_) => None,
@@ -146,5 +156,9 @@ mod tests {
         assert_eq!(Code::from_i32(error.code), Code::NotFound);
         assert_eq!(error.field, "task_id");
         assert_eq!(error.message, "task_id: no such task");
+        let error = v1::IngestError::from(Error::permission_denied("task_id", "not yours"));
+        assert_eq!(Code::from_i32(error.code), Code::PermissionDenied);
+        assert_eq!(error.field, "task_id");
+        assert_eq!(error.message, "task_id: not yours");
     }
 }
