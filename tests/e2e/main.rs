@@ -2,6 +2,9 @@
 //! this process and as separate `tasknet` OS processes, on SQLite and on
 //! PostgreSQL. One test binary, a module per concern.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod agent_faults;

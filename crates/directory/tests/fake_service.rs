@@ -2,6 +2,9 @@
 //! that counts the calls it gets (the test against the real service is in
 //! `real_service.rs`).
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

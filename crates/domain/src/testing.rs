@@ -1,6 +1,9 @@
 //! Builders the tests of several crates share (the `testing` feature):
 //! dates, ids, and the changes of a task update.
 
+// Builders for tests: a bad literal is a failed test, with its cause.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use chrono::NaiveDate;
 use tasknet_proto::v1;
 use tasknet_proto::v1::update_task_request::Change;

@@ -1,5 +1,8 @@
 //! The renderer reproduces the seed report's sentences from the seed's figures.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::NaiveDate;
 use tasknet_domain::DatePeriod;
 use tasknet_proto::v1::{PlanKind, UnitCategory};

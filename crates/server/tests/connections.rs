@@ -3,6 +3,9 @@
 //! connections that never begin a request, that stay idle, or whose peer
 //! vanished are closed; a long stream keeps its connection.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,6 +2,9 @@
 //! 2025 provincial merger applied once (a second time, or an overlapping
 //! one, is refused and changes nothing), lineage, and codes looked up by date.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use tasknet_organisation::reference::{self, HEADQUARTERS_CODE};
 use tasknet_proto::tonic::{Code, Status};
 use tasknet_proto::v1::{self, LineageKind, UnitCategory};

@@ -1,6 +1,9 @@
 //! The organisation service over real gRPC: a server on 127.0.0.1:0 per
 //! test, on SQLite and on PostgreSQL, driven through the generated client.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 
 use tasknet_organisation::reference::{self, HEADQUARTERS_CODE};

@@ -4,6 +4,9 @@
 //! `min_cursor`) must equal an independent count — also after the reporting
 //! service restarts while the task service goes on taking writes.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 

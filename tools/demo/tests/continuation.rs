@@ -3,6 +3,9 @@
 //! every time, tasks before the merger only for the 63 offices and after it
 //! only for the 34.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::sync::OnceLock;
 

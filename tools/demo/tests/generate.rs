@@ -3,6 +3,9 @@
 //! independently by `expected_breakdown`; determinism; the spread of tasks
 //! over units; and the as-of cases the data set is meant to exercise.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 

@@ -6,6 +6,9 @@
 //! `full_seed_load_*` (ignored; run with `--ignored --nocapture`, in
 //! release mode) loads the full seed data set and prints how long it took.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 // The allocator the `tasknet` binary runs with, so load times match it.

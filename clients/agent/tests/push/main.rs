@@ -3,6 +3,9 @@
 //! PostgreSQL: ordering, acknowledgements, parking and holding, retries
 //! while the centre is unreachable, and the one-pusher rule.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod parking;

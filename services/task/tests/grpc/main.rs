@@ -2,6 +2,9 @@
 //! service on 127.0.0.1:0, on SQLite and on PostgreSQL, driven through the
 //! generated clients.
 
+// A test crate: a failed unwrap is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod ingest;
 mod invalid;
 mod support;
