@@ -109,7 +109,10 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::WatchChangesRequest>,
     ) -> Reply<Self::WatchChangesStream> {
-        Ok(Response::new(self.state.feed.watch(request.into_inner())?))
+        let credential = AuthContext::of(&request)?.principal.credential_id.clone();
+        Ok(Response::new(
+            self.state.feed.watch(request.into_inner(), &credential)?,
+        ))
     }
 
     async fn list_audit_records(
