@@ -4,6 +4,9 @@
 //! all behind one as `tasknet up` runs them ([`AllInOne`]); and real
 //! `tasknet` child processes ([`process`], [`processes`]).
 
+// A harness for tests: a set-up that fails is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod process;
 pub mod processes;
 
