@@ -83,7 +83,10 @@ struct Follower {
 
 impl Drop for Follower {
     fn drop(&mut self) {
-        let mut followers = self.followers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = followers.get_mut(&self.credential) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -115,7 +118,10 @@ impl ChangeFeed {
 
     /// Counts a new follower of `credential`, within its limit.
     fn admit(&self, credential: &str) -> Result<Follower> {
-        let mut followers = self.followers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let count = followers.entry(credential.to_owned()).or_default();
         if *count >= self.limits.per_credential {
             return Err(Error::ResourceExhausted(format!(
@@ -132,7 +138,11 @@ impl ChangeFeed {
     }
 
     /// Validates the request and starts following the log for `credential`.
-    pub fn watch(&self, request: v1::WatchChangesRequest, credential: &str) -> Result<ChangeStream> {
+    pub fn watch(
+        &self,
+        request: v1::WatchChangesRequest,
+        credential: &str,
+    ) -> Result<ChangeStream> {
         if request.after_cursor < 0 {
             return Err(Error::invalid("after_cursor", "must not be negative"));
         }
@@ -152,7 +162,8 @@ impl ChangeFeed {
             }
             drop(follower);
         });
-        let reason = futures::stream::once(reason).filter_map(|reason| async { reason.ok().map(Err) });
+        let reason =
+            futures::stream::once(reason).filter_map(|reason| async { reason.ok().map(Err) });
         Ok(Box::pin(ReceiverStream::new(receiver).chain(reason)))
     }
 }
@@ -359,7 +370,10 @@ mod tests {
         let stalled = feed.watch(request, "c").unwrap();
         let mut other = feed.watch(request, "c").unwrap();
         let refused = feed.watch(request, "c").err().unwrap();
-        assert!(matches!(refused, Error::ResourceExhausted(_)), "{refused:?}");
+        assert!(
+            matches!(refused, Error::ResourceExhausted(_)),
+            "{refused:?}"
+        );
         assert!(refused.to_string().contains("limit"), "{refused}");
         assert!(feed.watch(request, "another").is_ok());
         // The one that never reads is dropped after the stall limit, having
