@@ -151,7 +151,9 @@ pub struct AuditFilter {
     pub unit_id: Option<String>,
     pub since_us: Option<i64>,
     pub outcome: Option<i32>,
+    /// Records after this id (oldest first), or before it (newest first).
     pub after_id: i64,
+    pub newest_first: bool,
     pub limit: i64,
 }
 
@@ -185,14 +187,23 @@ impl AuditFilter {
                 return Err(FieldError::new("page_size", message));
             }
         };
+        // Tokens say which way they page: `a` after an id, `b` before it.
+        let (prefix, first) = if request.newest_first {
+            ("b", i64::MAX)
+        } else {
+            ("a", 0)
+        };
         let after_id = match request.page_token.as_str() {
-            "" => 0,
+            "" => first,
             token => token
-                .strip_prefix("a")
+                .strip_prefix(prefix)
                 .and_then(|id| id.parse::<i64>().ok())
                 .filter(|id| *id > 0)
                 .ok_or_else(|| {
-                    FieldError::new("page_token", "is not a token this service issued")
+                    FieldError::new(
+                        "page_token",
+                        "is not a token this service issued for this order",
+                    )
                 })?,
         };
         Ok(Self {
@@ -200,17 +211,23 @@ impl AuditFilter {
             since_us,
             outcome,
             after_id,
+            newest_first: request.newest_first,
             limit,
         })
     }
 }
 
-/// A page of records, oldest first, and the token of the next page.
+/// A page of records, oldest (or newest) first, and the token of the next page.
 pub async fn list(
     pool: &AnyPool,
     filter: &AuditFilter,
 ) -> sqlx::Result<(Vec<v1::AuditRecord>, String)> {
-    let mut sql = format!("SELECT id, {COLUMNS} FROM audit_log WHERE id > $1");
+    let (from, order, prefix) = if filter.newest_first {
+        ("<", "DESC", "b")
+    } else {
+        (">", "ASC", "a")
+    };
+    let mut sql = format!("SELECT id, {COLUMNS} FROM audit_log WHERE id {from} $1");
     let mut n = 1;
     let mut next = |sql: &mut String, clause: &str| {
         n += 1;
@@ -225,7 +242,7 @@ pub async fn list(
     if filter.outcome.is_some() {
         next(&mut sql, " AND outcome = ?");
     }
-    next(&mut sql, " ORDER BY id LIMIT ?");
+    next(&mut sql, &format!(" ORDER BY id {order} LIMIT ?"));
     let mut query = sqlx::query(&sql).bind(filter.after_id);
     if let Some(since) = filter.since_us {
         query = query.bind(since);
@@ -245,7 +262,7 @@ pub async fn list(
     if records.len() as i64 > filter.limit {
         records.truncate(filter.limit as usize);
         if let Some(last) = records.last() {
-            token = format!("a{}", last.id);
+            token = format!("{prefix}{}", last.id);
         }
     }
     Ok((records, token))
@@ -378,5 +395,19 @@ mod tests {
         );
         assert_eq!(request(|r| r.outcome = 99).unwrap_err().field, "outcome");
         assert_eq!(request(|r| r.page_token = "a7".into()).unwrap().after_id, 7);
+        // Newest first pages before an id, with tokens of its own.
+        let newest = request(|r| r.newest_first = true).unwrap();
+        assert!(newest.newest_first);
+        assert_eq!(newest.after_id, i64::MAX);
+        let older = request(|r| {
+            r.newest_first = true;
+            r.page_token = "b7".into();
+        });
+        assert_eq!(older.unwrap().after_id, 7);
+        let mixed = request(|r| {
+            r.newest_first = true;
+            r.page_token = "a7".into();
+        });
+        assert_eq!(mixed.unwrap_err().field, "page_token");
     }
 }

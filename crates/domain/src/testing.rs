@@ -1,5 +1,7 @@
 //! Builders the tests of several crates share (the `testing` feature):
 //! dates, ids, and the changes of a task update.
+// Test builders: a panic is how a test with an impossible literal fails.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 // Builders for tests: a bad literal is a failed test, with its cause.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
