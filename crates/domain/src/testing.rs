@@ -3,9 +3,6 @@
 // Test builders: a panic is how a test with an impossible literal fails.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-// Builders for tests: a bad literal is a failed test, with its cause.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
-
 use chrono::NaiveDate;
 use tasknet_proto::v1;
 use tasknet_proto::v1::update_task_request::Change;

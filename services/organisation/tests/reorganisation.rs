@@ -4,9 +4,6 @@
 // A test crate: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// A test crate: a failed unwrap is a failed test, with its cause.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use tasknet_organisation::reference::{self, HEADQUARTERS_CODE};
 use tasknet_proto::tonic::{Code, Status};
 use tasknet_proto::v1::{self, LineageKind, UnitCategory};

@@ -6,9 +6,6 @@
 // A test crate: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// A test crate: a failed unwrap is a failed test, with its cause.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
