@@ -19,6 +19,7 @@ use tasknet_server::{ClientOptions, ClientTls, TracedChannel};
 
 use crate::cli::{EndpointArgs, OutputFormat};
 use crate::config::Config;
+use crate::endpoints::Service;
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
@@ -27,6 +28,9 @@ pub enum AdminCommand {
     Token(TokenCommand),
     /// The audit log of every service: accepted changes and refused attempts.
     Audit(AuditArgs),
+    /// Create the first administrator and service credentials of a split
+    /// deployment, once per database.
+    Bootstrap(crate::admin_bootstrap::BootstrapArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +132,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Token(TokenCommand::List(args)) => list(args).await,
         AdminCommand::Token(TokenCommand::Revoke(args)) => revoke(args).await,
         AdminCommand::Audit(args) => audit(args).await,
+        AdminCommand::Bootstrap(args) => crate::admin_bootstrap::run(args).await,
     }
 }
 
@@ -175,9 +180,11 @@ fn read_token(path: &Path) -> anyhow::Result<Token> {
     Ok(Token::new(text))
 }
 
-/// A channel to `args`' endpoint with its credential.
-pub fn channel(args: &EndpointArgs) -> anyhow::Result<TracedChannel> {
-    tasknet_server::connect_lazy_with(&args.endpoint, &client_options(args)?)
+/// A channel to `service` at `args`' endpoints with its credential.
+pub fn channel(args: &EndpointArgs, service: Service) -> anyhow::Result<TracedChannel> {
+    let endpoint = args.of(service);
+    tasknet_server::connect_lazy_with(endpoint, &client_options(args)?)
+        .with_context(|| format!("cannot connect to {endpoint}"))
 }
 
 /// A unit id from an id or a code valid today.
@@ -207,7 +214,8 @@ async fn resolve_unit(
 }
 
 async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
-    let mut client = OrganisationServiceClient::new(channel(&args.endpoint)?);
+    let mut client =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let unit_id = match &args.unit {
         Some(unit) => resolve_unit(&mut client, unit).await?,
         None => String::new(),
@@ -260,7 +268,8 @@ struct CredentialRow {
 }
 
 async fn list(args: TokenListArgs) -> anyhow::Result<()> {
-    let mut client = OrganisationServiceClient::new(channel(&args.endpoint)?);
+    let mut client =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let unit_id = match &args.unit {
         Some(unit) => resolve_unit(&mut client, unit).await?,
         None => String::new(),
@@ -310,7 +319,8 @@ async fn list(args: TokenListArgs) -> anyhow::Result<()> {
 }
 
 async fn revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
-    let mut client = OrganisationServiceClient::new(channel(&args.endpoint)?);
+    let mut client =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let credential = client
         .revoke_credential(v1::RevokeCredentialRequest {
             credential_id: args.credential_id,
@@ -368,8 +378,8 @@ struct AuditRow {
 }
 
 async fn audit(args: AuditArgs) -> anyhow::Result<()> {
-    let channel = channel(&args.endpoint)?;
-    let mut organisation = OrganisationServiceClient::new(channel.clone());
+    let mut organisation =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let unit_id = match &args.unit {
         Some(unit) => resolve_unit(&mut organisation, unit).await?,
         None => String::new(),
@@ -387,7 +397,12 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
         page_token: String::new(),
     };
     let mut rows = Vec::new();
-    for service in ["organisation", "task", "reporting"] {
+    for (service, kind) in [
+        ("organisation", Service::Organisation),
+        ("task", Service::Task),
+        ("reporting", Service::Reporting),
+    ] {
+        let channel = channel(&args.endpoint, kind)?;
         let records = fetch_audit(&channel, service, &request, args.limit)
             .await
             .with_context(|| format!("ListAuditRecords of the {service} service failed"))?;

@@ -32,6 +32,8 @@ pub enum Command {
     /// Units over time: reorganisations, lineage, codes on a date.
     #[command(subcommand)]
     Org(crate::org_cli::OrgCommand),
+    /// Ask a server whether a service is SERVING (exit 0) or not (exit 1).
+    Health(crate::health_cli::HealthArgs),
     /// Benchmarks: ingest, reports at scale, freshness, footprint (BENCHMARKS.md).
     #[command(subcommand)]
     Bench(tasknet_bench::BenchCommand),
@@ -47,9 +49,11 @@ impl Command {
                 ServiceKind::Task => "tasknet-task",
                 ServiceKind::Reporting => "tasknet-reporting",
             },
-            Command::Report(_) | Command::Demo(_) | Command::Admin(_) | Command::Org(_) => {
-                "tasknet-cli"
-            }
+            Command::Report(_)
+            | Command::Demo(_)
+            | Command::Admin(_)
+            | Command::Org(_)
+            | Command::Health(_) => "tasknet-cli",
             Command::Agent(_) => "tasknet-agent",
             Command::Bench(_) => "tasknet-bench",
         }
@@ -77,6 +81,9 @@ pub struct UpArgs {
     /// A TOML configuration file (keys as in `tasknet.example.toml`).
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,12 +116,16 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 /// Where a client command finds the services.
 #[derive(Debug, Args)]
 pub struct EndpointArgs {
-    /// The server to query (`tasknet up` serves everything on one address).
+    /// The server to query (`tasknet up` serves everything on one address;
+    /// a split deployment's services have their own, below).
     #[arg(
         long,
         env = "TASKNET_ENDPOINT",
@@ -131,6 +142,9 @@ pub struct EndpointArgs {
     /// The CA certificate of an https:// endpoint.
     #[arg(long, env = "TASKNET_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Per-service addresses of a split deployment (each defaults to --endpoint).
+    #[command(flatten)]
+    pub services: crate::endpoints::ServiceEndpoints,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -129,6 +129,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        metrics_listen: args.metrics_listen,
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -139,6 +140,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         endpoint = endpoint.replacen("http://", "https://", 1);
     }
     let shutdown = Shutdown::new();
+    serve_metrics(&config, &shutdown).await?;
     let (services, bootstrap) = AllServices::open(&config, &endpoint, &shutdown).await?;
 
     print_banner(
@@ -148,21 +150,29 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         &bootstrap.admin_path,
         tls.is_some(),
     );
-    let serving = tokio::spawn(server.serve(
-        services.routes(),
-        tasknet_proto::SERVICE_NAMES,
-        shutdown.clone(),
-        ServeOptions {
-            drain_timeout: config.drain_timeout(),
-            auth: services.auth_layer(&config),
-            tls,
-            ..ServeOptions::default()
-        },
-    ));
+    let serving = tokio::spawn(
+        server.serve(
+            services.routes(),
+            tasknet_proto::SERVICE_NAMES,
+            shutdown.clone(),
+            ServeOptions {
+                drain_timeout: config.drain_timeout(),
+                auth: services.auth_layer(&config),
+                tls,
+                readiness: services
+                    .organisation
+                    .readiness()
+                    .and(services.task.readiness())
+                    .and(services.reporting.readiness(config.follow_stale_after())),
+                ..ServeOptions::default()
+            },
+        ),
+    );
 
     if args.demo {
         let client = crate::admin_cli::client_options_from_file(&bootstrap.admin_path, &config)?;
-        let loading = crate::demo::load(&endpoint, &client, args.demo_size);
+        let endpoints = crate::demo::DemoEndpoints::one(&endpoint);
+        let loading = crate::demo::load(&endpoints, &client, args.demo_size);
         tokio::select! {
             result = loading => result.context("failed to load the demo data")?,
             () = shutdown_signal() => {
@@ -233,6 +243,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         task_endpoint: args.task_endpoint,
         organisation_endpoint: args.organisation_endpoint,
         credentials_dir: args.credentials_dir,
+        metrics_listen: args.metrics_listen,
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -256,6 +267,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     tokio::spawn(signal);
+    serve_metrics(&config, &shutdown).await?;
     println!(
         "tasknet {:?} service listening on {}",
         args.service,
@@ -272,11 +284,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
             .await?;
             if let Some(dir) = &config.credentials_dir {
-                let bootstrap = auth_setup::bootstrap(&app, dir).await?;
-                println!(
-                    "credentials: administrator token in {}",
-                    bootstrap.admin_path.display()
-                );
+                auth_setup::bootstrap_once(&app, dir).await?;
             }
             let auth = auth_setup::layer(
                 &config,
@@ -284,7 +292,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 &[(tasknet_organisation::SERVICE_NAME, app.audit_log())],
             );
             let routes = Routes::new(app.service());
-            let options = ServeOptions { auth, ..options };
+            let readiness = app.readiness();
+            let options = ServeOptions {
+                auth,
+                readiness,
+                ..options
+            };
             serve_one(
                 server,
                 routes,
@@ -316,7 +329,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 &[(tasknet_task::SERVICE_NAME, app.audit_log())],
             );
             let routes = Routes::new(app.service());
-            let options = ServeOptions { auth, ..options };
+            let readiness = app.readiness();
+            let options = ServeOptions {
+                auth,
+                readiness,
+                ..options
+            };
             serve_one(
                 server,
                 routes,
@@ -348,7 +366,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 &[(tasknet_reporting::SERVICE_NAME, app.audit_log())],
             );
             let routes = Routes::new(app.service());
-            let options = ServeOptions { auth, ..options };
+            let readiness = app.readiness(config.follow_stale_after());
+            let options = ServeOptions {
+                auth,
+                readiness,
+                ..options
+            };
             serve_one(
                 server,
                 routes,
@@ -360,6 +383,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+/// The Prometheus endpoint, when `metrics_listen` is set.
+async fn serve_metrics(config: &Config, shutdown: &Shutdown) -> anyhow::Result<()> {
+    if let Some(addr) = &config.metrics_listen {
+        let local = tasknet_server::metrics::serve(addr, shutdown.clone()).await?;
+        println!("metrics on http://{local}/metrics");
+    }
+    Ok(())
 }
 
 /// Serves one service until shutdown, then lets its app finish (background

@@ -94,8 +94,7 @@ pub async fn run(command: OrgCommand) -> anyhow::Result<()> {
 }
 
 fn organisation(endpoint: &EndpointArgs) -> anyhow::Result<Organisation> {
-    let channel = crate::admin_cli::channel(endpoint)
-        .with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
+    let channel = crate::admin_cli::channel(endpoint, crate::endpoints::Service::Organisation)?;
     Ok(OrganisationServiceClient::new(channel))
 }
 
@@ -149,7 +148,7 @@ async fn reorganise(args: ReorganiseArgs) -> anyhow::Result<()> {
         tasks_transferred: 0,
     };
     if !args.dry_run {
-        let channel = crate::admin_cli::channel(&args.endpoint)?;
+        let channel = crate::admin_cli::channel(&args.endpoint, crate::endpoints::Service::Task)?;
         let transfer = TaskServiceClient::new(channel)
             .transfer_open_tasks(v1::TransferOpenTasksRequest {
                 reorganisation_id: reorganisation.id.clone(),

@@ -54,8 +54,7 @@ async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
 async fn client(
     endpoint: &crate::cli::EndpointArgs,
 ) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
-    let channel = crate::admin_cli::channel(endpoint)
-        .with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
+    let channel = crate::admin_cli::channel(endpoint, crate::endpoints::Service::Reporting)?;
     Ok(ReportingServiceClient::new(channel))
 }
 

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub auth: AuthLayer,
     /// TLS on the listener; plain TCP when `None`.
     pub tls: Option<ServerTls>,
+    /// What each service needs to do its job, checked for its health status.
+    pub readiness: crate::Readiness,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +44,7 @@ impl Default for ServeOptions {
             max_message_bytes: 4 * 1024 * 1024,
             auth: AuthLayer::disabled(),
             tls: None,
+            readiness: crate::Readiness::default(),
         }
     }
 }
@@ -168,6 +171,12 @@ impl GrpcServer {
             )
             .on_failure(DefaultOnFailure::new().level(Level::WARN));
 
+        tokio::spawn(
+            options
+                .readiness
+                .clone()
+                .watch(health_reporter.clone(), shutdown.clone()),
+        );
         let names: Vec<String> = service_names.iter().map(|s| (*s).to_owned()).collect();
         let drain_start = {
             let shutdown = shutdown.clone();
@@ -205,6 +214,7 @@ impl GrpcServer {
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = builder
             .layer(trace_layer)
+            .layer(crate::metrics::RpcMetricsLayer)
             .layer(options.auth.clone())
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, drain_start);

@@ -4,12 +4,15 @@
 
 pub mod client;
 pub mod grpc;
+pub mod metrics;
 pub mod propagation;
+pub mod readiness;
 pub mod remote_auth;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
+pub use readiness::Readiness;
 pub use remote_auth::RemoteAuthenticator;
 pub use shutdown::{Shutdown, shutdown_signal};

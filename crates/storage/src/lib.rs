@@ -11,9 +11,12 @@
 mod database;
 pub mod placeholders;
 pub mod scratch;
+mod startup_lock;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod writer;
 
-pub use database::{Backend, Database, DatabaseOptions, Migrations, StorageError, sqlite_url};
+pub use database::{
+    Backend, Database, DatabaseOptions, HealthFuture, Migrations, StorageError, sqlite_url,
+};
 pub use sqlx;

@@ -129,6 +129,22 @@ impl OrganisationApp {
             .context("failed to load the reference units")
     }
 
+    /// What the service needs to do its job, for its health status.
+    pub fn readiness(&self) -> tasknet_server::Readiness {
+        tasknet_server::Readiness::default()
+            .with(crate::SERVICE_NAME, Arc::new(self.db.health_check()))
+    }
+
+    /// The credentials table (for the bootstrap).
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// How many credentials of `role` exist, revoked ones included.
+    pub async fn credential_count(&self, role: Role) -> anyhow::Result<i64> {
+        Ok(self.credentials.count(role).await?)
+    }
+
     pub fn database(&self) -> &Database {
         &self.db
     }

@@ -34,7 +34,7 @@ pub use policy::POLICY;
 pub use service::ReportingHandler;
 pub use store::MIGRATIONS;
 
-use follower::Follower;
+use follower::{FollowHealth, Follower};
 use reports::Reports;
 use store::ReadModel;
 
@@ -65,6 +65,7 @@ pub struct ReportingApp {
     audit: AuditLog,
     applied: watch::Receiver<i64>,
     follower: JoinHandle<()>,
+    follow_health: FollowHealth,
     index: JoinHandle<()>,
 }
 
@@ -84,7 +85,14 @@ impl ReportingApp {
         let channel = tasknet_server::connect_lazy_with(&settings.task_endpoint, &settings.client)
             .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
         let (sender, applied) = watch::channel(cursor);
-        let follower = Follower::new(store.clone(), channel, sender, shutdown);
+        let follow_health = FollowHealth::default();
+        let follower = Follower::new(
+            store.clone(),
+            channel,
+            sender,
+            shutdown,
+            follow_health.clone(),
+        );
         let follower = tokio::spawn(follower.run());
         // The SQL answers until the index is loaded; the load is not raced
         // against shutdown, the task is dropped with the runtime.
@@ -104,6 +112,7 @@ impl ReportingApp {
             audit,
             applied,
             follower,
+            follow_health,
             index,
         })
     }
@@ -117,6 +126,31 @@ impl ReportingApp {
     /// The service's audit log (for the auth layer's rejection records).
     pub fn audit_log(&self) -> AuditLog {
         self.audit.clone()
+    }
+
+    /// What the service needs to do its job, for its health status: its
+    /// database, and following the task change log (failing for longer
+    /// than `stale_after` makes it NOT_SERVING: its reports fall behind).
+    pub fn readiness(&self, stale_after: std::time::Duration) -> tasknet_server::Readiness {
+        let follow = self.follow_health.clone();
+        let following: tasknet_server::readiness::Check = std::sync::Arc::new(move || {
+            let failing_for = follow.failing_for();
+            Box::pin(async move {
+                match failing_for {
+                    Some(failing) if failing > stale_after => Err(format!(
+                        "cannot follow the task change log for {}s",
+                        failing.as_secs()
+                    )),
+                    _ => Ok(()),
+                }
+            })
+        });
+        tasknet_server::Readiness::default()
+            .with(
+                SERVICE_NAME,
+                std::sync::Arc::new(self.store.database().health_check()),
+            )
+            .with(SERVICE_NAME, following)
     }
 
     /// The change-log cursor the read model has applied.

@@ -93,6 +93,14 @@ impl TaskApp {
         self.grpc.audit.clone()
     }
 
+    /// What the service needs to do its job, for its health status.
+    pub fn readiness(&self) -> tasknet_server::Readiness {
+        tasknet_server::Readiness::default().with(
+            crate::SERVICE_NAME,
+            std::sync::Arc::new(self.database.health_check()),
+        )
+    }
+
     /// The database the service writes (for tools and tests).
     pub fn database(&self) -> &Database {
         &self.database
