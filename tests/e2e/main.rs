@@ -8,6 +8,7 @@ mod agent_faults;
 mod auth;
 mod bench;
 mod bench_reports;
+mod directory;
 mod golden;
 mod processes;
 mod reorganisation;

@@ -2,6 +2,7 @@
 //! (health, reflection, per-RPC spans, trace-context propagation, graceful
 //! shutdown), clients that carry trace context, and shutdown signals.
 
+pub mod app;
 pub mod client;
 pub mod grpc;
 pub mod metrics;
@@ -11,6 +12,7 @@ pub mod remote_auth;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use app::ServiceApp;
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
 pub use readiness::Readiness;

@@ -9,8 +9,10 @@ use anyhow::Context;
 use tasknet_auth::cache::CacheSettings;
 use tasknet_auth::principal::{Role, role_name};
 use tasknet_auth::{AuditEntry, AuditLog, Authenticate, CachedAuthenticator, Token};
+use tasknet_proto::tonic::server::NamedService;
+use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::organisation_service_server::OrganisationServiceServer;
-use tasknet_server::Shutdown;
+use tasknet_server::{ServiceApp, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 
 use crate::credentials::{Credentials, NewCredential};
@@ -129,12 +131,6 @@ impl OrganisationApp {
             .context("failed to load the reference units")
     }
 
-    /// What the service needs to do its job, for its health status.
-    pub fn readiness(&self) -> tasknet_server::Readiness {
-        tasknet_server::Readiness::default()
-            .with(crate::SERVICE_NAME, Arc::new(self.db.health_check()))
-    }
-
     /// The credentials table (for the bootstrap).
     pub(crate) fn credentials(&self) -> &Credentials {
         &self.credentials
@@ -154,6 +150,32 @@ impl OrganisationApp {
         self.db.close().await;
     }
 }
+
+impl ServiceApp for OrganisationApp {
+    fn name(&self) -> &'static str {
+        crate::SERVICE_NAME
+    }
+
+    fn add_to(&self, routes: Routes) -> Routes {
+        routes.add_service(self.service())
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        self.audit.clone()
+    }
+
+    fn readiness(&self) -> tasknet_server::Readiness {
+        tasknet_server::Readiness::default()
+            .with(crate::SERVICE_NAME, Arc::new(self.db.health_check()))
+    }
+
+    fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.closed())
+    }
+}
+
+/// The fully qualified gRPC name, from the generated server.
+pub(crate) const NAME: &str = <OrganisationServiceServer<Organisation> as NamedService>::NAME;
 
 /// Writes a secret to a file only its owner can read.
 pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {

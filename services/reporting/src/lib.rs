@@ -22,8 +22,10 @@ mod tests;
 use anyhow::Context;
 use tasknet_auth::AuditLog;
 use tasknet_directory::UnitDirectory;
+use tasknet_proto::tonic::server::NamedService;
+use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::reporting_service_server::ReportingServiceServer;
-use tasknet_server::{ClientOptions, Shutdown};
+use tasknet_server::{ClientOptions, ServiceApp, Shutdown};
 use tasknet_storage::DatabaseOptions;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -38,7 +40,9 @@ use follower::{FollowHealth, Follower};
 use reports::Reports;
 use store::ReadModel;
 
-pub const SERVICE_NAME: &str = "tasknet.v1.ReportingService";
+/// The fully qualified gRPC name, from the generated server.
+pub const SERVICE_NAME: &str =
+    <ReportingServiceServer<ReportingHandler<UnitDirectory>> as NamedService>::NAME;
 
 /// Largest request accepted: report questions and notes are small.
 const MAX_DECODING_MESSAGE_BYTES: usize = 64 * 1024;
@@ -66,6 +70,7 @@ pub struct ReportingApp {
     applied: watch::Receiver<i64>,
     follower: JoinHandle<()>,
     follow_health: FollowHealth,
+    stale_after: std::time::Duration,
     index: JoinHandle<()>,
 }
 
@@ -113,6 +118,7 @@ impl ReportingApp {
             applied,
             follower,
             follow_health,
+            stale_after: std::time::Duration::from_secs(30),
             index,
         })
     }
@@ -128,10 +134,16 @@ impl ReportingApp {
         self.audit.clone()
     }
 
-    /// What the service needs to do its job, for its health status: its
-    /// database, and following the task change log (failing for longer
-    /// than `stale_after` makes it NOT_SERVING: its reports fall behind).
-    pub fn readiness(&self, stale_after: std::time::Duration) -> tasknet_server::Readiness {
+    /// How long following the task change log may fail before the service
+    /// reports NOT_SERVING (its figures are falling behind); 30 s unless set.
+    pub fn with_follow_stale_after(mut self, limit: std::time::Duration) -> Self {
+        self.stale_after = limit;
+        self
+    }
+
+    /// Its health checks: the database, and following the task change log.
+    fn checks(&self) -> tasknet_server::Readiness {
+        let stale_after = self.stale_after;
         let follow = self.follow_health.clone();
         let following: tasknet_server::readiness::Check = std::sync::Arc::new(move || {
             let failing_for = follow.failing_for();
@@ -165,5 +177,27 @@ impl ReportingApp {
         }
         self.index.abort();
         self.store.close().await;
+    }
+}
+
+impl ServiceApp for ReportingApp {
+    fn name(&self) -> &'static str {
+        SERVICE_NAME
+    }
+
+    fn add_to(&self, routes: Routes) -> Routes {
+        routes.add_service(self.service())
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        self.audit.clone()
+    }
+
+    fn readiness(&self) -> tasknet_server::Readiness {
+        self.checks()
+    }
+
+    fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.closed())
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
-use tasknet_server::{GrpcServer, Readiness, ServeOptions, Shutdown};
+use tasknet_server::{GrpcServer, Readiness, ServeOptions, ServiceApp, Shutdown};
 use tasknet_storage::DatabaseOptions;
 use tasknet_storage::testing::TestDatabase;
 use tasknet_task::{TaskApp, TaskSettings};
@@ -93,7 +93,8 @@ async fn reporting_is_not_serving_while_it_cannot_follow_the_change_log() {
     .await
     .unwrap();
     let name = tasknet_reporting::SERVICE_NAME;
-    let readiness = app.readiness(Duration::from_millis(500));
+    let app = app.with_follow_stale_after(Duration::from_millis(500));
+    let readiness = app.readiness();
     let url = serve(
         tonic::service::Routes::new(app.service()),
         name,
