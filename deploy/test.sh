@@ -105,7 +105,7 @@ CMD ["up"]
 EOF
 log "building $IMAGE"
 podman build --runtime runc --network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-    -q -t "$IMAGE" "$WORK/image" >/dev/null
+    -q -t "$IMAGE" "$WORK/image" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; fail "image build failed"; }
 
 RUN=(podman --runtime runc run --network host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
      --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges
@@ -119,9 +119,9 @@ bootstrap() {
         admin bootstrap --database-url "$DB_URL" --out /var/lib/tasknet/credentials "$@"
 }
 log "bootstrap"
-bootstrap >/dev/null
-if bootstrap >/dev/null 2>&1; then fail "a second bootstrap was not refused"; fi
-bootstrap --exists-ok >/dev/null
+bootstrap >"$WORK/bootstrap.log" 2>&1 || { cat "$WORK/bootstrap.log"; fail "bootstrap failed"; }
+if bootstrap >>"$WORK/bootstrap.log" 2>&1; then fail "a second bootstrap was not refused"; fi
+bootstrap --exists-ok >>"$WORK/bootstrap.log" 2>&1 || { cat "$WORK/bootstrap.log"; fail "bootstrap --exists-ok failed"; }
 ADMIN_TOKEN=$(cat "$WORK/credentials/admin.token")
 SERVICE_TOKEN=$(cat "$WORK/credentials/service.token")
 

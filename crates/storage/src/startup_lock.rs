@@ -22,6 +22,7 @@ impl StartupLock {
             backend: Backend::Postgres,
             source,
         };
+        sqlx::any::install_default_drivers();
         let mut connection = AnyConnection::connect(url).await.map_err(connect)?;
         // pg_advisory_lock returns void, which the Any driver cannot decode.
         sqlx::query("SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock($1)) AS l")

@@ -35,6 +35,11 @@ impl OrganisationApp {
     /// renamed after, so a created credential always has its file and a
     /// refused bootstrap leaves no file behind.
     pub async fn bootstrap(&self, dir: &Path) -> anyhow::Result<Bootstrapped> {
+        // A bootstrapped database is answered before the files are looked
+        // at: a one-shot container re-run on the same volume is a no-op.
+        if self.credential_count(Role::Administrator).await? > 0 {
+            return Ok(Bootstrapped::AlreadyDone);
+        }
         let roles = [
             (Role::Administrator, ADMIN_TOKEN_FILE),
             (Role::Service, SERVICE_TOKEN_FILE),

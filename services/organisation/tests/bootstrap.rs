@@ -88,6 +88,11 @@ async fn bootstrap_runs_once_and_its_tokens_work() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // Files in the way of a first bootstrap: refused before anything is created.
+    let occupied = tempfile::tempdir().unwrap();
+    std::fs::write(occupied.path().join("service.token"), "old").unwrap();
+    assert!(app.bootstrap(occupied.path()).await.is_err());
+    assert_eq!(app.credential_count(Role::Administrator).await.unwrap(), 0);
     let Bootstrapped::Created { admin, service } = app.bootstrap(dir.path()).await.unwrap() else {
         panic!("the first bootstrap creates credentials");
     };
@@ -107,8 +112,14 @@ async fn bootstrap_runs_once_and_its_tokens_work() {
         Bootstrapped::AlreadyDone
     );
     assert_eq!(std::fs::read_dir(again.path()).unwrap().count(), 0);
-    // Into the same directory: refused before anything is created.
-    assert!(app.bootstrap(dir.path()).await.is_err());
+    // Into the same directory (a one-shot container on its volume): nothing
+    // new, and the files are left as they are.
+    let before = std::fs::read_to_string(&admin).unwrap();
+    assert_eq!(
+        app.bootstrap(dir.path()).await.unwrap(),
+        Bootstrapped::AlreadyDone
+    );
+    assert_eq!(std::fs::read_to_string(&admin).unwrap(), before);
     assert_eq!(app.credential_count(Role::Administrator).await.unwrap(), 1);
     app.closed().await;
 }
