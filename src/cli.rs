@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::connect::EndpointArgs;
+use crate::output::OutputFormat;
+
 /// The task network of a national statistics system.
 #[derive(Debug, Parser)]
 #[command(name = "tasknet", version, about)]
@@ -121,32 +124,6 @@ pub struct ServeArgs {
     pub metrics_listen: Option<String>,
 }
 
-/// Where a client command finds the services.
-#[derive(Debug, Args)]
-pub struct EndpointArgs {
-    /// The server to query (`tasknet up` serves everything on one address;
-    /// a split deployment's services have their own, below).
-    #[arg(
-        long,
-        env = "TASKNET_ENDPOINT",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub endpoint: String,
-    /// The credential to send (default: the administrator token that
-    /// `tasknet up` wrote to tasknet-data/admin.token, if there is one).
-    #[arg(long, env = "TASKNET_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// A file holding the credential to send.
-    #[arg(long, env = "TASKNET_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-    /// The CA certificate of an https:// endpoint.
-    #[arg(long, env = "TASKNET_CA_FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// Per-service addresses of a split deployment (each defaults to --endpoint).
-    #[command(flatten)]
-    pub services: crate::endpoints::ServiceEndpoints,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GroupByArg {
     None,
@@ -172,12 +149,6 @@ impl BasisArg {
             BasisArg::Historical => tasknet_proto::v1::ReportBasis::HistoricalStructure,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

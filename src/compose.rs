@@ -34,7 +34,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     print_metrics(&system);
     let mut stopping = false;
     if args.demo {
-        let client = crate::admin_cli::client_options_from_file(admin_path, &config)?;
+        let client = crate::connect::client_options_from_file(admin_path, &config)?;
         let endpoints = crate::demo::DemoEndpoints::one(system.endpoint());
         let loading = crate::demo::load(&endpoints, &client, args.demo_size);
         tokio::select! {

@@ -16,7 +16,7 @@ use crate::endpoints::Service;
 pub async fn run(command: DemoCommand) -> anyhow::Result<()> {
     match command {
         DemoCommand::Load(args) => {
-            let client = crate::admin_cli::client_options(&args.endpoint)?;
+            let client = crate::connect::client_options(&args.endpoint)?;
             let endpoints = DemoEndpoints {
                 organisation: args.endpoint.of(Service::Organisation),
                 task: args.endpoint.of(Service::Task),

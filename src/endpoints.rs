@@ -41,7 +41,7 @@ impl ServiceEndpoints {
     }
 }
 
-impl crate::cli::EndpointArgs {
+impl crate::connect::EndpointArgs {
     /// The address of `service` for this command.
     pub fn of(&self, service: Service) -> &str {
         self.services.resolve(service, &self.endpoint)

@@ -4,13 +4,17 @@
 mod admin_bootstrap;
 mod admin_cli;
 mod agent_cli;
+mod audit_cli;
 mod cli;
 mod compose;
+mod connect;
 mod demo;
 mod endpoints;
 mod health_cli;
 mod org_cli;
+mod output;
 mod report;
+mod units;
 
 use std::process::ExitCode;
 

@@ -11,7 +11,8 @@
 //! | binary | the root package | anything |
 //!
 //! Dev-dependencies follow the same rules, except that a service's or a
-//! client's tests may use the assembly (`tasknet-system`) as their harness.
+//! client's tests may start the services they talk to: they may use the
+//! assembly (`tasknet-system`) or a service crate as their harness.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test: a panic is the failure report
 
@@ -54,7 +55,7 @@ fn allowed(from: Layer, to: Layer, dev: bool) -> bool {
     use Layer::*;
     match from {
         Foundation => to == Foundation,
-        Service | Client => to == Foundation || (dev && to == Assembly),
+        Service | Client => to == Foundation || (dev && matches!(to, Service | Assembly)),
         Assembly => matches!(to, Foundation | Service),
         Tool => to != Binary,
         Binary => true,
@@ -137,6 +138,8 @@ fn the_rules_refuse_upward_edges() {
     assert!(!allowed(Layer::Service, Layer::Tool, false));
     assert!(!allowed(Layer::Service, Layer::Service, false));
     assert!(!allowed(Layer::Service, Layer::Client, true));
+    assert!(!allowed(Layer::Service, Layer::Tool, true));
+    assert!(allowed(Layer::Service, Layer::Service, true));
     assert!(!allowed(Layer::Client, Layer::Service, false));
     assert!(!allowed(Layer::Assembly, Layer::Tool, false));
     assert!(allowed(Layer::Service, Layer::Assembly, true));

@@ -2,9 +2,12 @@
 //! (health, reflection, per-RPC spans, trace-context propagation, graceful
 //! shutdown), clients that carry trace context, and shutdown signals.
 
+pub mod activity;
 pub mod app;
 pub mod client;
+pub mod connections;
 pub mod grpc;
+pub mod limits;
 pub mod metrics;
 pub mod propagation;
 pub mod readiness;
@@ -14,7 +17,9 @@ pub mod telemetry;
 
 pub use app::ServiceApp;
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
+pub use connections::ConnectionTable;
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
+pub use limits::ConnectionLimits;
 pub use readiness::Readiness;
 pub use remote_auth::RemoteAuthenticator;
 pub use shutdown::{Shutdown, shutdown_signal};

@@ -44,6 +44,8 @@ pub struct Config {
     /// Reporting reports NOT_SERVING once it has been unable to follow the
     /// task change log for this many seconds.
     pub follow_stale_after_secs: u64,
+    /// Connection limits, timeouts and HTTP/2 settings of the listener.
+    pub connections: tasknet_server::ConnectionLimits,
 }
 
 /// TLS on the listener (when `cert_file` and `key_file` are set) and for
@@ -85,6 +87,7 @@ impl Default for Config {
             rate_limit_burst: tasknet_auth::layer::DEFAULT_RATE.burst,
             follow_stale_after_secs: 30,
             metrics_listen: None,
+            connections: tasknet_server::ConnectionLimits::default(),
         }
     }
 }
@@ -149,6 +152,14 @@ impl Config {
                 "rate_limit_burst",
                 "follow_stale_after_secs",
                 "metrics_listen",
+                "connections.max_connections",
+                "connections.max_connections_per_address",
+                "connections.handshake_timeout_secs",
+                "connections.idle_timeout_secs",
+                "connections.keepalive_interval_secs",
+                "connections.keepalive_timeout_secs",
+                "connections.max_concurrent_streams",
+                "connections.stream_window_bytes",
             ]))
             .merge(Serialized::defaults(overrides))
             .extract()

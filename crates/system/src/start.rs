@@ -132,6 +132,7 @@ impl System {
             auth,
             tls: tls.clone(),
             readiness,
+            connections: config.connections.clone(),
             ..ServeOptions::default()
         };
         let serving = tokio::spawn({

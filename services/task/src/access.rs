@@ -10,9 +10,9 @@ use tasknet_auth::principal::{Principal, Role, role_name};
 use tasknet_auth::{AuditEntry, AuthContext, Coverage};
 use tasknet_directory::{DirectoryError, UnitDirectory};
 
+use crate::command::CreateTask;
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, TaskState};
-use crate::request::CreateTask;
 
 /// A caller and the units its rights reach.
 #[derive(Debug, Clone)]

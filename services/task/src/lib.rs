@@ -1,27 +1,35 @@
 //! The tasknet task service: tasks, plans, idempotent client updates, and
-//! the ordered change log that reporting follows through `WatchChanges`.
+//! the ordered change log that reporting follows through `WatchChanges`
+//! (the change feed).
 //!
 //! Every mutation goes through one writer task that applies concurrent
 //! requests in one transaction (group commit) and appends each accepted change
 //! to the change log in that same transaction (see docs/design.md).
 
+// Modules from the bottom up (each uses only those above it in this list,
+// never one below): plain types and rules, storage, the writer, then what
+// serves requests.
 mod access;
 mod app;
+mod change_feed;
+mod command;
 mod error;
 mod ingest;
 mod model;
 mod pagination;
+mod parse;
+mod plans;
 mod policy;
 mod reassign;
 mod references;
-mod request;
 mod service;
+mod state;
 mod store;
+mod tasks;
 #[cfg(test)]
 mod test_support;
 mod transfer;
 mod transition;
-mod watch;
 mod writer;
 
 pub use app::{TaskApp, TaskSettings};

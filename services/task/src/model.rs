@@ -1,4 +1,5 @@
-//! Tasks and plans as the service holds them in memory, and their wire forms.
+//! Tasks and plans as the service holds them in memory, their wire forms,
+//! and the transition a rule makes from one task state to the next.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tasknet_domain::{date_to_proto, timestamp_to_proto};
@@ -49,6 +50,13 @@ impl TaskState {
             update_time: Some(micros_to_proto(self.update_time_us)),
         }
     }
+}
+
+/// The state after a change, and the event that records it in the change log.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub state: TaskState,
+    pub event: v1::TaskEvent,
 }
 
 /// A plan: one row of `plans`.

@@ -1,16 +1,17 @@
-//! Checks that the units and plans a request names exist, before the request
-//! enters the writer queue: units through the organisation service's cached
-//! directory, plans through the task database (plans are never deleted, so a
-//! plan once seen is remembered).
+//! Checks that the units, plans and reorganisations a request names exist,
+//! before the request enters the writer queue: units and reorganisations
+//! through the organisation service's (cached) directory, plans through the
+//! task database (plans are never deleted, so a plan once seen is remembered).
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use sqlx::AnyPool;
 use tasknet_directory::{DirectoryError, UnitDirectory};
+use tasknet_proto::v1;
 
+use crate::command::{CreatePlan, CreateTask};
 use crate::error::{Error, Result};
-use crate::request::{CreatePlan, CreateTask};
 use crate::store::query;
 
 #[derive(Clone)]
@@ -80,6 +81,25 @@ impl References {
             Some(id) => Err(Error::not_found(field, format!("there is no plan {id}"))),
             None => Ok(()),
         }
+    }
+
+    /// The reorganisation a request names, as the organisation service has it.
+    pub async fn reorganisation(
+        &self,
+        reorganisation_id: &str,
+    ) -> Result<v1::GetReorganisationResponse> {
+        self.directory
+            .reorganisation(reorganisation_id)
+            .await
+            .map_err(|DirectoryError::Unavailable(m)| {
+                Error::Unavailable(format!("cannot read the reorganisation: {m}"))
+            })?
+            .ok_or_else(|| {
+                Error::not_found(
+                    "reorganisation_id",
+                    format!("the organisation service has no reorganisation {reorganisation_id}"),
+                )
+            })
     }
 
     /// Records plans known to exist (after a lookup, or after creating them).

@@ -1,20 +1,14 @@
 //! The rules of a task's life: what a creation or an update does to a task's
 //! state, and which updates the current state refuses. Pure functions; the
-//! writer calls them against the state as of its batch.
+//! writer calls them against the state as of its batch. (A reassignment's
+//! rule is with the rest of reassignment, in [`crate::reassign`].)
 
 use tasknet_domain::{date_to_proto, timestamp_to_proto, vietnam_date};
 use tasknet_proto::v1;
 
+use crate::command::{CreateTask, TaskChange, UpdateTask};
 use crate::error::{Error, Result};
-use crate::model::TaskState;
-use crate::request::{CreateTask, TaskChange, UpdateTask};
-
-/// The state after a change, and the event that records it in the change log.
-#[derive(Debug, Clone)]
-pub struct Transition {
-    pub state: TaskState,
-    pub event: v1::TaskEvent,
-}
+use crate::model::{TaskState, Transition};
 
 /// A new task at version 1.
 pub fn create(create: &CreateTask, record_time_us: i64) -> Transition {

@@ -1,9 +1,11 @@
 //! The task database: SQL written once for SQLite and PostgreSQL (see
 //! docs/design.md, "Storage conventions"). `batch` holds the writer's reads
-//! and writes, `query` the reads behind the RPCs and the change feed.
+//! and writes, `query` the reads behind the RPCs and the change feed,
+//! `reassign` the reads behind a reorganisation's transfer of tasks.
 
 pub mod batch;
 pub mod query;
+pub mod reassign;
 
 use std::collections::HashMap;
 use std::fmt::Write;

@@ -3,12 +3,12 @@
 use tasknet_proto::v1;
 
 use super::*;
-use crate::request::{validate_create_task, validate_update_task};
+use crate::parse;
 use crate::test_support::*;
 
 fn new_task() -> TaskState {
     let now = instant("2024-12-31T03:00:00Z");
-    let request = validate_create_task(&create_request(&new_id()), now).unwrap();
+    let request = parse::create_task(&create_request(&new_id()), now).unwrap();
     create(&request, 1_000).state
 }
 
@@ -19,7 +19,7 @@ fn apply(
 ) -> Result<Transition> {
     let now = instant("2024-12-31T03:00:00Z");
     let request = update_request(&state.id, effective, change);
-    update(state, &validate_update_task(&request, now).unwrap(), 2_000)
+    update(state, &parse::update_task(&request, now).unwrap(), 2_000)
 }
 
 fn failure(result: Result<Transition>) -> (tasknet_proto::tonic::Code, String) {
@@ -31,7 +31,7 @@ fn failure(result: Result<Transition>) -> (tasknet_proto::tonic::Code, String) {
 fn creation_starts_open_at_version_one() {
     let now = instant("2024-12-31T03:00:00Z");
     let request = create_request(&new_id());
-    let transition = create(&validate_create_task(&request, now).unwrap(), 1_000);
+    let transition = create(&parse::create_task(&request, now).unwrap(), 1_000);
     assert_eq!(transition.state.version, 1);
     assert_eq!(transition.state.status(), v1::TaskStatus::Open);
     assert_eq!(transition.event.kind, v1::TaskEventKind::Created as i32);
@@ -135,7 +135,7 @@ fn stale_versions_are_refused() {
     let now = instant("2024-12-31T03:00:00Z");
     let mut request = update_request(&task.id, "2024-06-11T01:00:00Z", note("again"));
     request.expected_version = Some(1);
-    let update = validate_update_task(&request, now).unwrap();
+    let update = parse::update_task(&request, now).unwrap();
     let status =
         tasknet_proto::tonic::Status::from(super::update(&task, &update, 3_000).unwrap_err());
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -144,7 +144,7 @@ fn stale_versions_are_refused() {
         "expected_version: task is at version 2, not 1"
     );
     request.expected_version = Some(2);
-    let update = validate_update_task(&request, now).unwrap();
+    let update = parse::update_task(&request, now).unwrap();
     assert_eq!(
         super::update(&task, &update, 3_000).unwrap().state.version,
         3

@@ -12,13 +12,12 @@ use tasknet_proto::prost::Message;
 use tasknet_proto::v1;
 
 use crate::access::Access;
+use crate::command::{CreatePlan, CreateTask, Mutation, UpdateTask};
 use crate::error::{Error, Result};
-use crate::model::{PlanRecord, TaskState};
-use crate::request::{CreatePlan, CreateTask, Mutation, UpdateTask};
+use crate::model::{PlanRecord, TaskState, Transition};
+use crate::reassign::{self, Reassign};
 use crate::store::batch::{AppliedRecord, NewChange};
-use crate::transition::{self, Transition};
-
-mod reassign;
+use crate::transition;
 
 /// The state a batch starts from: what the database holds for the ids it names.
 #[derive(Debug, Default)]
@@ -64,6 +63,23 @@ pub struct Writes {
     pub plans: Vec<PlanRecord>,
     /// The audit record of each accepted change, written in the same transaction.
     pub audit: Vec<AuditEntry>,
+}
+
+/// The identity of a change to an existing task.
+struct Change<'a> {
+    task_id: &'a str,
+    update_id: &'a str,
+    digest: &'a str,
+}
+
+impl<'a> Change<'a> {
+    fn new(task_id: &'a str, update_id: &'a str, digest: &'a str) -> Self {
+        Self {
+            task_id,
+            update_id,
+            digest,
+        }
+    }
 }
 
 /// An update id applied before or earlier in the batch.
@@ -177,22 +193,43 @@ impl Batch {
     }
 
     fn update_task(&mut self, update: &UpdateTask, access: &Access) -> Result<Pending> {
+        let change = Change::new(&update.task_id, &update.update_id, &update.digest);
+        self.change_task(change, access, |current, record_time_us| {
+            transition::update(current, update, record_time_us)
+        })
+    }
+
+    fn reassign(&mut self, command: &Reassign, access: &Access) -> Result<Pending> {
+        let change = Change::new(&command.task_id, &command.update_id, &command.digest);
+        self.change_task(change, access, |current, record_time_us| {
+            reassign::transition(current, command, record_time_us)
+        })
+    }
+
+    /// A change of an existing task by `rule`, which says what the change
+    /// does to the task's current state (or why it cannot be applied).
+    fn change_task(
+        &mut self,
+        change: Change<'_>,
+        access: &Access,
+        rule: impl FnOnce(&TaskState, i64) -> Result<Transition>,
+    ) -> Result<Pending> {
         // Access first: a caller learns nothing about another unit's task,
         // not even whether an update id was applied to it.
-        if let Some(current) = self.tasks.get(&update.task_id) {
+        if let Some(current) = self.tasks.get(change.task_id) {
             access.check_update(current)?;
         }
-        if let Some(repeat) = self.repeat(&update.update_id, &update.digest) {
+        if let Some(repeat) = self.repeat(change.update_id, change.digest) {
             return repeat;
         }
-        let current = self.tasks.get(&update.task_id).ok_or_else(|| {
-            Error::not_found("task_id", format!("there is no task {}", update.task_id))
+        let current = self.tasks.get(change.task_id).ok_or_else(|| {
+            Error::not_found("task_id", format!("there is no task {}", change.task_id))
         })?;
-        let transition = transition::update(current, update, self.record_time_us)?;
+        let transition = rule(current, self.record_time_us)?;
         let audit = access
             .audit(format!("task/{}", current.id), &current.assignee_unit_id)
             .with_change(Some(task_json(current)), None);
-        Ok(self.record(&update.update_id, &update.digest, transition, audit))
+        Ok(self.record(change.update_id, change.digest, transition, audit))
     }
 
     /// Applies an accepted task change to the batch state and its writes.

@@ -17,9 +17,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::access::Access;
+use crate::command::Mutation;
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, micros};
-use crate::request::Mutation;
 use crate::store::{self, batch};
 use decide::{CursorRef, Pending, Prefetched, Writes};
 
