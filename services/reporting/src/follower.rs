@@ -168,6 +168,16 @@ impl Follower {
                 .apply_batch(&response.changes)
                 .await
                 .context("applying changes to the read model failed")?;
+            let recorded = response
+                .changes
+                .last()
+                .and_then(|change| change.record_time);
+            let delay = recorded.and_then(|time| {
+                let time =
+                    chrono::DateTime::from_timestamp(time.seconds, time.nanos.try_into().ok()?)?;
+                (chrono::Utc::now() - time).to_std().ok()
+            });
+            crate::metrics::applied(cursor, delay);
             self.publish(cursor);
             streak.recovered();
         }

@@ -9,6 +9,7 @@ mod catalog;
 mod counts;
 mod error;
 mod follower;
+mod metrics;
 mod policy;
 mod reports;
 mod service;
@@ -89,6 +90,7 @@ impl ReportingApp {
             UnitDirectory::connect_lazy_with(&settings.organisation_endpoint, &settings.client)?;
         let channel = tasknet_server::connect_lazy_with(&settings.task_endpoint, &settings.client)
             .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
+        metrics::resumed(cursor);
         let (sender, applied) = watch::channel(cursor);
         let follow_health = FollowHealth::default();
         let follower = Follower::new(
@@ -147,6 +149,7 @@ impl ReportingApp {
         let follow = self.follow_health.clone();
         let following: tasknet_server::readiness::Check = std::sync::Arc::new(move || {
             let failing_for = follow.failing_for();
+            crate::metrics::failing_for(failing_for);
             Box::pin(async move {
                 match failing_for {
                     Some(failing) if failing > stale_after => Err(format!(

@@ -66,6 +66,7 @@ impl TaskApp {
         let head = store::query::head_cursor(database.pool())
             .await
             .context("failed to read the change log")?;
+        crate::metrics::head_is(head);
         let spawned = Writer::spawn(database.clone(), settings.max_batch, shutdown.clone());
         tracing::info!(head, max_batch = settings.max_batch, "task service ready");
         let state = ServiceState::new(
