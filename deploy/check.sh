@@ -40,4 +40,7 @@ docker-compose -f compose.yaml config --quiet
 echo "== promtool check rules"
 promtool check rules prometheus/*.yaml
 
+echo "== Grafana dashboard JSON"
+python3 -m json.tool grafana/tasknet.json >/dev/null
+
 echo "deployment files are valid"
