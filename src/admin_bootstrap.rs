@@ -9,7 +9,7 @@ use clap::Args;
 use tasknet_organisation::{Bootstrapped, OrganisationApp, OrganisationSettings};
 use tasknet_server::Shutdown;
 
-use crate::config::{Config, Overrides};
+use tasknet_system::{Config, Overrides};
 
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {

@@ -10,7 +10,9 @@ use clap::Args;
 use tasknet_auth::Token;
 use tasknet_server::{ClientOptions, ClientTls, TracedChannel};
 
-use crate::config::Config;
+use tasknet_system::Config;
+use tasknet_system::credentials::ADMIN_TOKEN_FILE;
+
 use crate::endpoints::Service;
 
 /// Where a client command finds the services.
@@ -44,7 +46,7 @@ pub struct EndpointArgs {
 pub fn default_token_file() -> PathBuf {
     let dir = std::env::var_os("TASKNET_DATA_DIR")
         .map_or_else(|| PathBuf::from("tasknet-data"), PathBuf::from);
-    dir.join(crate::auth_setup::ADMIN_TOKEN_FILE)
+    dir.join(ADMIN_TOKEN_FILE)
 }
 
 /// The credential and TLS settings a client command sends.

@@ -10,6 +10,7 @@ mod bench;
 mod bench_reports;
 mod directory;
 mod golden;
+mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;

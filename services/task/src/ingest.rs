@@ -54,6 +54,8 @@ async fn run(
     let mut pending: FuturesOrdered<Answer> = FuturesOrdered::new();
     let mut reading = true;
     let mut items = 0_u64;
+    // Why the stream ends early, once the accepted items are answered.
+    let mut ending: Option<Status> = None;
     while reading || !pending.is_empty() {
         tokio::select! {
             message = input.message(), if reading && pending.len() < MAX_IN_FLIGHT => {
@@ -64,9 +66,13 @@ async fn run(
                     }
                     Ok(None) => reading = false,
                     Err(status) => {
-                        // The client broke the stream: answer what was read, then stop.
+                        // An item over the size limit, a credential that no
+                        // longer admits the stream, or a client that broke it:
+                        // answer what was read, then end with the reason
+                        // (never OK: the items after it were not read).
                         tracing::debug!(%status, "ingest stream ended with an error");
                         reading = false;
+                        ending = Some(stream_error(&state, &access, status));
                     }
                 }
             }
@@ -83,7 +89,34 @@ async fn run(
             }
         }
     }
+    if let Some(status) = ending {
+        let _ = output.send(Err(status)).await;
+    }
     tracing::debug!(items, "ingest stream finished");
+}
+
+/// The status that ends a stream whose input failed: an oversize item is
+/// RESOURCE_EXHAUSTED naming the limit (tonic says OUT_OF_RANGE), audited
+/// like any refused request.
+fn stream_error(state: &ServiceState, access: &Access, status: Status) -> Status {
+    if status.code() != tasknet_proto::tonic::Code::OutOfRange {
+        return status;
+    }
+    let status = Status::resource_exhausted(format!(
+        "an Ingest item is over the message size limit ({}); the stream ends here and \
+         the items after it were not read: resend them, and split what is too large",
+        status.message()
+    ));
+    state
+        .audit
+        .record_rejection(tasknet_auth::AuditEntry::rejected(
+            Some(&access.context.principal),
+            &access.context.rpc,
+            access.context.peer_text(),
+            v1::AuditOutcome::Invalid,
+            status.message(),
+        ));
+    status
 }
 
 /// Validates an item and queues it; the returned future yields its answer.
@@ -117,17 +150,23 @@ async fn submit(state: &ServiceState, access: &Arc<Access>, request: v1::IngestR
     }
 }
 
-/// Items refused for access are audited like refused calls (the stream as
-/// a whole was admitted, so the auth layer does not see them).
+/// Items refused for access or as invalid are audited like refused calls
+/// (the stream as a whole was admitted, so the auth layer does not see
+/// them), rate-limited per credential by the audit log.
 fn record_denial(state: &ServiceState, access: &Access, outcome: &Result<Outcome>) {
-    if let Err(error @ Error::PermissionDenied(_)) = outcome {
+    let outcome_kind = match outcome {
+        Err(Error::PermissionDenied(_)) => v1::AuditOutcome::Denied,
+        Err(Error::Invalid(_)) => v1::AuditOutcome::Invalid,
+        _ => return,
+    };
+    if let Err(error) = outcome {
         state
             .audit
             .record_rejection(tasknet_auth::AuditEntry::rejected(
                 Some(&access.context.principal),
                 &access.context.rpc,
                 access.context.peer_text(),
-                v1::AuditOutcome::Denied,
+                outcome_kind,
                 &error.to_string(),
             ));
     }

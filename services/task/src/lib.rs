@@ -6,9 +6,10 @@
 //! requests in one transaction (group commit) and appends each accepted change
 //! to the change log in that same transaction (see docs/design.md).
 
-// Modules from the bottom up (each uses only those above it in this list,
-// never one below): plain types and rules, storage, the writer, then what
-// serves requests.
+// Layers, each module using only modules of the layers before its own (no
+// import circles): error, model, pagination, policy; reassign; command;
+// parse, transition, access, store; references; writer; change_feed; state;
+// tasks, plans, transfer; ingest; service; app.
 mod access;
 mod app;
 mod change_feed;

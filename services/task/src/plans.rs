@@ -29,7 +29,9 @@ pub async fn create(
         .await?
     {
         Outcome::Plan { plan, .. } => {
-            state.references.remember_plans([plan.id.clone()]);
+            state
+                .references
+                .remember_plans([(plan.id.clone(), plan.owner_unit_id.clone())]);
             Ok(v1::CreatePlanResponse {
                 plan: Some(plan.to_proto()),
             })

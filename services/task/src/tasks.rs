@@ -27,7 +27,7 @@ pub async fn admit_create(
 ) -> Result<Mutation> {
     let create = parse::create_task(request, Utc::now())?;
     access.check_create(&create)?;
-    references.check_create_task(&create).await?;
+    references.check_create_task(&create, access).await?;
     Ok(Mutation::CreateTask(create))
 }
 
@@ -105,7 +105,7 @@ pub async fn get(
     let id = parse::uuid_any("task_id", &request.task_id)?;
     let task = query::get_task(&state.pool, &id)
         .await?
-        .ok_or_else(|| Error::not_found("task_id", format!("there is no task {id}")))?;
+        .ok_or_else(|| crate::access::not_found_task(&id))?;
     access.check_read(&task)?;
     Ok(v1::GetTaskResponse {
         task: Some(task.to_proto()),

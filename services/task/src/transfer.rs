@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::parse;
 use crate::reassign::{Succession, Tally, transfer_dates};
 use crate::state::ServiceState;
-use crate::store::reassign as store;
+use crate::store::reassign::{task_changes, tasks_held_by};
 use crate::writer::{self, Outcome};
 
 #[tracing::instrument(skip_all, fields(reorganisation_id = %request.reorganisation_id))]
@@ -32,14 +32,14 @@ pub async fn transfer_open_tasks(
     let succession = Succession::from_proto(&reorganisation_id, &found)?;
     succession.check_in_force(vietnam_date(Utc::now()))?;
     let effective = succession.effective;
-    let tasks = store::tasks_held_by(
+    let tasks = tasks_held_by(
         &state.pool,
         &succession.ended_units(),
         date_to_storage(effective),
     )
     .await?;
     let ids: Vec<String> = tasks.iter().map(|(id, _)| id.clone()).collect();
-    let dates = transfer_dates(store::task_changes(&state.pool, &ids).await?, effective);
+    let dates = transfer_dates(task_changes(&state.pool, &ids).await?, effective);
     let mut pending = Vec::with_capacity(tasks.len());
     for reassign in succession.reassignments(&tasks, &dates) {
         let from = reassign.from_unit_id.clone();

@@ -95,3 +95,15 @@ pub(super) fn text(
     }
     Ok(value.to_owned())
 }
+
+/// A single line that reports and screens show (a title, a name): [`text`],
+/// and no line breaks, tabs or bidirectional formatting characters either.
+pub(super) fn line(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    required: bool,
+) -> Result<String, FieldError> {
+    tasknet_domain::text::check_line(field, value)?;
+    text(field, value, max_chars, required)
+}

@@ -12,7 +12,7 @@ use tasknet_proto::v1;
 use crate::command::{CreatePlan, CreateTask, TaskChange, UpdateTask};
 use crate::error::{Error, Result};
 use crate::model::PlanRecord;
-use fields::{effective_time, text, uuid_v7};
+use fields::{effective_time, line, text, uuid_v7};
 pub use fields::{optional_date_range, optional_uuid, uuid_any};
 
 /// Longest task title or plan name, in characters.
@@ -29,7 +29,7 @@ pub fn create_task(request: &v1::CreateTaskRequest, now: DateTime<Utc>) -> Resul
         .task
         .as_ref()
         .ok_or_else(|| FieldError::missing("task"))?;
-    let title = text("task.title", &task.title, MAX_TITLE_CHARS, true)?;
+    let title = line("task.title", &task.title, MAX_TITLE_CHARS, true)?;
     let assigning_unit_id = uuid_any("task.assigning_unit_id", &task.assigning_unit_id)?;
     let assignee_unit_id = uuid_any("task.assignee_unit_id", &task.assignee_unit_id)?;
     let assigned_date = date_from_proto("task.assigned_date", task.assigned_date.as_ref())?;
@@ -137,7 +137,7 @@ pub fn create_plan(request: &v1::CreatePlanRequest) -> Result<CreatePlan> {
             id
         }
     };
-    let name = text("plan.name", &plan.name, MAX_TITLE_CHARS, true)?;
+    let name = line("plan.name", &plan.name, MAX_TITLE_CHARS, true)?;
     let kind = match v1::PlanKind::try_from(plan.kind) {
         Ok(v1::PlanKind::Unspecified) | Err(_) => {
             return Err(Error::invalid(

@@ -2,7 +2,7 @@
 //! date, recorded as a `REASSIGNED` event effective on that date.
 
 use tasknet_domain::date::vietnam_start_of_day;
-use tasknet_domain::{date_to_proto, timestamp_to_proto};
+use tasknet_domain::{ChangeKind, HistoryChange, TaskHistory, date_to_proto, timestamp_to_proto};
 use tasknet_proto::v1;
 
 use super::command::Reassign;
@@ -14,6 +14,7 @@ use crate::model::{TaskState, Transition};
 /// reorganisation (it stays with the unit that completed it).
 pub fn transition(
     current: &TaskState,
+    history: &TaskHistory,
     reassign: &Reassign,
     record_time_us: i64,
 ) -> Result<Transition> {
@@ -39,21 +40,35 @@ pub fn transition(
             ),
         ));
     }
-    let mut state = current.clone();
-    state.assignee_unit_id.clone_from(&reassign.to_unit_id);
-    state.version += 1;
-    state.update_time_us = record_time_us;
+    let effective_time = vietnam_start_of_day(reassign.effective);
+    let mut history = history.clone();
+    // A holder change never makes a history invalid: pushed, not checked.
+    history.changes.push(HistoryChange {
+        update_id: reassign.update_id.clone(),
+        effective_time,
+        kind: ChangeKind::Reassigned {
+            assignee_unit_id: reassign.to_unit_id.clone(),
+        },
+        note: String::new(),
+    });
+    let state = current.folded(&history, record_time_us);
     let event = v1::TaskEvent {
         update_id: reassign.update_id.clone(),
         kind: v1::TaskEventKind::Reassigned as i32,
-        effective_time: Some(timestamp_to_proto(vietnam_start_of_day(reassign.effective))),
+        effective_time: Some(timestamp_to_proto(effective_time)),
         effective_date: Some(date_to_proto(reassign.effective)),
         new_deadline: None,
         task: Some(state.to_proto()),
         previous_assignee_unit_id: reassign.from_unit_id.clone(),
         reorganisation_id: reassign.reorganisation_id.clone(),
+        new_assignee_unit_id: reassign.to_unit_id.clone(),
+        note: String::new(),
     };
-    Ok(Transition { state, event })
+    Ok(Transition {
+        state,
+        event,
+        history,
+    })
 }
 
 #[cfg(test)]
@@ -80,6 +95,11 @@ mod tests {
         }
     }
 
+    /// The rule applied to `task` (its history standing in).
+    fn pass_on(task: &TaskState, reassign: &Reassign) -> Result<Transition> {
+        transition(task, &task.stand_in_history(), reassign, 10)
+    }
+
     fn reassign() -> Reassign {
         let effective = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
         Reassign::new("t", "binh-dinh", "gia-lai", effective, "r")
@@ -87,7 +107,7 @@ mod tests {
 
     #[test]
     fn open_tasks_pass_on_the_effective_date() {
-        let transition = transition(&task(None), &reassign(), 10).unwrap();
+        let transition = pass_on(&task(None), &reassign()).unwrap();
         assert_eq!(transition.state.assignee_unit_id, "gia-lai");
         assert_eq!(transition.state.version, 4);
         let event = transition.event;
@@ -111,11 +131,11 @@ mod tests {
     fn completed_tasks_stay_unless_completed_on_or_after_the_date() {
         let june = NaiveDate::from_ymd_opt(2025, 6, 30).unwrap();
         let july = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
-        let error = transition(&task(Some(june)), &reassign(), 10).unwrap_err();
+        let error = pass_on(&task(Some(june)), &reassign()).unwrap_err();
         assert_eq!(error.field(), Some("task_id"));
-        assert!(transition(&task(Some(july)), &reassign(), 10).is_ok());
+        assert!(pass_on(&task(Some(july)), &reassign()).is_ok());
         let mut elsewhere = task(None);
         elsewhere.assignee_unit_id = "gia-lai".into();
-        assert!(transition(&elsewhere, &reassign(), 10).is_err());
+        assert!(pass_on(&elsewhere, &reassign()).is_err());
     }
 }

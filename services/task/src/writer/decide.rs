@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tasknet_auth::AuditEntry;
-use tasknet_domain::timestamp_to_proto;
+use tasknet_domain::{TaskHistory, timestamp_to_proto};
 use tasknet_proto::prost::Message;
 use tasknet_proto::v1;
 
@@ -24,6 +24,8 @@ use crate::transition;
 pub struct Prefetched {
     pub applied: HashMap<String, AppliedRecord>,
     pub tasks: HashMap<String, TaskState>,
+    /// The accepted changes of the tasks the batch updates, in arrival order.
+    pub histories: HashMap<String, TaskHistory>,
     pub plans: HashMap<String, PlanRecord>,
 }
 
@@ -110,6 +112,7 @@ pub fn decide(
             })
             .collect(),
         tasks: prefetched.tasks,
+        histories: prefetched.histories,
         plans: prefetched.plans,
         dirty: Vec::new(),
         dirty_set: HashSet::new(),
@@ -133,6 +136,7 @@ pub fn decide(
 struct Batch {
     recorded: HashMap<String, Recorded>,
     tasks: HashMap<String, TaskState>,
+    histories: HashMap<String, TaskHistory>,
     plans: HashMap<String, PlanRecord>,
     dirty: Vec<String>,
     dirty_set: HashSet<String>,
@@ -193,26 +197,27 @@ impl Batch {
     }
 
     fn update_task(&mut self, update: &UpdateTask, access: &Access) -> Result<Pending> {
+        access.check_still_exists(update.effective_time)?;
         let change = Change::new(&update.task_id, &update.update_id, &update.digest);
-        self.change_task(change, access, |current, record_time_us| {
-            transition::update(current, update, record_time_us)
+        self.change_task(change, access, |current, history, record_time_us| {
+            transition::update(current, history, update, record_time_us)
         })
     }
 
     fn reassign(&mut self, command: &Reassign, access: &Access) -> Result<Pending> {
         let change = Change::new(&command.task_id, &command.update_id, &command.digest);
-        self.change_task(change, access, |current, record_time_us| {
-            reassign::transition(current, command, record_time_us)
+        self.change_task(change, access, |current, history, record_time_us| {
+            reassign::transition(current, history, command, record_time_us)
         })
     }
 
     /// A change of an existing task by `rule`, which says what the change
-    /// does to the task's current state (or why it cannot be applied).
+    /// does to the task's history and state (or why it cannot be applied).
     fn change_task(
         &mut self,
         change: Change<'_>,
         access: &Access,
-        rule: impl FnOnce(&TaskState, i64) -> Result<Transition>,
+        rule: impl FnOnce(&TaskState, &TaskHistory, i64) -> Result<Transition>,
     ) -> Result<Pending> {
         // Access first: a caller learns nothing about another unit's task,
         // not even whether an update id was applied to it.
@@ -225,7 +230,16 @@ impl Batch {
         let current = self.tasks.get(change.task_id).ok_or_else(|| {
             Error::not_found("task_id", format!("there is no task {}", change.task_id))
         })?;
-        let transition = rule(current, self.record_time_us)?;
+        let stand_in;
+        let history = match self.histories.get(change.task_id) {
+            Some(history) => history,
+            None => {
+                tracing::warn!(task_id = %current.id, "no readable history; folding its current state");
+                stand_in = current.stand_in_history();
+                &stand_in
+            }
+        };
+        let transition = rule(current, history, self.record_time_us)?;
         let audit = access
             .audit(format!("task/{}", current.id), &current.assignee_unit_id)
             .with_change(Some(task_json(current)), None);
@@ -240,7 +254,12 @@ impl Batch {
         transition: Transition,
         mut audit: AuditEntry,
     ) -> Pending {
-        let Transition { state, event } = transition;
+        let Transition {
+            state,
+            event,
+            history,
+        } = transition;
+        self.histories.insert(state.id.clone(), history);
         audit.after = task_json(&state);
         audit.time_us = self.record_time_us;
         self.writes.audit.push(audit);
