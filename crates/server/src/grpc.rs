@@ -13,14 +13,12 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 use crate::Shutdown;
 use crate::activity::ActivityLayer;
 use crate::connections::ConnectionTable;
 use crate::limits::ConnectionLimits;
-use crate::propagation::set_parent_from_headers;
 use futures::StreamExt;
 
 /// Server settings beyond the services themselves.
@@ -172,21 +170,9 @@ impl GrpcServer {
             .add_service(reflection_v1alpha);
 
         let trace_layer = TraceLayer::new_for_grpc()
-            .make_span_with(|request: &http::Request<_>| {
-                let span = tracing::info_span!(
-                    "grpc",
-                    rpc = %request.uri().path(),
-                    otel.kind = "server",
-                );
-                set_parent_from_headers(&span, request.headers());
-                span
-            })
-            .on_response(
-                DefaultOnResponse::new()
-                    .level(Level::DEBUG)
-                    .latency_unit(tower_http::LatencyUnit::Micros),
-            )
-            .on_failure(DefaultOnFailure::new().level(Level::WARN));
+            .make_span_with(crate::rpc_span::make_span)
+            .on_response(crate::rpc_span::on_response)
+            .on_failure(crate::rpc_span::on_failure);
 
         tokio::spawn(
             options

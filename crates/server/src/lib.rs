@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod propagation;
 pub mod readiness;
 pub mod remote_auth;
+pub mod rpc_span;
 pub mod shutdown;
 pub mod telemetry;
 
