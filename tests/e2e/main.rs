@@ -14,3 +14,4 @@ mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;
+mod traces;
