@@ -99,10 +99,10 @@ impl ReportingApp {
             store.clone(),
             channel,
             sender,
-            shutdown,
+            shutdown.clone(),
             follow_health.clone(),
         );
-        let follower = tokio::spawn(follower.run());
+        let follower = shutdown.spawn(follower.run());
         // The SQL answers until the index is loaded; the load is not raced
         // against shutdown, the task is dropped with the runtime.
         let index = tokio::spawn({
