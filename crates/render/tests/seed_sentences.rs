@@ -1,4 +1,6 @@
 //! The renderer reproduces the seed report's sentences from the seed's figures.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::NaiveDate;
 use tasknet_domain::DatePeriod;

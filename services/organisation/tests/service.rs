@@ -1,5 +1,7 @@
 //! The organisation service over real gRPC: a server on 127.0.0.1:0 per
 //! test, on SQLite and on PostgreSQL, driven through the generated client.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
 

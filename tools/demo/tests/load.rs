@@ -5,6 +5,8 @@
 //!
 //! `full_seed_load_*` (ignored; run with `--ignored --nocapture`, in
 //! release mode) loads the full seed data set and prints how long it took.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
