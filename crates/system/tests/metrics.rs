@@ -1,6 +1,8 @@
 //! The Prometheus endpoint of a running system: after known calls, a scrape
 //! shows exactly those calls in `rpc_server_call_duration_seconds` by method
 //! and status code, and the refused ones in `tasknet_auth_refusals_total`.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tasknet_proto::tonic::Code;
 use tasknet_proto::v1;

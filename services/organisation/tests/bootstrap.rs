@@ -2,6 +2,8 @@
 //! PostgreSQL database at once all succeed (schema creation and migrations
 //! take turns), and the credential bootstrap creates its credentials once,
 //! however often and however concurrently it runs.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tasknet_auth::principal::Role;
 use tasknet_organisation::{Bootstrapped, OrganisationApp, OrganisationSettings};

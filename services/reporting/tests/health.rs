@@ -3,6 +3,8 @@
 //! and SERVING again once it can — reporting while it cannot follow the task
 //! change log for longer than its limit, and a service whose database
 //! does not answer.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
