@@ -10,6 +10,7 @@ use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 
 use crate::connect::{EndpointArgs, channel};
+use crate::endpoints::Service;
 use crate::output::{OutputFormat, role_label, show_time};
 use crate::units::unit_id_today;
 
@@ -20,6 +21,9 @@ pub enum AdminCommand {
     Token(TokenCommand),
     /// The audit log of every service: accepted changes and refused attempts.
     Audit(crate::audit_cli::AuditArgs),
+    /// Create the first administrator and service credentials of a split
+    /// deployment, once per database.
+    Bootstrap(crate::admin_bootstrap::BootstrapArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,11 +105,13 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Token(TokenCommand::List(args)) => list(args).await,
         AdminCommand::Token(TokenCommand::Revoke(args)) => revoke(args).await,
         AdminCommand::Audit(args) => crate::audit_cli::run(args).await,
+        AdminCommand::Bootstrap(args) => crate::admin_bootstrap::run(args).await,
     }
 }
 
 async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
-    let mut client = OrganisationServiceClient::new(channel(&args.endpoint)?);
+    let mut client =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let unit_id = match &args.unit {
         Some(unit) => unit_id_today(&mut client, unit).await?,
         None => String::new(),
@@ -154,7 +160,8 @@ struct CredentialRow {
 }
 
 async fn list(args: TokenListArgs) -> anyhow::Result<()> {
-    let mut client = OrganisationServiceClient::new(channel(&args.endpoint)?);
+    let mut client =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let unit_id = match &args.unit {
         Some(unit) => unit_id_today(&mut client, unit).await?,
         None => String::new(),
@@ -204,7 +211,8 @@ async fn list(args: TokenListArgs) -> anyhow::Result<()> {
 }
 
 async fn revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
-    let mut client = OrganisationServiceClient::new(channel(&args.endpoint)?);
+    let mut client =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let credential = client
         .revoke_credential(v1::RevokeCredentialRequest {
             credential_id: args.credential_id,

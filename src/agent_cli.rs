@@ -17,6 +17,7 @@ use tasknet_agent::{
 use tasknet_server::{Shutdown, shutdown_signal};
 use uuid::Uuid;
 
+mod metrics;
 mod status;
 mod wait;
 
@@ -66,7 +67,12 @@ pub enum AgentCommand {
     /// Import a CSV file of updates (see docs/agent.md): every row, or none.
     Import(ImportArgs),
     /// Push the outbox to the centre until stopped (SIGINT or SIGTERM).
-    Run,
+    Run {
+        /// Serve Prometheus metrics (outbox depth, oldest pending age) at
+        /// http://ADDRESS/metrics.
+        #[arg(long)]
+        metrics_listen: Option<String>,
+    },
     /// Pending, sent and parked counts, the oldest pending update, the last error and push.
     Status(AgentStatusArgs),
     /// Send a parked update again (after what the centre objected to was put right).
@@ -283,7 +289,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let result = match args.command {
         AgentCommand::Submit(command) => submit(&agent, command).await,
         AgentCommand::Import(args) => import(&agent, args).await,
-        AgentCommand::Run => run_pusher(&agent).await,
+        AgentCommand::Run { metrics_listen } => run_pusher(&agent, metrics_listen.as_deref()).await,
         AgentCommand::Status(args) => status(&agent, args.format).await,
         AgentCommand::Retry { update_id } => {
             agent.retry_parked(update_id).await?;
@@ -380,7 +386,7 @@ fn row_errors(file: &str, rows: &[tasknet_agent::RowError]) -> String {
     text
 }
 
-async fn run_pusher(agent: &Agent) -> anyhow::Result<()> {
+async fn run_pusher(agent: &Agent, metrics_listen: Option<&str>) -> anyhow::Result<()> {
     let config = agent.config();
     println!(
         "tasknet agent for unit {} pushing to {} (outbox {}); stop with Ctrl-C",
@@ -397,6 +403,9 @@ async fn run_pusher(agent: &Agent) -> anyhow::Result<()> {
         }
     };
     tokio::spawn(signal);
+    if let Some(addr) = metrics_listen {
+        metrics::serve(agent.clone(), addr, shutdown.clone()).await?;
+    }
     let report = agent.run_pusher(shutdown).await?;
     println!(
         "stopped: {} acknowledged ({} duplicates), {} parked, {} retried, {} link failures",

@@ -14,6 +14,7 @@ use tasknet_proto::v1::task_service_client::TaskServiceClient;
 use tasknet_server::TracedChannel;
 
 use crate::connect::{EndpointArgs, channel};
+use crate::endpoints::Service;
 use crate::output::{OutputFormat, role_label, show_time};
 use crate::units::unit_id_today;
 
@@ -72,13 +73,22 @@ struct AuditRow {
 
 const SERVICES: [&str; 3] = ["organisation", "task", "reporting"];
 
+/// Which endpoint serves the audit log named `service`.
+fn service_kind(service: &str) -> Service {
+    match service {
+        "task" => Service::Task,
+        "reporting" => Service::Reporting,
+        _ => Service::Organisation,
+    }
+}
+
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (1..=1000).contains(&args.limit),
         "--limit must be between 1 and 1000"
     );
-    let channel = channel(&args.endpoint)?;
-    let mut organisation = OrganisationServiceClient::new(channel.clone());
+    let mut organisation =
+        OrganisationServiceClient::new(channel(&args.endpoint, Service::Organisation)?);
     let unit_id = match &args.unit {
         Some(unit) => unit_id_today(&mut organisation, unit).await?,
         None => String::new(),
@@ -106,6 +116,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             page_token: token.clone(),
             ..request.clone()
         };
+        let channel = channel(&args.endpoint, service_kind(service))?;
         let page = fetch_page(&channel, service, request)
             .await
             .with_context(|| format!("ListAuditRecords of the {service} service failed"))?;

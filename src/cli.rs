@@ -35,6 +35,8 @@ pub enum Command {
     /// Units over time: reorganisations, lineage, codes on a date.
     #[command(subcommand)]
     Org(crate::org_cli::OrgCommand),
+    /// Ask a server whether a service is SERVING (exit 0) or not (exit 1).
+    Health(crate::health_cli::HealthArgs),
     /// Benchmarks: ingest, reports at scale, freshness, footprint (BENCHMARKS.md).
     #[command(subcommand)]
     Bench(tasknet_bench::BenchCommand),
@@ -50,9 +52,11 @@ impl Command {
                 ServiceKind::Task => "tasknet-task",
                 ServiceKind::Reporting => "tasknet-reporting",
             },
-            Command::Report(_) | Command::Demo(_) | Command::Admin(_) | Command::Org(_) => {
-                "tasknet-cli"
-            }
+            Command::Report(_)
+            | Command::Demo(_)
+            | Command::Admin(_)
+            | Command::Org(_)
+            | Command::Health(_) => "tasknet-cli",
             Command::Agent(_) => "tasknet-agent",
             Command::Bench(_) => "tasknet-bench",
         }
@@ -80,6 +84,9 @@ pub struct UpArgs {
     /// A TOML configuration file (keys as in `tasknet.example.toml`).
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -112,6 +119,9 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

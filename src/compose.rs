@@ -15,6 +15,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        metrics_listen: args.metrics_listen,
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -30,10 +31,12 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         admin_path,
         system.tls(),
     );
+    print_metrics(&system);
     let mut stopping = false;
     if args.demo {
         let client = crate::connect::client_options_from_file(admin_path, &config)?;
-        let loading = crate::demo::load(system.endpoint(), &client, args.demo_size);
+        let endpoints = crate::demo::DemoEndpoints::one(system.endpoint());
+        let loading = crate::demo::load(&endpoints, &client, args.demo_size);
         tokio::select! {
             result = loading => result.context("failed to load the demo data")?,
             _ = &mut signal => stopping = true,
@@ -78,6 +81,12 @@ fn print_banner(
     println!("Stop with Ctrl-C.");
 }
 
+fn print_metrics(system: &System) {
+    if let Some(addr) = system.metrics_addr() {
+        println!("metrics on http://{addr}/metrics");
+    }
+}
+
 /// A database URL without its password, for logs and banners.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -99,6 +108,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         task_endpoint: args.task_endpoint,
         organisation_endpoint: args.organisation_endpoint,
         credentials_dir: args.credentials_dir,
+        metrics_listen: args.metrics_listen,
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -117,6 +127,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = system.admin_path() {
         println!("credentials: administrator token in {}", path.display());
     }
+    print_metrics(&system);
     signal.await.context("signal task failed")?;
     system.stop().await
 }

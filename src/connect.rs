@@ -13,10 +13,13 @@ use tasknet_server::{ClientOptions, ClientTls, TracedChannel};
 use tasknet_system::Config;
 use tasknet_system::credentials::ADMIN_TOKEN_FILE;
 
+use crate::endpoints::Service;
+
 /// Where a client command finds the services.
 #[derive(Debug, Args)]
 pub struct EndpointArgs {
-    /// The server to query (`tasknet up` serves everything on one address).
+    /// The server to query (`tasknet up` serves everything on one address;
+    /// a split deployment's services have their own, below).
     #[arg(
         long,
         env = "TASKNET_ENDPOINT",
@@ -33,6 +36,9 @@ pub struct EndpointArgs {
     /// The CA certificate of an https:// endpoint.
     #[arg(long, env = "TASKNET_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Per-service addresses of a split deployment (each defaults to --endpoint).
+    #[command(flatten)]
+    pub services: crate::endpoints::ServiceEndpoints,
 }
 
 /// The default credential file: the administrator token of `tasknet up`'s
@@ -79,7 +85,9 @@ fn read_token(path: &Path) -> anyhow::Result<Token> {
     Ok(Token::new(text))
 }
 
-/// A channel to `args`' endpoint with its credential.
-pub fn channel(args: &EndpointArgs) -> anyhow::Result<TracedChannel> {
-    tasknet_server::connect_lazy_with(&args.endpoint, &client_options(args)?)
+/// A channel to `service` at `args`' endpoints with its credential.
+pub fn channel(args: &EndpointArgs, service: Service) -> anyhow::Result<TracedChannel> {
+    let endpoint = args.of(service);
+    tasknet_server::connect_lazy_with(endpoint, &client_options(args)?)
+        .with_context(|| format!("cannot connect to {endpoint}"))
 }

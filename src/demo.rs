@@ -11,20 +11,44 @@ use tasknet_proto::v1;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 
 use crate::cli::{DemoCommand, DemoSize};
+use crate::endpoints::Service;
 
 pub async fn run(command: DemoCommand) -> anyhow::Result<()> {
     match command {
         DemoCommand::Load(args) => {
             let client = crate::connect::client_options(&args.endpoint)?;
-            load(&args.endpoint.endpoint, &client, args.size).await
+            let endpoints = DemoEndpoints {
+                organisation: args.endpoint.of(Service::Organisation),
+                task: args.endpoint.of(Service::Task),
+                reporting: args.endpoint.of(Service::Reporting),
+            };
+            load(&endpoints, &client, args.size).await
         }
     }
 }
 
-/// Loads the reference units and the seed data set into the system at `endpoint`.
-/// `client` carries an administrator's credential.
+/// Where the demo loader finds each service.
+pub struct DemoEndpoints<'a> {
+    pub organisation: &'a str,
+    pub task: &'a str,
+    pub reporting: &'a str,
+}
+
+impl<'a> DemoEndpoints<'a> {
+    /// All three services on one address (`tasknet up`).
+    pub fn one(endpoint: &'a str) -> Self {
+        Self {
+            organisation: endpoint,
+            task: endpoint,
+            reporting: endpoint,
+        }
+    }
+}
+
+/// Loads the reference units and the seed data set into the system at
+/// `endpoints`. `client` carries an administrator's credential.
 pub async fn load(
-    endpoint: &str,
+    endpoints: &DemoEndpoints<'_>,
     client: &tasknet_server::ClientOptions,
     size: DemoSize,
 ) -> anyhow::Result<()> {
@@ -40,18 +64,24 @@ pub async fn load(
         DemoSize::Seed => DemoSpec::seed_report(),
         DemoSize::Small => DemoSpec::small(),
     };
-    let summary = tasknet_demo::load(endpoint, client, &spec, |progress: LoadProgress| {
-        bar.set_length(progress.total_mutations);
-        bar.set_position(progress.acknowledged);
-    })
+    let summary = tasknet_demo::load_split(
+        endpoints.organisation,
+        endpoints.task,
+        client,
+        &spec,
+        |progress: LoadProgress| {
+            bar.set_length(progress.total_mutations);
+            bar.set_position(progress.acknowledged);
+        },
+    )
     .await?;
     bar.finish_and_clear();
     if matches!(size, DemoSize::Seed) {
-        tasknet_demo::add_seed_note(endpoint, client).await?;
+        tasknet_demo::add_seed_note(endpoints.reporting, client).await?;
     }
-    let continued = continuation(endpoint, client, size).await?;
+    let continued = continuation(endpoints, client, size).await?;
     let last_cursor = summary.last_cursor.max(continued.load.last_cursor);
-    wait_for_reports(endpoint, client, last_cursor).await?;
+    wait_for_reports(endpoints.reporting, client, last_cursor).await?;
     // Printed once the reports include everything: scripts wait for this line.
     println!("demo data loaded: {summary}");
     println!("continued across the 2025 provincial merger: {continued}");
@@ -60,7 +90,7 @@ pub async fn load(
 
 /// H2 2024 to H2 2025, across the merger of 1 July 2025 (which it applies).
 async fn continuation(
-    endpoint: &str,
+    endpoints: &DemoEndpoints<'_>,
     client: &tasknet_server::ClientOptions,
     size: DemoSize,
 ) -> anyhow::Result<tasknet_demo::ContinuationSummary> {
@@ -76,13 +106,18 @@ async fn continuation(
         DemoSize::Seed => tasknet_demo::ContinuationSpec::full(),
         DemoSize::Small => tasknet_demo::ContinuationSpec::small(),
     };
-    let continued =
-        tasknet_demo::load_continuation(endpoint, endpoint, client, &spec, |progress| {
+    let continued = tasknet_demo::load_continuation(
+        endpoints.organisation,
+        endpoints.task,
+        client,
+        &spec,
+        |progress| {
             bar.set_length(progress.total_mutations);
             bar.set_position(progress.acknowledged);
-        })
-        .await
-        .context("failed to load the demo's continuation across the 2025 merger")?;
+        },
+    )
+    .await
+    .context("failed to load the demo's continuation across the 2025 merger")?;
     bar.finish_and_clear();
     Ok(continued)
 }

@@ -1,6 +1,7 @@
 //! The `tasknet` command: runs the services (all in one process with `up`, or
 //! one at a time with `serve`), loads demo data, and queries a running system.
 
+mod admin_bootstrap;
 mod admin_cli;
 mod agent_cli;
 mod audit_cli;
@@ -8,6 +9,8 @@ mod cli;
 mod compose;
 mod connect;
 mod demo;
+mod endpoints;
+mod health_cli;
 mod org_cli;
 mod output;
 mod report;
@@ -36,6 +39,7 @@ async fn main() -> ExitCode {
         Command::Admin(args) => admin_cli::run(args).await,
         Command::Agent(args) => agent_cli::run(args).await,
         Command::Org(args) => org_cli::run(args).await,
+        Command::Health(args) => health_cli::run(args).await,
         Command::Bench(command) => bench(command).await,
     };
     match result {

@@ -16,6 +16,7 @@ use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
 
 use crate::connect::{EndpointArgs, channel};
+use crate::endpoints::Service;
 use crate::output::{OutputFormat, render_table, show_date};
 use crate::units::{Organisation, lookup, unit_id_on};
 
@@ -92,8 +93,7 @@ pub async fn run(command: OrgCommand) -> anyhow::Result<()> {
 }
 
 fn organisation(endpoint: &EndpointArgs) -> anyhow::Result<Organisation> {
-    let channel =
-        channel(endpoint).with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
+    let channel = channel(endpoint, Service::Organisation)?;
     Ok(OrganisationServiceClient::new(channel))
 }
 
@@ -139,7 +139,7 @@ async fn reorganise(args: ReorganiseArgs) -> anyhow::Result<()> {
         tasks_transferred: 0,
     };
     if !args.dry_run {
-        let channel = channel(&args.endpoint)?;
+        let channel = channel(&args.endpoint, Service::Task)?;
         let transfer = TaskServiceClient::new(channel)
             .transfer_open_tasks(v1::TransferOpenTasksRequest {
                 reorganisation_id: reorganisation.id.clone(),

@@ -12,6 +12,7 @@ use crate::cli::{
     SummaryArgs, SummaryFormatArg,
 };
 use crate::connect::{EndpointArgs, channel};
+use crate::endpoints::Service;
 use crate::output::{OutputFormat, render_table, show_date};
 
 pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
@@ -56,8 +57,7 @@ async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
 async fn client(
     endpoint: &EndpointArgs,
 ) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
-    let channel =
-        channel(endpoint).with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
+    let channel = channel(endpoint, Service::Reporting)?;
     Ok(ReportingServiceClient::new(channel))
 }
 

@@ -17,4 +17,5 @@ mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;
+mod traces;
 mod upgrade;

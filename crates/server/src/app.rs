@@ -24,6 +24,11 @@ pub trait ServiceApp: Any + Send + Sync {
     /// The service's audit log (for the auth layer's rejection records).
     fn audit_log(&self) -> AuditLog;
 
+    /// What the service needs to do its job, checked for its health status.
+    fn readiness(&self) -> crate::Readiness {
+        crate::Readiness::default()
+    }
+
     /// After shutdown: waits for the service's background tasks, then
     /// closes its database pool.
     fn close(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>>;

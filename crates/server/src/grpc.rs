@@ -13,14 +13,12 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 use crate::Shutdown;
 use crate::activity::ActivityLayer;
 use crate::connections::ConnectionTable;
 use crate::limits::ConnectionLimits;
-use crate::propagation::set_parent_from_headers;
 use futures::StreamExt;
 
 /// Server settings beyond the services themselves.
@@ -37,6 +35,8 @@ pub struct ServeOptions {
     pub auth: AuthLayer,
     /// TLS on the listener; plain TCP when `None`.
     pub tls: Option<ServerTls>,
+    /// What each service needs to do its job, checked for its health status.
+    pub readiness: crate::Readiness,
     /// Connection limits, timeouts, keep-alive and HTTP/2 windows.
     pub connections: ConnectionLimits,
 }
@@ -48,6 +48,7 @@ impl Default for ServeOptions {
             max_message_bytes: 4 * 1024 * 1024,
             auth: AuthLayer::disabled(),
             tls: None,
+            readiness: crate::Readiness::default(),
             connections: ConnectionLimits::default(),
         }
     }
@@ -169,22 +170,16 @@ impl GrpcServer {
             .add_service(reflection_v1alpha);
 
         let trace_layer = TraceLayer::new_for_grpc()
-            .make_span_with(|request: &http::Request<_>| {
-                let span = tracing::info_span!(
-                    "grpc",
-                    rpc = %request.uri().path(),
-                    otel.kind = "server",
-                );
-                set_parent_from_headers(&span, request.headers());
-                span
-            })
-            .on_response(
-                DefaultOnResponse::new()
-                    .level(Level::DEBUG)
-                    .latency_unit(tower_http::LatencyUnit::Micros),
-            )
-            .on_failure(DefaultOnFailure::new().level(Level::WARN));
+            .make_span_with(crate::rpc_span::make_span)
+            .on_response(crate::rpc_span::on_response)
+            .on_failure(crate::rpc_span::on_failure);
 
+        tokio::spawn(
+            options
+                .readiness
+                .clone()
+                .watch(health_reporter.clone(), shutdown.clone()),
+        );
         let names: Vec<String> = service_names.iter().map(|s| (*s).to_owned()).collect();
         let drain_start = {
             let shutdown = shutdown.clone();
@@ -251,6 +246,7 @@ impl GrpcServer {
         let server = builder
             .layer(ActivityLayer::new(self.connections.clone()))
             .layer(trace_layer)
+            .layer(crate::metrics::RpcMetricsLayer)
             .layer(options.auth.clone())
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, drain_start);

@@ -10,8 +10,11 @@ pub mod client;
 pub mod connections;
 pub mod grpc;
 pub mod limits;
+pub mod metrics;
 pub mod propagation;
+pub mod readiness;
 pub mod remote_auth;
+pub mod rpc_span;
 pub mod shutdown;
 pub mod telemetry;
 
@@ -21,5 +24,6 @@ pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_
 pub use connections::ConnectionTable;
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
 pub use limits::ConnectionLimits;
+pub use readiness::Readiness;
 pub use remote_auth::RemoteAuthenticator;
 pub use shutdown::{Shutdown, shutdown_signal};

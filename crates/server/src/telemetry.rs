@@ -45,6 +45,14 @@ pub fn init(service_name: &str, default_filter: &str) -> TelemetryGuard {
             .boxed()
     };
 
+    // The OpenTelemetry SDK's own informational events carry a `message`
+    // field of their own besides the event's message: in JSON that is a
+    // duplicated key. Its warnings and errors are still logged.
+    let fmt_layer = fmt_layer.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.target().starts_with("opentelemetry")
+            && *metadata.level() > tracing::Level::WARN)
+    }));
+
     let provider = otlp_provider(service_name);
     let otel_layer = provider
         .as_ref()

@@ -84,6 +84,10 @@ impl Default for DatabaseOptions {
     }
 }
 
+/// What a health check returns: `Err` says what is wrong.
+pub type HealthFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'static>>;
+
 /// A connection pool and the back end it talks to.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -93,15 +97,29 @@ pub struct Database {
 
 impl Database {
     /// Connects (creating a SQLite file and its directory if missing) and
-    /// applies the service's migrations.
+    /// applies the service's migrations. On PostgreSQL the schema creation
+    /// and the migrations run under a session advisory lock, so replicas
+    /// starting at once on an empty database take turns instead of racing
+    /// (`CREATE SCHEMA IF NOT EXISTS` is not safe against a concurrent one).
     pub async fn open(
         url: &str,
         options: &DatabaseOptions,
         migrations: &Migrations,
     ) -> Result<Self, StorageError> {
-        let database = Self::connect(url, options).await?;
-        database.migrate(migrations).await?;
-        Ok(database)
+        let lock = match Backend::from_url(url)? {
+            Backend::Postgres => Some(crate::startup_lock::StartupLock::acquire(url).await?),
+            Backend::Sqlite => None,
+        };
+        let opened = async {
+            let database = Self::connect(url, options).await?;
+            database.migrate(migrations).await?;
+            Ok(database)
+        }
+        .await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        opened
     }
 
     pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self, StorageError> {
@@ -174,6 +192,28 @@ impl Database {
     /// Applies the service's migrations and the shared sets it lists.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), StorageError> {
         crate::migrations::run(&self.pool, self.backend, migrations).await
+    }
+
+    /// Whether the database answers a trivial query now (for health checks).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// A health check of this database: `Err` says it does not answer.
+    pub fn health_check(&self) -> impl Fn() -> HealthFuture + Send + Sync + 'static {
+        let database = self.clone();
+        move || {
+            let database = database.clone();
+            Box::pin(async move {
+                database
+                    .ping()
+                    .await
+                    .map_err(|error| format!("the database does not answer: {error}"))
+            })
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -15,10 +15,11 @@ mod database;
 pub mod migrations;
 pub mod placeholders;
 pub mod scratch;
+mod startup_lock;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod writer;
 
-pub use database::{Backend, Database, DatabaseOptions, StorageError, sqlite_url};
+pub use database::{Backend, Database, DatabaseOptions, HealthFuture, StorageError, sqlite_url};
 pub use migrations::{Edited, Migrations};
 pub use sqlx;

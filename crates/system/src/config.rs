@@ -39,6 +39,11 @@ pub struct Config {
     /// Requests per second each credential may make, and its burst.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// Serve Prometheus metrics on this address (`/metrics`); off when unset.
+    pub metrics_listen: Option<String>,
+    /// Reporting reports NOT_SERVING once it has been unable to follow the
+    /// task change log for this many seconds.
+    pub follow_stale_after_secs: u64,
     /// Connection limits, timeouts and HTTP/2 settings of the listener.
     pub connections: tasknet_server::ConnectionLimits,
 }
@@ -80,6 +85,8 @@ impl Default for Config {
             tls: TlsConfig::default(),
             rate_limit_per_second: tasknet_auth::layer::DEFAULT_RATE.per_second,
             rate_limit_burst: tasknet_auth::layer::DEFAULT_RATE.burst,
+            follow_stale_after_secs: 30,
+            metrics_listen: None,
             connections: tasknet_server::ConnectionLimits::default(),
         }
     }
@@ -109,6 +116,8 @@ pub struct Overrides {
     pub organisation_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {
@@ -141,6 +150,8 @@ impl Config {
                 "tls.ca_file",
                 "rate_limit_per_second",
                 "rate_limit_burst",
+                "follow_stale_after_secs",
+                "metrics_listen",
                 "connections.max_connections",
                 "connections.max_connections_per_address",
                 "connections.handshake_timeout_secs",
@@ -202,6 +213,11 @@ impl Config {
             ca_pem: Some(ca_pem),
             ..tasknet_server::ClientTls::default()
         }))
+    }
+
+    /// How long reporting may fail to follow the change log and stay SERVING.
+    pub fn follow_stale_after(&self) -> Duration {
+        Duration::from_secs(self.follow_stale_after_secs)
     }
 
     /// The per-credential request rate.

@@ -18,10 +18,7 @@ use tasknet_server::{ClientOptions, RemoteAuthenticator, ServiceApp};
 
 use crate::config::Config;
 
-/// The administrator's token file in a credentials directory.
-pub const ADMIN_TOKEN_FILE: &str = "admin.token";
-/// The services' own token file in a credentials directory.
-pub const SERVICE_TOKEN_FILE: &str = "service.token";
+pub use tasknet_organisation::{ADMIN_TOKEN_FILE, SERVICE_TOKEN_FILE};
 
 /// The bootstrap credentials of a credentials directory.
 pub struct Bootstrap {
@@ -47,6 +44,25 @@ pub async fn bootstrap(organisation: &OrganisationApp, dir: &Path) -> anyhow::Re
         admin,
         service,
     })
+}
+
+/// A lone organisation service's `--credentials-dir`: the one-time
+/// bootstrap, unless `dir` already holds its tokens. A restart or another
+/// replica finds the database bootstrapped and creates nothing.
+pub async fn bootstrap_once(organisation: &OrganisationApp, dir: &Path) -> anyhow::Result<()> {
+    if dir.join(ADMIN_TOKEN_FILE).is_file() {
+        return Ok(());
+    }
+    match organisation.bootstrap(dir).await? {
+        tasknet_organisation::Bootstrapped::Created { admin, .. } => {
+            tracing::info!(admin = %admin.display(), "bootstrap: created the administrator and service credentials");
+        }
+        tasknet_organisation::Bootstrapped::AlreadyDone => tracing::info!(
+            dir = %dir.display(),
+            "the database already has its bootstrap credentials; none created"
+        ),
+    }
+    Ok(())
 }
 
 /// Every service's policy table (a server refuses RPCs it has no row for).

@@ -11,7 +11,7 @@ use tasknet_auth::{AuthLayer, Authenticate};
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
-use tasknet_server::{ClientOptions, GrpcServer, ServeOptions, ServiceApp, Shutdown};
+use tasknet_server::{ClientOptions, GrpcServer, Readiness, ServeOptions, ServiceApp, Shutdown};
 use tasknet_task::{TaskApp, TaskSettings};
 use tokio::task::JoinHandle;
 
@@ -72,6 +72,7 @@ pub struct System {
     endpoint: String,
     tls: bool,
     admin: Option<(PathBuf, ClientOptions)>,
+    metrics_addr: Option<SocketAddr>,
     shutdown: Shutdown,
     serving: JoinHandle<anyhow::Result<()>>,
     apps: Vec<Box<dyn ServiceApp>>,
@@ -106,6 +107,10 @@ impl System {
             endpoint = endpoint.replacen("http://", "https://", 1);
         }
         let shutdown = Shutdown::new();
+        let metrics_addr = match &config.metrics_listen {
+            Some(addr) => Some(tasknet_server::metrics::serve(addr, shutdown.clone()).await?),
+            None => None,
+        };
         let opened = Opened::open(config, services, &endpoint, &shutdown, auth).await?;
         let auth = match auth {
             Auth::Enabled => credentials::layer(config, opened.authenticator()?, &opened.apps),
@@ -116,10 +121,17 @@ impl System {
             .iter()
             .fold(Routes::default(), |routes, app| app.add_to(routes));
         let names: Vec<&'static str> = opened.apps.iter().map(|app| app.name()).collect();
+        let readiness = opened
+            .apps
+            .iter()
+            .fold(Readiness::default(), |readiness, app| {
+                readiness.and(app.readiness())
+            });
         let options = ServeOptions {
             drain_timeout: config.drain_timeout(),
             auth,
             tls: tls.clone(),
+            readiness,
             connections: config.connections.clone(),
             ..ServeOptions::default()
         };
@@ -132,6 +144,7 @@ impl System {
             endpoint,
             tls: tls.is_some(),
             admin: opened.admin,
+            metrics_addr,
             shutdown,
             serving,
             apps: opened.apps,
@@ -162,6 +175,11 @@ impl System {
     /// The file holding the administrator's token, if one was bootstrapped.
     pub fn admin_path(&self) -> Option<&Path> {
         self.admin.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// Where its Prometheus metrics are served, if they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The fully qualified names of the services it runs.
@@ -271,7 +289,8 @@ impl Opened {
             };
             let app = ReportingApp::open(&settings, shutdown.clone())
                 .await
-                .context("failed to start the reporting service")?;
+                .context("failed to start the reporting service")?
+                .with_follow_stale_after(config.follow_stale_after());
             opened.apps.push(Box::new(app));
         }
         opened.organisation_endpoint = Some(organisation_endpoint);
@@ -306,7 +325,21 @@ impl Opened {
             ),
             Services::One(_) => config.credentials_dir.clone(),
         };
-        if let Some(dir) = credentials_dir {
+        if let (Services::One(_), Some(dir)) = (services, &credentials_dir) {
+            // A lone organisation service (one of several replicas, perhaps)
+            // never mints credentials at start beyond the one-time bootstrap.
+            credentials::bootstrap_once(&app, dir).await?;
+            let admin_path = dir.join(credentials::ADMIN_TOKEN_FILE);
+            if let Ok(token) = std::fs::read_to_string(&admin_path) {
+                self.admin = Some((
+                    admin_path,
+                    ClientOptions {
+                        token: Some(tasknet_auth::Token::new(token)),
+                        tls: config.client_tls()?,
+                    },
+                ));
+            }
+        } else if let Some(dir) = credentials_dir {
             let bootstrap = credentials::bootstrap(&app, &dir).await?;
             let tls = config.client_tls()?;
             self.client = Some(ClientOptions {

@@ -131,6 +131,16 @@ impl OrganisationApp {
             .context("failed to load the reference units")
     }
 
+    /// The credentials table (for the bootstrap).
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// How many credentials of `role` exist, revoked ones included.
+    pub async fn credential_count(&self, role: Role) -> anyhow::Result<i64> {
+        Ok(self.credentials.count(role).await?)
+    }
+
     pub fn database(&self) -> &Database {
         &self.db
     }
@@ -152,6 +162,11 @@ impl ServiceApp for OrganisationApp {
 
     fn audit_log(&self) -> AuditLog {
         self.audit.clone()
+    }
+
+    fn readiness(&self) -> tasknet_server::Readiness {
+        tasknet_server::Readiness::default()
+            .with(crate::SERVICE_NAME, Arc::new(self.db.health_check()))
     }
 
     fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {

@@ -153,19 +153,7 @@ impl Credentials {
         issuer: &str,
         audit: Option<AuditEntry>,
     ) -> Result<(StoredCredential, String), Error> {
-        let issued = token::issue();
-        let credential = StoredCredential {
-            id: issued.credential_id,
-            unit_id: new.unit_id.clone().unwrap_or_default(),
-            role: new.role,
-            label: new.label.clone(),
-            salt_hex: issued.salt_hex,
-            hash_hex: issued.hash_hex,
-            create_time_us: Utc::now().timestamp_micros(),
-            expire_time_us: new.expire_time_us,
-            revoke_time_us: None,
-            created_by: issuer.to_owned(),
-        };
+        let (credential, token) = prepare(new, issuer);
         let mut tx = repo::begin_write(&self.db).await?;
         if let Some(unit_id) = &new.unit_id
             && !repo::unit_exists(&mut tx, unit_id).await?
@@ -179,7 +167,36 @@ impl Credentials {
             audit::insert(&mut tx, &[entry]).await?;
         }
         tx.commit().await?;
-        Ok((credential, issued.token))
+        Ok((credential, token))
+    }
+
+    /// Stores `prepared` (unit-less credentials from [`prepare`]) in one
+    /// transaction if no administrator credential exists yet, and says
+    /// whether it did. Writers take turns (`begin_write`), so of several
+    /// concurrent callers exactly one stores its credentials.
+    pub(crate) async fn insert_if_no_administrator(
+        &self,
+        prepared: &[StoredCredential],
+        audit: &AuditEntry,
+    ) -> Result<bool, Error> {
+        let mut tx = repo::begin_write(&self.db).await?;
+        if count_of_role(&mut tx, Role::Administrator).await? > 0 {
+            return Ok(false);
+        }
+        for credential in prepared {
+            insert(&mut tx, credential).await?;
+            let mut entry = audit.clone().with_change(None, Some(credential.to_json()));
+            entry.target = format!("credential/{}", credential.id);
+            audit::insert(&mut tx, &[entry]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// How many credentials of `role` exist, revoked ones included.
+    pub async fn count(&self, role: Role) -> Result<i64, Error> {
+        let mut connection = self.db.pool().acquire().await?;
+        count_of_role(&mut connection, role).await
     }
 
     /// Revokes a credential (revoking it again changes nothing).
@@ -313,6 +330,34 @@ impl Authenticate for Credentials {
             })
         })
     }
+}
+
+async fn count_of_role(connection: &mut AnyConnection, role: Role) -> Result<i64, Error> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE role = $1")
+            .bind(i64::from(role as i32))
+            .fetch_one(connection)
+            .await?,
+    )
+}
+
+/// A new credential and its token (not stored yet); `issuer` is the
+/// issuing credential (empty at bootstrap).
+pub(crate) fn prepare(new: &NewCredential, issuer: &str) -> (StoredCredential, String) {
+    let issued = token::issue();
+    let credential = StoredCredential {
+        id: issued.credential_id,
+        unit_id: new.unit_id.clone().unwrap_or_default(),
+        role: new.role,
+        label: new.label.clone(),
+        salt_hex: issued.salt_hex,
+        hash_hex: issued.hash_hex,
+        create_time_us: Utc::now().timestamp_micros(),
+        expire_time_us: new.expire_time_us,
+        revoke_time_us: None,
+        created_by: issuer.to_owned(),
+    };
+    (credential, issued.token)
 }
 
 async fn insert(connection: &mut AnyConnection, c: &StoredCredential) -> Result<(), Error> {

@@ -8,6 +8,7 @@
 
 mod app;
 mod ascii;
+mod bootstrap;
 mod credentials;
 mod error;
 mod lineage;
@@ -26,6 +27,7 @@ use sqlx::migrate::Migrator;
 use tasknet_storage::{Backend, Edited, Migrations};
 
 pub use app::{OrganisationApp, OrganisationSettings, write_secret};
+pub use bootstrap::{ADMIN_TOKEN_FILE, Bootstrapped, SERVICE_TOKEN_FILE};
 pub use error::Error;
 pub use policy::POLICY;
 pub use service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Organisation};

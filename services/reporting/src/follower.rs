@@ -3,6 +3,7 @@
 //! cursor in one transaction, publishes the applied cursor, and reconnects
 //! with jittered exponential backoff after any failure until shutdown.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -28,6 +29,34 @@ pub struct Follower {
     client: TaskServiceClient<TracedChannel>,
     applied: watch::Sender<i64>,
     shutdown: Shutdown,
+    health: FollowHealth,
+}
+
+/// Since when the follower has been unable to follow the change log (no
+/// stream open), for the service's health status.
+#[derive(Debug, Clone, Default)]
+pub struct FollowHealth {
+    failing_since: Arc<Mutex<Option<Instant>>>,
+}
+
+impl FollowHealth {
+    fn set(&self, since: Option<Instant>, keep_earlier: bool) {
+        let mut failing = self
+            .failing_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !(keep_earlier && failing.is_some()) {
+            *failing = since;
+        }
+    }
+
+    /// How long the follower has been failing, if it is.
+    pub fn failing_for(&self) -> Option<Duration> {
+        self.failing_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map(|since| since.elapsed())
+    }
 }
 
 /// Consecutive failures: the first is logged as a warning, the rest quietly,
@@ -75,6 +104,7 @@ impl Follower {
         channel: TracedChannel,
         applied: watch::Sender<i64>,
         shutdown: Shutdown,
+        health: FollowHealth,
     ) -> Self {
         let client = TaskServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
         Self {
@@ -82,6 +112,7 @@ impl Follower {
             client,
             applied,
             shutdown,
+            health,
         }
     }
 
@@ -98,6 +129,7 @@ impl Follower {
                 streak.recovered();
             }
             streak.failed(&error);
+            self.health.set(Some(Instant::now()), true);
             tokio::select! {
                 () = tokio::time::sleep(streak.delay()) => {}
                 () = self.shutdown.wait() => break,
@@ -120,6 +152,7 @@ impl Follower {
             () = shutdown.wait() => return Ok(()),
         };
         let mut stream = opening.context("WatchChanges failed")?.into_inner();
+        self.health.set(None, false);
         loop {
             let message = tokio::select! {
                 message = stream.message() => message.context("the change stream failed")?,
@@ -137,6 +170,16 @@ impl Follower {
                 .apply_batch(&response.changes)
                 .await
                 .context("applying changes to the read model failed")?;
+            let recorded = response
+                .changes
+                .last()
+                .and_then(|change| change.record_time);
+            let delay = recorded.and_then(|time| {
+                let time =
+                    chrono::DateTime::from_timestamp(time.seconds, time.nanos.try_into().ok()?)?;
+                (chrono::Utc::now() - time).to_std().ok()
+            });
+            crate::metrics::applied(cursor, delay);
             self.publish(cursor);
             streak.recovered();
         }

@@ -11,6 +11,7 @@ mod catalog;
 mod counts;
 mod error;
 mod follower;
+mod metrics;
 mod policy;
 mod reports;
 mod service;
@@ -38,7 +39,7 @@ pub use policy::POLICY;
 pub use service::ReportingHandler;
 pub use store::MIGRATIONS;
 
-use follower::Follower;
+use follower::{FollowHealth, Follower};
 use reports::Reports;
 use store::ReadModel;
 
@@ -71,6 +72,8 @@ pub struct ReportingApp {
     audit: AuditLog,
     applied: watch::Receiver<i64>,
     follower: JoinHandle<()>,
+    follow_health: FollowHealth,
+    stale_after: std::time::Duration,
     index: JoinHandle<()>,
 }
 
@@ -89,8 +92,16 @@ impl ReportingApp {
             UnitDirectory::connect_lazy_with(&settings.organisation_endpoint, &settings.client)?;
         let channel = tasknet_server::connect_lazy_with(&settings.task_endpoint, &settings.client)
             .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
+        metrics::resumed(cursor);
         let (sender, applied) = watch::channel(cursor);
-        let follower = Follower::new(store.clone(), channel, sender, shutdown.clone());
+        let follow_health = FollowHealth::default();
+        let follower = Follower::new(
+            store.clone(),
+            channel,
+            sender,
+            shutdown.clone(),
+            follow_health.clone(),
+        );
         let follower = shutdown.spawn(follower.run());
         // The SQL answers until the index is loaded; the load is not raced
         // against shutdown, the task is dropped with the runtime.
@@ -110,6 +121,8 @@ impl ReportingApp {
             audit,
             applied,
             follower,
+            follow_health,
+            stale_after: std::time::Duration::from_secs(30),
             index,
         })
     }
@@ -123,6 +136,38 @@ impl ReportingApp {
     /// The service's audit log (for the auth layer's rejection records).
     pub fn audit_log(&self) -> AuditLog {
         self.audit.clone()
+    }
+
+    /// How long following the task change log may fail before the service
+    /// reports NOT_SERVING (its figures are falling behind); 30 s unless set.
+    pub fn with_follow_stale_after(mut self, limit: std::time::Duration) -> Self {
+        self.stale_after = limit;
+        self
+    }
+
+    /// Its health checks: the database, and following the task change log.
+    fn checks(&self) -> tasknet_server::Readiness {
+        let stale_after = self.stale_after;
+        let follow = self.follow_health.clone();
+        let following: tasknet_server::readiness::Check = std::sync::Arc::new(move || {
+            let failing_for = follow.failing_for();
+            crate::metrics::failing_for(failing_for);
+            Box::pin(async move {
+                match failing_for {
+                    Some(failing) if failing > stale_after => Err(format!(
+                        "cannot follow the task change log for {}s",
+                        failing.as_secs()
+                    )),
+                    _ => Ok(()),
+                }
+            })
+        });
+        tasknet_server::Readiness::default()
+            .with(
+                SERVICE_NAME,
+                std::sync::Arc::new(self.store.database().health_check()),
+            )
+            .with(SERVICE_NAME, following)
     }
 
     /// The change-log cursor the read model has applied.
@@ -151,6 +196,10 @@ impl ServiceApp for ReportingApp {
 
     fn audit_log(&self) -> AuditLog {
         self.audit.clone()
+    }
+
+    fn readiness(&self) -> tasknet_server::Readiness {
+        self.checks()
     }
 
     fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {

@@ -68,6 +68,7 @@ impl TaskApp {
         let head = store::query::head_cursor(database.pool())
             .await
             .context("failed to read the change log")?;
+        crate::metrics::head_is(head);
         let spawned = Writer::spawn(database.clone(), settings.max_batch, shutdown.clone());
         tracing::info!(head, max_batch = settings.max_batch, "task service ready");
         let state = ServiceState::new(
@@ -124,6 +125,11 @@ impl ServiceApp for TaskApp {
 
     fn audit_log(&self) -> AuditLog {
         self.state.audit.clone()
+    }
+
+    fn readiness(&self) -> tasknet_server::Readiness {
+        tasknet_server::Readiness::default()
+            .with(NAME, std::sync::Arc::new(self.database.health_check()))
     }
 
     fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {

@@ -16,6 +16,7 @@ mod change_feed;
 mod command;
 mod error;
 mod ingest;
+mod metrics;
 mod model;
 mod pagination;
 mod parse;

@@ -136,13 +136,16 @@ impl LiveIndex {
         loop {
             let started = std::time::Instant::now();
             match self.load(&pool).await {
-                Ok(loaded) => tracing::info!(
-                    tasks = loaded.tasks,
-                    entries = loaded.entries,
-                    cursor = loaded.cursor,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "status index loaded"
-                ),
+                Ok(loaded) => {
+                    crate::metrics::index_loaded(loaded.entries, started.elapsed());
+                    tracing::info!(
+                        tasks = loaded.tasks,
+                        entries = loaded.entries,
+                        cursor = loaded.cursor,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "status index loaded"
+                    )
+                }
                 Err(error) => {
                     tracing::warn!(%error, "loading the status index failed; SQL answers meanwhile");
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;

@@ -82,6 +82,10 @@ impl ReadModel {
         self.database.pool()
     }
 
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
     /// Applies one batch of the change log with its cursor, in one
     /// transaction; returns the cursor now stored.
     pub async fn apply_batch(&self, changes: &[v1::Change]) -> Result<i64, sqlx::Error> {

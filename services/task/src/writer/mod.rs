@@ -192,6 +192,8 @@ impl Writer {
                 mutations.iter().map(|_| Err(unavailable())).collect()
             }
         };
+        let accepted = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        crate::metrics::answered(accepted, outcomes.len() - accepted);
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A requester that went away no longer needs its answer.
             let _ = reply.send(outcome);
@@ -256,6 +258,7 @@ impl Writer {
         // and then writes fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait)
         // if another connection wrote meanwhile, as the audit log's
         // rejection records may.
+        let started = std::time::Instant::now();
         let mut transaction = match self.database.backend() {
             tasknet_storage::Backend::Sqlite => connection.begin_with("BEGIN IMMEDIATE").await?,
             tasknet_storage::Backend::Postgres => connection.begin().await?,
@@ -265,6 +268,7 @@ impl Writer {
         let (pending, writes) = decide::decide(mutations, prefetched, micros(Utc::now()));
         let cursors = write(&mut transaction, writes).await?;
         transaction.commit().await?;
+        crate::metrics::committed(mutations.len(), started.elapsed(), cursors.last().copied());
         if let Some(&newest) = cursors.last() {
             self.newest.send_replace(newest);
         }
