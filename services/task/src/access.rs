@@ -15,8 +15,7 @@ use tasknet_directory::{DirectoryError, UnitDirectory};
 
 use crate::command::CreateTask;
 use crate::error::{Error, Result};
-use crate::model::{PlanRecord, TaskState};
-use crate::references::validity;
+use crate::model::{PlanRecord, TaskState, validity};
 
 /// A caller and the units its rights reach.
 #[derive(Debug, Clone)]

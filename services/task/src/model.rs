@@ -1,10 +1,11 @@
 //! Tasks and plans as the service holds them in memory, their wire forms,
-//! and the transition a rule makes from one task state to the next.
+//! the transition a rule makes from one task state to the next, and the
+//! validity of a unit as the organisation service sends it.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tasknet_domain::{
-    ChangeKind, HistoryChange, TaskHistory, TaskOrigin, date_to_proto, timestamp_to_proto,
-    vietnam_start_of_day,
+    ChangeKind, HistoryChange, TaskHistory, TaskOrigin, date_to_proto, optional_date_from_proto,
+    timestamp_to_proto, vietnam_start_of_day,
 };
 use tasknet_proto::{prost_types, v1};
 
@@ -153,4 +154,10 @@ pub fn micros_to_proto(micros: i64) -> prost_types::Timestamp {
     DateTime::<Utc>::from_timestamp_micros(micros)
         .map(timestamp_to_proto)
         .unwrap_or_default()
+}
+
+/// A unit's first and last day, as the organisation service has them.
+pub fn validity(unit: &v1::Unit) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let day = |date: Option<&v1::Date>| optional_date_from_proto("", date).ok().flatten();
+    (day(unit.valid_from.as_ref()), day(unit.valid_to.as_ref()))
 }

@@ -9,12 +9,12 @@ use std::sync::{Arc, RwLock};
 use chrono::NaiveDate;
 use sqlx::AnyPool;
 use tasknet_directory::{DirectoryError, UnitDirectory};
-use tasknet_domain::optional_date_from_proto;
 use tasknet_proto::v1;
 
 use crate::access::Access;
 use crate::command::{CreatePlan, CreateTask};
 use crate::error::{Error, Result};
+use crate::model::validity;
 use crate::store::query;
 
 #[derive(Clone)]
@@ -152,10 +152,4 @@ impl References {
         let mut known = self.known_plans.write().unwrap_or_else(|e| e.into_inner());
         known.extend(plans);
     }
-}
-
-/// A unit's first and last day, as the organisation service has them.
-pub fn validity(unit: &v1::Unit) -> (Option<NaiveDate>, Option<NaiveDate>) {
-    let day = |date: Option<&v1::Date>| optional_date_from_proto("", date).ok().flatten();
-    (day(unit.valid_from.as_ref()), day(unit.valid_to.as_ref()))
 }
