@@ -1,6 +1,8 @@
 //! End-to-end tests: the real services over real gRPC, as separate servers in
 //! this process and as separate `tasknet` OS processes, on SQLite and on
 //! PostgreSQL. One test binary, a module per concern.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -9,8 +11,10 @@ mod auth;
 mod bench;
 mod bench_reports;
 mod directory;
+mod effective_order;
 mod golden;
 mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;
+mod upgrade;

@@ -1,5 +1,6 @@
 //! The audit log every service keeps in its own database, in a table of the
-//! same shape (`audit_log`, created by each service's migrations): accepted
+//! same shape (`audit_log`, created by this crate's migrations, which each
+//! service lists among its `Migrations::shared`): accepted
 //! changes, written in the transaction of the change itself, and rejected
 //! attempts, written on their own and rate-limited per caller.
 
@@ -8,15 +9,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
+use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Row};
 use tasknet_domain::{FieldError, error::parse_uuid, timestamp_from_proto, timestamp_to_proto};
 use tasknet_proto::tonic::Status;
 use tasknet_proto::v1::{self, AuditOutcome};
-use tasknet_storage::Backend;
-use tasknet_storage::placeholders::for_backend;
+use tasknet_storage::Migrations;
+use tasknet_storage::bulk::{Arg, BulkInsert};
 
 use crate::principal::{AuthContext, Principal, Role};
 use crate::rate::{KeyedLimiter, Rate, Take};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The `audit_log` table, for every service's `Migrations::shared`.
+pub static MIGRATIONS: Migrations = Migrations::new(&SQLITE, &POSTGRES);
 
 const COLUMNS: &str = "time_us, rpc, outcome, credential_id, unit_id, role, peer, target, \
                        subject_unit_id, before_json, after_json, message, suppressed";
@@ -115,37 +123,26 @@ impl AuditEntry {
 /// Writes entries, a few statements whatever their number; call it inside
 /// the transaction of the changes they record.
 pub async fn insert(connection: &mut AnyConnection, entries: &[AuditEntry]) -> sqlx::Result<()> {
-    for chunk in entries.chunks(INSERT_CHUNK) {
-        let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
-        for row in 0..chunk.len() {
-            let base = row * 13;
-            let params: Vec<String> = (1..=13).map(|i| format!("${}", base + i)).collect();
-            if row > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("({})", params.join(", ")));
-        }
-        let sql = for_backend(Backend::of(connection), &sql);
-        let mut query = sqlx::query(&sql);
-        for e in chunk {
-            query = query
-                .bind(e.time_us)
-                .bind(e.rpc.as_str())
-                .bind(i64::from(e.outcome))
-                .bind(e.credential_id.as_str())
-                .bind(e.unit_id.as_str())
-                .bind(i64::from(e.role))
-                .bind(e.peer.as_str())
-                .bind(e.target.as_str())
-                .bind(e.subject_unit_id.as_str())
-                .bind(e.before.as_str())
-                .bind(e.after.as_str())
-                .bind(e.message.as_str())
-                .bind(e.suppressed);
-        }
-        query.execute(&mut *connection).await?;
-    }
-    Ok(())
+    BulkInsert::new(&format!("INSERT INTO audit_log ({COLUMNS})"))
+        .rows_per_statement(INSERT_CHUNK)
+        .execute(connection, entries, |e| {
+            [
+                Arg::Int(e.time_us),
+                Arg::Text(e.rpc.clone()),
+                Arg::Int(i64::from(e.outcome)),
+                Arg::Text(e.credential_id.clone()),
+                Arg::Text(e.unit_id.clone()),
+                Arg::Int(i64::from(e.role)),
+                Arg::Text(e.peer.clone()),
+                Arg::Text(e.target.clone()),
+                Arg::Text(e.subject_unit_id.clone()),
+                Arg::Text(e.before.clone()),
+                Arg::Text(e.after.clone()),
+                Arg::Text(e.message.clone()),
+                Arg::Int(e.suppressed),
+            ]
+        })
+        .await
 }
 
 /// Which records to list.
@@ -356,8 +353,7 @@ impl AuditLog {
         &self,
         request: &v1::ListAuditRecordsRequest,
     ) -> Result<v1::ListAuditRecordsResponse, Status> {
-        let filter = AuditFilter::from_request(request)
-            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let filter = AuditFilter::from_request(request).map_err(Status::from)?;
         let (records, next_page_token) = list(&self.pool, &filter).await.map_err(|error| {
             tracing::error!(%error, cause = ?error, "failed to read the audit log");
             Status::internal("internal error: the audit log could not be read")

@@ -1,6 +1,8 @@
 //! The directory's caching rules, against a stand-in organisation service
 //! that counts the calls it gets (the test against the real service is in
 //! `real_service.rs`).
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

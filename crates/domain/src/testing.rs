@@ -1,5 +1,7 @@
 //! Builders the tests of several crates share (the `testing` feature):
 //! dates, ids, and the changes of a task update.
+// Test builders: a panic is how a test with an impossible literal fails.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use chrono::NaiveDate;
 use tasknet_proto::v1;

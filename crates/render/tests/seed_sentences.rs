@@ -1,4 +1,6 @@
 //! The renderer reproduces the seed report's sentences from the seed's figures.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::NaiveDate;
 use tasknet_domain::DatePeriod;
@@ -64,7 +66,7 @@ fn seed_figures() -> SummaryFigures {
                 id: "keytasks".into(),
                 kind: PlanKind::KeyTasks,
                 name: "Nhiệm vụ trọng tâm".into(),
-                period: period,
+                period,
                 central: true,
                 done: 4,
                 total: 6,

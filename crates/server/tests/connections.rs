@@ -2,6 +2,8 @@
 //! per-address caps is refused while established clients keep working;
 //! connections that never begin a request, that stay idle, or whose peer
 //! vanished are closed; a long stream keeps its connection.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
+
+use crate::Migrations;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,10 @@ pub enum StorageError {
     InvalidSchema(String),
     #[error("failed to apply migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("failed to read the migration records")]
+    Query(#[source] sqlx::Error),
+    #[error("the released checksum of migration {0} is not hex")]
+    InvalidChecksum(i64),
 }
 
 /// The two storage back ends.
@@ -47,13 +52,6 @@ impl Backend {
             Err(StorageError::UnsupportedUrl(url.to_owned()))
         }
     }
-}
-
-/// A service's migrations for each back end (their DDL differs in the details:
-/// `BIGSERIAL` against `INTEGER PRIMARY KEY`, and so on).
-pub struct Migrations {
-    pub sqlite: &'static Migrator,
-    pub postgres: &'static Migrator,
 }
 
 /// Pool settings; the defaults suit `tasknet up`.
@@ -173,15 +171,9 @@ impl Database {
         Ok(Self { pool, backend })
     }
 
+    /// Applies the service's migrations and the shared sets it lists.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), StorageError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => migrations.sqlite,
-            Backend::Postgres => migrations.postgres,
-        };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(StorageError::Migrate)
+        crate::migrations::run(&self.pool, self.backend, migrations).await
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -1,6 +1,8 @@
 //! Reorganisations over real gRPC, on SQLite and PostgreSQL: the built-in
 //! 2025 provincial merger applied once (a second time, or an overlapping
 //! one, is refused and changes nothing), lineage, and codes looked up by date.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tasknet_organisation::reference::{self, HEADQUARTERS_CODE};
 use tasknet_proto::tonic::{Code, Status};

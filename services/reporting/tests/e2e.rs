@@ -3,6 +3,8 @@
 //! service, and the reporting service's figures (read-your-writes through
 //! `min_cursor`) must equal an independent count — also after the reporting
 //! service restarts while the task service goes on taking writes.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

@@ -156,7 +156,7 @@ impl ChangeFeed {
         let (sender, receiver) = mpsc::channel(1);
         let (dropped, reason) = tokio::sync::oneshot::channel::<Status>();
         let feed = self.clone();
-        tokio::spawn(async move {
+        self.shutdown.spawn(async move {
             if let Err(status) = follow(feed, request.after_cursor, max_batch, sender).await {
                 let _ = dropped.send(status);
             }

@@ -1,6 +1,7 @@
-//! The `tasknet.v1.TaskService` RPCs: each is authenticated, resolved to
-//! the caller's access where it needs one, and handed to the module that
-//! serves it; errors become `Status` through `From<Error>` only.
+//! The `tasknet.v1.TaskService` RPCs, dispatch only: each resolves the
+//! caller's access where it needs one (the auth layer has authenticated the
+//! call) and hands the request to the module that serves it; errors become
+//! `Status` through `From<Error>` only.
 
 use tasknet_auth::AuthContext;
 use tasknet_proto::tonic::{self, Request, Response, Status};

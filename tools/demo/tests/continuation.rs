@@ -2,6 +2,8 @@
 //! exactly (counted independently by `expected_breakdown`), the same bytes
 //! every time, tasks before the merger only for the 63 offices and after it
 //! only for the 34.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
 use std::sync::OnceLock;

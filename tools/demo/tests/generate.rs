@@ -2,6 +2,8 @@
 //! `DemoSpec::seed_report()` and `DemoSpec::small()` met exactly, counted
 //! independently by `expected_breakdown`; determinism; the spread of tasks
 //! over units; and the as-of cases the data set is meant to exercise.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;

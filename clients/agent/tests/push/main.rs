@@ -2,6 +2,8 @@
 //! process, over real gRPC), with the task service on SQLite and on
 //! PostgreSQL: ordering, acknowledgements, parking and holding, retries
 //! while the centre is unreachable, and the one-pusher rule.
+// A test crate: a panic is how a test reports failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
