@@ -121,23 +121,20 @@ impl ConnectionTable {
                     let activity = Arc::new(Activity::new());
                     table.by_peer.insert(peer, activity.clone());
                     *table.per_address.entry(peer.ip()).or_default() += 1;
-                    Ok(activity)
+                    Some(activity)
                 }
                 Err(refusal) => {
                     table.refuse(refusal, peer);
-                    Err(())
+                    None
                 }
             }
         };
-        match admitted {
-            Ok(activity) => Some(LimitedIo {
-                inner: stream,
-                peer,
-                table: self.clone(),
-                watchdog: Watchdog::new(activity, limits),
-            }),
-            Err(()) => None,
-        }
+        admitted.map(|activity| LimitedIo {
+            inner: stream,
+            peer,
+            table: self.clone(),
+            watchdog: Watchdog::new(activity, limits),
+        })
     }
 
     fn release(&self, peer: SocketAddr) {

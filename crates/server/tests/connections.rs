@@ -237,11 +237,8 @@ async fn pump(
     frozen: Arc<AtomicBool>,
 ) {
     let mut buffer = vec![0_u8; 16 * 1024];
-    while let Ok(read) = from.read(&mut buffer).await {
-        if read == 0 || frozen.load(Ordering::SeqCst) {
-            break;
-        }
-        if to.write_all(&buffer[..read]).await.is_err() {
+    while let Ok(read @ 1..) = from.read(&mut buffer).await {
+        if frozen.load(Ordering::SeqCst) || to.write_all(&buffer[..read]).await.is_err() {
             break;
         }
     }
