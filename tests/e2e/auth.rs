@@ -963,56 +963,40 @@ crate::system_tests!(
     oversize_and_malformed_input_is_refused_naming_the_limit,
 );
 
-/// An organisation service alone on an ephemeral port, behind `auth` and
-/// `tls`; returns its address, an administrator token and the shutdown.
+/// An organisation service alone on an ephemeral port, its credentials in
+/// `credentials`, limited to `rate` and behind `tls`; returns its address,
+/// an administrator token and the running system.
 async fn lone_organisation(
     database: &tasknet_storage::testing::TestDatabase,
     credentials: &std::path::Path,
     rate: tasknet_auth::rate::Rate,
     tls: Option<tasknet_server::ServerTls>,
-) -> (std::net::SocketAddr, String, tasknet_server::Shutdown) {
-    use tasknet_organisation::{OrganisationApp, OrganisationSettings};
-    let shutdown = tasknet_server::Shutdown::new();
-    let app = OrganisationApp::open(
-        &OrganisationSettings {
-            database_url: database.url().to_owned(),
-            database: Default::default(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    let admin = app
-        .ensure_credential(Role::Administrator, &credentials.join("admin.token"))
-        .await
-        .unwrap();
-    let auth = tasknet_auth::AuthLayer::new(tasknet_auth::AuthConfig {
-        authenticator: app.authenticator(),
-        policy: crate::support::policy(),
-        rate,
-        audit: [(
-            tasknet_organisation::SERVICE_NAME.to_owned(),
-            app.audit_log(),
-        )]
-        .into(),
-    });
-    let server = tasknet_server::GrpcServer::bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    let routes = tasknet_proto::tonic::service::Routes::new(app.service());
-    let options = tasknet_server::ServeOptions {
-        auth,
-        tls,
-        ..Default::default()
-    };
-    tokio::spawn(server.serve(
-        routes,
-        &[tasknet_organisation::SERVICE_NAME],
-        shutdown.clone(),
-        options,
-    ));
-    (addr, admin.expose().to_owned(), shutdown)
+) -> (std::net::SocketAddr, String, tasknet_system::System) {
+    let mut config = tasknet_system::testing::config(database.url());
+    config.credentials_dir = Some(credentials.to_owned());
+    config.rate_limit_per_second = rate.per_second;
+    config.rate_limit_burst = rate.burst;
+    if let Some(tls) = tls {
+        let write = |name: &str, pem: &[u8]| {
+            let path = credentials.join(name);
+            std::fs::write(&path, pem).unwrap();
+            Some(path)
+        };
+        config.tls.cert_file = write("server.pem", &tls.cert_pem);
+        config.tls.key_file = write("server.key", &tls.key_pem);
+        config.tls.client_ca_file = tls
+            .client_ca_pem
+            .as_deref()
+            .and_then(|ca| write("ca.pem", ca));
+        config.tls.require_client_cert = tls.require_client_cert;
+    }
+    let organisation = tasknet_system::ServiceKind::Organisation;
+    let system =
+        tasknet_system::System::start(&config, tasknet_system::Services::One(organisation))
+            .await
+            .unwrap();
+    let admin = std::fs::read_to_string(system.admin_path().unwrap()).unwrap();
+    (system.local_addr(), admin.trim().to_owned(), system)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1020,8 +1004,7 @@ async fn each_credential_is_rate_limited() {
     let database = tasknet_storage::testing::TestDatabase::sqlite();
     let credentials = tempfile::tempdir().unwrap();
     let rate = tasknet_auth::rate::Rate::new(0.1, 3.0);
-    let (addr, admin, shutdown) =
-        lone_organisation(&database, credentials.path(), rate, None).await;
+    let (addr, admin, system) = lone_organisation(&database, credentials.path(), rate, None).await;
     let endpoint = format!("http://{addr}");
     let client = |token: &str| {
         let options = tasknet_server::ClientOptions::with_token(tasknet_auth::Token::new(token));
@@ -1059,7 +1042,7 @@ async fn each_credential_is_rate_limited() {
         .list_regions(v1::ListRegionsRequest {})
         .await
         .unwrap();
-    shutdown.trigger();
+    system.stop().await.unwrap();
 }
 
 /// A CA, a server certificate for `localhost` and a client certificate, in PEM.
@@ -1102,7 +1085,7 @@ async fn tls_listeners_and_mutual_tls() {
         client_ca_pem: Some(pki.ca.clone().into_bytes()),
         require_client_cert: true,
     };
-    let (addr, admin, shutdown) = lone_organisation(
+    let (addr, admin, system) = lone_organisation(
         &database,
         credentials.path(),
         tasknet_auth::layer::DEFAULT_RATE,
@@ -1132,5 +1115,5 @@ async fn tls_listeners_and_mutual_tls() {
     assert!(call(format!("https://{addr}"), None).await.is_err());
     // Plain text to a TLS listener: refused.
     assert!(call(format!("http://{addr}"), None).await.is_err());
-    shutdown.trigger();
+    system.stop().await.unwrap();
 }

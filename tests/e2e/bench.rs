@@ -5,20 +5,18 @@
 //! counting what was pushed); the figures come from BENCHMARKS.md's runs,
 //! never from here.
 
-use std::process::Command;
-
 use tasknet_storage::Backend;
 use tasknet_storage::testing::postgres_admin_url;
+use tasknet_system::testing::process::Launch;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasknet");
 
 /// Runs `tasknet bench ARGS` and asserts it succeeded; returns its stdout.
 fn bench(args: &[&str]) -> String {
-    let output = Command::new(BINARY)
+    let output = Launch::new(BINARY)
         .arg("bench")
         .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("TASKNET_CONFIG")
+        .rust_log("warn")
         .output()
         .unwrap_or_else(|e| panic!("tasknet bench {args:?}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

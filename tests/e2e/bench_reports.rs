@@ -4,16 +4,15 @@
 //! (The ingest/freshness/footprint smoke tests of the bench crate's other
 //! owner may be added to this module too.)
 
-use std::process::Command;
+use tasknet_system::testing::process::Launch;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasknet");
 
 fn bench_reports(extra: &[&str]) {
-    let output = Command::new(BINARY)
+    let output = Launch::new(BINARY)
         .args(["bench", "reports", "--tasks", "2000", "--queries", "2"])
         .args(extra)
-        .env("RUST_LOG", "warn")
-        .env_remove("TASKNET_CONFIG")
+        .rust_log("warn")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -8,6 +8,8 @@ mod agent_faults;
 mod auth;
 mod bench;
 mod bench_reports;
+mod dashboard;
+mod directory;
 mod golden;
 mod processes;
 mod reorganisation;

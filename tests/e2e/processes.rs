@@ -2,116 +2,32 @@
 //! processes talking over TCP, and `tasknet up --demo`; queried through the
 //! CLI, stopped with SIGTERM, and expected to exit cleanly.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use tasknet_storage::Backend;
 use tasknet_storage::testing::TestDatabase;
+use tasknet_system::ServiceKind;
+use tasknet_system::testing::process::{Launch, Process};
+use tasknet_system::testing::processes::ServeProcesses;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasknet");
 
-/// A child process that is killed if the test ends without stopping it.
-struct Process {
-    name: String,
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Process {
-    fn spawn(name: &str, args: &[&str], data_dir: &Path) -> Self {
-        let mut child = Command::new(BINARY)
-            .args(args)
-            .current_dir(data_dir)
-            .env("RUST_LOG", "warn")
-            .env_remove("TASKNET_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let stdout: ChildStdout = child.stdout.take().unwrap();
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            name: name.to_owned(),
-            child,
-            lines,
-        }
-    }
-
-    /// Waits for a stdout line containing `marker` and returns it.
-    fn wait_for_line(&self, marker: &str, timeout: Duration) -> String {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(marker) => return line,
-                Ok(_) => {}
-                Err(error) => panic!("{}: no line with {marker:?} ({error})", self.name),
-            }
-        }
-    }
-
-    /// The `http://ADDR` a server process printed it listens on.
-    fn endpoint(&self, marker: &str) -> String {
-        let line = self.wait_for_line(marker, Duration::from_secs(60));
-        let addr = line
-            .split_whitespace()
-            .find(|word| word.starts_with("127.0.0.1:"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        format!("http://{}", addr.trim_end_matches([',', ')', '(']))
-    }
-
-    /// SIGTERM, then the exit status must be success within the drain limit.
-    fn terminate(mut self) {
-        let pid = Pid::from_raw(self.child.id() as i32);
-        kill(pid, Signal::SIGTERM).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{} exited with {status}", self.name);
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} did not stop on SIGTERM",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `tasknet ARGS` in `dir`; killed if the test ends without stopping it.
+fn spawn(name: &str, args: &[&str], dir: &Path) -> Process {
+    Launch::new(BINARY)
+        .dir(dir)
+        .args(args)
+        .spawn(name)
+        .unwrap_or_else(|e| panic!("spawn {name}: {e:#}"))
 }
 
 /// Runs a `tasknet` client command to completion and returns its stdout.
 fn run_cli(args: &[&str]) -> String {
-    let output = Command::new(BINARY)
+    Launch::new(BINARY)
         .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "tasknet {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+        .run()
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -144,65 +60,24 @@ async fn three_processes(backend: Backend) {
         databases.push(database);
     }
     let dir = tempfile::tempdir().unwrap();
-    let organisation = Process::spawn(
-        "organisation",
-        &[
-            "serve",
-            "organisation",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            databases[0].url(),
-            "--credentials-dir",
-            "credentials",
-        ],
-        dir.path(),
-    );
-    let organisation_endpoint = organisation.endpoint("listening on");
-    // The organisation service creates admin.token and service.token there
-    // on first start; task and reporting read service.token.
-    organisation.wait_for_line("credentials:", Duration::from_secs(60));
-    let admin_token = dir.path().join("credentials/admin.token");
+    // The organisation service creates admin.token and service.token in
+    // credentials/ on first start; task and reporting read service.token.
+    let services = ServeProcesses::start(Path::new(BINARY), dir.path(), |kind| {
+        let index = match kind {
+            ServiceKind::Organisation => 0,
+            ServiceKind::Task => 1,
+            ServiceKind::Reporting => 2,
+        };
+        databases[index].url().to_owned()
+    })
+    .await
+    .unwrap();
+    let organisation_endpoint = services.organisation.endpoint().to_owned();
+    let task_endpoint = services.task.endpoint().to_owned();
+    let reporting_endpoint = services.reporting.endpoint().to_owned();
+    let admin_token = services.credentials_dir.join("admin.token");
     let admin_token = admin_token.to_str().unwrap();
-    let admin = tasknet_server::ClientOptions::with_token(tasknet_auth::Token::new(
-        std::fs::read_to_string(admin_token).unwrap(),
-    ));
-    let task = Process::spawn(
-        "task",
-        &[
-            "serve",
-            "task",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            databases[1].url(),
-            "--organisation-endpoint",
-            &organisation_endpoint,
-            "--credentials-dir",
-            "credentials",
-        ],
-        dir.path(),
-    );
-    let task_endpoint = task.endpoint("listening on");
-    let reporting = Process::spawn(
-        "reporting",
-        &[
-            "serve",
-            "reporting",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            databases[2].url(),
-            "--organisation-endpoint",
-            &organisation_endpoint,
-            "--task-endpoint",
-            &task_endpoint,
-            "--credentials-dir",
-            "credentials",
-        ],
-        dir.path(),
-    );
-    let reporting_endpoint = reporting.endpoint("listening on");
+    let admin = services.admin.clone();
 
     // The demo loader talks to one endpoint for everything; here the services
     // are apart, so push through the services' own endpoints with the library.
@@ -251,9 +126,7 @@ async fn three_processes(backend: Backend) {
     ]);
     assert!(table.contains("Cục Thống kê tỉnh, thành phố"), "{table}");
 
-    reporting.terminate();
-    task.terminate();
-    organisation.terminate();
+    services.stop().unwrap();
 }
 
 /// `tasknet admin`: an office agent's credential for Hà Nội (which may not
@@ -275,7 +148,7 @@ fn administration_through_the_cli(endpoint: &str, admin_token: &str) {
     ]);
     let token = token.trim();
     assert!(token.starts_with("tn_"), "{token}");
-    let refused = Command::new(BINARY)
+    let refused = Launch::new(BINARY)
         .args([
             "report",
             "status",
@@ -350,7 +223,7 @@ async fn three_services_as_separate_processes_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_with_demo_data_answers_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let up = Process::spawn(
+    let up = spawn(
         "up",
         &[
             "up",
@@ -364,8 +237,12 @@ async fn up_with_demo_data_answers_reports() {
         ],
         dir.path(),
     );
-    let endpoint = up.endpoint("tasknet is up on");
-    up.wait_for_line("demo data loaded", Duration::from_secs(300));
+    let endpoint = format!(
+        "http://{}",
+        up.listening_address("tasknet is up on").unwrap()
+    );
+    up.wait_for_line("demo data loaded", Duration::from_secs(300))
+        .unwrap();
     // The administrator credential `up` created, private to its owner.
     let admin_token = dir.path().join("data/admin.token");
     {
@@ -418,5 +295,5 @@ async fn up_with_demo_data_answers_reports() {
             "{expected} missing from {services:?}"
         );
     }
-    up.terminate();
+    up.terminate().unwrap();
 }

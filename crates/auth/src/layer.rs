@@ -292,7 +292,7 @@ fn bearer_token(headers: &http::HeaderMap) -> Result<&str, Status> {
 }
 
 /// The caller's address, over plain TCP or TLS.
-fn peer_of<B>(request: &http::Request<B>) -> Option<SocketAddr> {
+pub fn peer_of<B>(request: &http::Request<B>) -> Option<SocketAddr> {
     use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
     let extensions = request.extensions();
     extensions

@@ -8,6 +8,7 @@ pub mod date;
 pub mod error;
 pub mod period;
 pub mod status;
+pub mod text;
 
 pub use category::{category_from_i32, category_name_en, category_name_vi};
 pub use date::{

@@ -16,9 +16,10 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/tasknet_descriptor.bin"));
 
-/// Fully qualified gRPC service names, as health checks and reflection list them.
+/// Fully qualified gRPC service names, as health checks and reflection list
+/// them (tonic generates each server's `NamedService::NAME` from the proto).
 pub const SERVICE_NAMES: &[&str] = &[
-    "tasknet.v1.OrganisationService",
-    "tasknet.v1.TaskService",
-    "tasknet.v1.ReportingService",
+    v1::organisation_service_server::SERVICE_NAME,
+    v1::task_service_server::SERVICE_NAME,
+    v1::reporting_service_server::SERVICE_NAME,
 ];

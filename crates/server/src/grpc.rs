@@ -17,8 +17,12 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::Shutdown;
+use crate::activity::ActivityLayer;
+use crate::connections::ConnectionTable;
+use crate::limits::ConnectionLimits;
 use crate::propagation::set_parent_from_headers;
 use crate::web::{AssetsLayer, WebOptions, cors_layer};
+use futures::StreamExt;
 
 /// Server settings beyond the services themselves.
 #[derive(Debug, Clone)]
@@ -36,6 +40,8 @@ pub struct ServeOptions {
     pub tls: Option<ServerTls>,
     /// Browsers: CORS origins and the dashboard's files (gRPC-Web is always on).
     pub web: WebOptions,
+    /// Connection limits, timeouts, keep-alive and HTTP/2 windows.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServeOptions {
@@ -46,6 +52,7 @@ impl Default for ServeOptions {
             auth: AuthLayer::disabled(),
             tls: None,
             web: WebOptions::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -89,9 +96,12 @@ impl ServerTls {
         })
     }
 
-    fn config(&self) -> ServerTlsConfig {
+    fn config(&self, handshake_timeout: Option<Duration>) -> ServerTlsConfig {
         let mut config =
             ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem));
+        if let Some(timeout) = handshake_timeout {
+            config = config.timeout(timeout);
+        }
         if let Some(ca) = &self.client_ca_pem {
             config = config
                 .client_ca_root(Certificate::from_pem(ca))
@@ -106,6 +116,7 @@ impl ServerTls {
 pub struct GrpcServer {
     listener: TcpListener,
     local_addr: SocketAddr,
+    connections: ConnectionTable,
 }
 
 impl GrpcServer {
@@ -119,11 +130,17 @@ impl GrpcServer {
         Ok(Self {
             listener,
             local_addr,
+            connections: ConnectionTable::default(),
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The connections this server holds (how many are open, how many were refused).
+    pub fn connections(&self) -> ConnectionTable {
+        self.connections.clone()
     }
 
     /// Serves `routes` (whose fully qualified names are `service_names`) plus
@@ -195,21 +212,51 @@ impl GrpcServer {
                 "authentication is disabled on this server: every caller is unrestricted"
             );
         }
+        let limits = &options.connections;
+        limits.validate()?;
         let cors = cors_layer(&options.web.cors_allowed_origins)?;
         // HTTP/1.1 too: browsers' gRPC-Web and the dashboard's files.
-        let mut builder = Server::builder().accept_http1(true);
+        let mut builder = Server::builder()
+            .accept_http1(true)
+            .http2_keepalive_interval(limits.keepalive_interval())
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout()))
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .initial_stream_window_size(limits.stream_window_bytes)
+            .initial_connection_window_size(limits.connection_window_bytes());
         if let Some(tls) = &options.tls {
             builder = builder
-                .tls_config(tls.config())
+                .tls_config(tls.config(limits.handshake_timeout()))
                 .context("invalid TLS settings")?;
         }
-        // Layers added later wrap closer to the services: the auth check
-        // runs inside the RPC's span.
         // The builder's tcp_nodelay applies only to listeners it binds itself;
         // without it on accepted sockets, a response of more than one segment
         // waits ~40 ms for the client's delayed ACK (Nagle).
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let table = self.connections.clone();
+        let admission = limits.clone();
+        let incoming = TcpIncoming::from(self.listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(limits.keepalive_interval())
+            .filter_map(move |accepted| {
+                let admitted = accepted.map(|stream| table.admit(stream, &admission));
+                async move {
+                    match admitted {
+                        Ok(admitted) => admitted.map(Ok::<_, std::io::Error>),
+                        Err(error) if is_transient(&error) => None,
+                        Err(error) => {
+                            // Out of file descriptors (or similar): the
+                            // listener stays readable, so pause instead of
+                            // spinning on accept.
+                            tracing::warn!(%error, "accepting a connection failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            None
+                        }
+                    }
+                }
+            });
+        // Layers added later wrap closer to the services: the auth check
+        // runs inside the RPC's span.
         let server = builder
+            .layer(ActivityLayer::new(self.connections.clone()))
             .layer(AssetsLayer::new(options.web.assets.clone()))
             .layer(trace_layer)
             .layer(tower::util::option_layer(cors))
@@ -233,6 +280,18 @@ impl GrpcServer {
             }
         }
     }
+}
+
+/// Accept errors about one connection only (it went away before it was accepted).
+fn is_transient(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted
+            | ErrorKind::ConnectionReset
+            | ErrorKind::Interrupted
+            | ErrorKind::WouldBlock
+    )
 }
 
 fn reflection_builder() -> tonic_reflection::server::Builder<'static> {

@@ -2,16 +2,23 @@
 //! (health, reflection, per-RPC spans, trace-context propagation, graceful
 //! shutdown), clients that carry trace context, and shutdown signals.
 
+pub mod activity;
+pub mod app;
 pub mod client;
+pub mod connections;
 pub mod grpc;
+pub mod limits;
 pub mod propagation;
 pub mod remote_auth;
 pub mod shutdown;
 pub mod telemetry;
 pub mod web;
 
+pub use app::ServiceApp;
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
+pub use connections::ConnectionTable;
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};
+pub use limits::ConnectionLimits;
 pub use remote_auth::RemoteAuthenticator;
 pub use shutdown::{Shutdown, shutdown_signal};
 pub use web::{StaticAssets, WebOptions};

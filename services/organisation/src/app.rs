@@ -9,8 +9,10 @@ use anyhow::Context;
 use tasknet_auth::cache::CacheSettings;
 use tasknet_auth::principal::{Role, role_name};
 use tasknet_auth::{AuditEntry, AuditLog, Authenticate, CachedAuthenticator, Token};
+use tasknet_proto::tonic::server::NamedService;
+use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::organisation_service_server::OrganisationServiceServer;
-use tasknet_server::Shutdown;
+use tasknet_server::{ServiceApp, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 
 use crate::credentials::{Credentials, NewCredential};
@@ -138,6 +140,27 @@ impl OrganisationApp {
         self.db.close().await;
     }
 }
+
+impl ServiceApp for OrganisationApp {
+    fn name(&self) -> &'static str {
+        crate::SERVICE_NAME
+    }
+
+    fn add_to(&self, routes: Routes) -> Routes {
+        routes.add_service(self.service())
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        self.audit.clone()
+    }
+
+    fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.closed())
+    }
+}
+
+/// The fully qualified gRPC name, from the generated server.
+pub(crate) const NAME: &str = <OrganisationServiceServer<Organisation> as NamedService>::NAME;
 
 /// Writes a secret to a file only its owner can read.
 pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {

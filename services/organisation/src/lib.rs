@@ -32,7 +32,7 @@ pub use service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Organisation};
 pub use store::UPDATABLE_PATHS;
 
 /// The fully qualified gRPC name, as health checks and reflection list it.
-pub const SERVICE_NAME: &str = "tasknet.v1.OrganisationService";
+pub const SERVICE_NAME: &str = app::NAME;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use tasknet_auth::{Coverage, Principal};
 use tasknet_domain::{
-    DatePeriod, FieldError, date_from_proto, date_from_storage, date_to_proto, error::parse_uuid,
+    DatePeriod, FieldError, date_from_storage, date_to_proto, error::parse_uuid,
     timestamp_to_proto, vietnam_date,
 };
 use tasknet_proto::v1::{self, GroupBy, ReportBasis, StatusClass};
@@ -42,7 +42,7 @@ struct GroupQuestion {
 impl GroupQuestion {
     fn parse(request: &v1::ListGroupTasksRequest) -> Result<Self, FieldError> {
         let period = DatePeriod::from_proto("period", request.period.as_ref())?;
-        let as_of = date_from_proto("as_of", request.as_of.as_ref())?;
+        let as_of = period.as_of_from_proto("as_of", request.as_of.as_ref())?;
         let group_by = parse_group_by(request.group_by)?;
         match (group_by, request.group_key.is_empty()) {
             (GroupBy::None, false) => {

@@ -23,8 +23,10 @@ mod tests;
 use anyhow::Context;
 use tasknet_auth::AuditLog;
 use tasknet_directory::UnitDirectory;
+use tasknet_proto::tonic::server::NamedService;
+use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::reporting_service_server::ReportingServiceServer;
-use tasknet_server::{ClientOptions, Shutdown};
+use tasknet_server::{ClientOptions, ServiceApp, Shutdown};
 use tasknet_storage::DatabaseOptions;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -39,7 +41,9 @@ use follower::Follower;
 use reports::Reports;
 use store::ReadModel;
 
-pub const SERVICE_NAME: &str = "tasknet.v1.ReportingService";
+/// The fully qualified gRPC name, from the generated server.
+pub const SERVICE_NAME: &str =
+    <ReportingServiceServer<ReportingHandler<UnitDirectory>> as NamedService>::NAME;
 
 /// Largest request accepted: report questions and notes are small.
 const MAX_DECODING_MESSAGE_BYTES: usize = 64 * 1024;
@@ -132,5 +136,23 @@ impl ReportingApp {
         }
         self.index.abort();
         self.store.close().await;
+    }
+}
+
+impl ServiceApp for ReportingApp {
+    fn name(&self) -> &'static str {
+        SERVICE_NAME
+    }
+
+    fn add_to(&self, routes: Routes) -> Routes {
+        routes.add_service(self.service())
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        self.audit.clone()
+    }
+
+    fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.closed())
     }
 }

@@ -50,7 +50,7 @@ struct Stated {
 impl BreakdownQuestion {
     fn parse(request: &v1::StatusBreakdownRequest) -> Result<Self, FieldError> {
         let period = DatePeriod::from_proto("period", request.period.as_ref())?;
-        let as_of = date_from_proto("as_of", request.as_of.as_ref())?;
+        let as_of = period.as_of_from_proto("as_of", request.as_of.as_ref())?;
         let group_by = parse_group_by(request.group_by)?;
         let min_cursor = validate_min_cursor(request.min_cursor)?;
         Ok(Self {
@@ -243,7 +243,12 @@ impl<U: UnitSource> Reports<U> {
         budget: Duration,
     ) -> Result<v1::PlanProgressResponse, Error> {
         let selector = PlanSelector::parse(request.selector.as_ref())?;
-        let as_of = date_from_proto("as_of", request.as_of.as_ref())?;
+        let as_of = match &selector {
+            PlanSelector::Kind { period, .. } => {
+                period.as_of_from_proto("as_of", request.as_of.as_ref())?
+            }
+            PlanSelector::Id(_) => date_from_proto("as_of", request.as_of.as_ref())?,
+        };
         let min_cursor = validate_min_cursor(request.min_cursor)?;
         let applied = wait_for_cursor(&self.applied, min_cursor, budget).await?;
         let plans = match selector {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use tasknet_domain::{DatePeriod, FieldError, date_from_proto, error::parse_uuid};
+use tasknet_domain::{DatePeriod, FieldError, error::parse_uuid};
 use tasknet_proto::v1::{
     self, GroupBy, Language, PercentRounding, PlanKind, ReportBasis, SummaryFormat, UnitCategory,
 };
@@ -44,7 +44,7 @@ struct SummaryQuestion {
 impl SummaryQuestion {
     fn parse(request: &v1::ReportSummaryRequest) -> Result<Self, FieldError> {
         let period = DatePeriod::from_proto("period", request.period.as_ref())?;
-        let as_of = date_from_proto("as_of", request.as_of.as_ref())?;
+        let as_of = period.as_of_from_proto("as_of", request.as_of.as_ref())?;
         let language = match Language::try_from(request.language) {
             Ok(Language::Unspecified | Language::Vi) => tasknet_render::Language::Vietnamese,
             Ok(Language::En) => tasknet_render::Language::English,
@@ -81,6 +81,7 @@ impl SummaryQuestion {
                 "is longer than 100 characters",
             ));
         }
+        tasknet_domain::text::check_line("system_name", &request.system_name)?;
         let system_name = match request.system_name.trim() {
             "" => "tasknet".to_owned(),
             name => name.to_owned(),

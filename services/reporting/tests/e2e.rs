@@ -14,84 +14,48 @@ use tasknet_domain::{
     DatePeriod, StatusClass, TaskTimeline, TimelineEvent, date_to_proto, previous_year_date,
     timestamp_to_proto, vietnam_date,
 };
-use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::{self, Code};
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
 use tasknet_proto::v1::{self, GroupBy, PlanKind, UnitCategory};
-use tasknet_reporting::{ReportingApp, ReportingSettings};
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel};
+use tasknet_reporting::ReportingApp;
+use tasknet_server::TracedChannel;
+use tasknet_storage::Backend;
 use tasknet_storage::testing::TestDatabase;
-use tasknet_storage::{Backend, DatabaseOptions};
-use tasknet_task::{TaskApp, TaskSettings};
-use tokio::task::JoinHandle;
+use tasknet_system::{Config, ServiceKind, Services, System};
 
-type Served = (String, Shutdown, JoinHandle<anyhow::Result<()>>);
-
-fn options() -> DatabaseOptions {
-    DatabaseOptions {
-        max_connections: 4,
-        ..DatabaseOptions::default()
-    }
+/// A service's configuration here: small pools, a short drain.
+fn config(db: &TestDatabase) -> Config {
+    let mut config = tasknet_system::testing::config(db.url());
+    config.database.max_connections = 4;
+    config.drain_timeout_secs = 2;
+    config
 }
 
-/// Serves `routes` on an ephemeral port until the returned shutdown fires.
-async fn serve(
-    routes: tonic::service::Routes,
-    name: &'static str,
-    shutdown: Shutdown,
-    addr: &str,
-) -> Served {
-    let server = GrpcServer::bind(addr).await.unwrap();
-    let url = format!("http://{}", server.local_addr());
-    let options = ServeOptions {
-        drain_timeout: Duration::from_secs(2),
-        ..ServeOptions::default()
-    };
-    let handle = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move { server.serve(routes, &[name], shutdown, options).await }
-    });
-    (url, shutdown, handle)
-}
-
-async fn start_reporting(
-    db: &TestDatabase,
-    task_url: &str,
-    org_url: &str,
-) -> (ReportingApp, Served) {
-    let settings = ReportingSettings {
-        database_url: db.url().to_owned(),
-        database: options(),
-        task_endpoint: task_url.to_owned(),
-        organisation_endpoint: org_url.to_owned(),
-        client: Default::default(),
-    };
-    let shutdown = Shutdown::new();
-    let app = ReportingApp::open(&settings, shutdown.clone())
+async fn start(kind: ServiceKind, config: Config) -> System {
+    System::start_unauthenticated(&config, Services::One(kind))
         .await
-        .unwrap();
-    let routes = tonic::service::Routes::new(app.service());
-    let served = serve(
-        routes,
-        tasknet_reporting::SERVICE_NAME,
-        shutdown,
-        "127.0.0.1:0",
-    )
-    .await;
-    (app, served)
+        .unwrap()
 }
 
-/// Starts the task service on `addr` with a shutdown of its own.
-async fn start_task(db: &TestDatabase, org_url: &str, addr: &str) -> (TaskApp, Served) {
-    let mut settings = TaskSettings::new(db.url(), org_url);
-    settings.database = options();
-    let shutdown = Shutdown::new();
-    let app = TaskApp::open(&settings, shutdown.clone()).await.unwrap();
-    let routes = tonic::service::Routes::new(app.service());
-    let served = serve(routes, "tasknet.v1.TaskService", shutdown, addr).await;
-    (app, served)
+async fn start_reporting(db: &TestDatabase, task_url: &str, org_url: &str) -> System {
+    let mut config = config(db);
+    config.task_endpoint = Some(task_url.to_owned());
+    config.organisation_endpoint = Some(org_url.to_owned());
+    start(ServiceKind::Reporting, config).await
+}
+
+/// Starts the task service on `addr`.
+async fn start_task(db: &TestDatabase, org_url: &str, addr: &str) -> System {
+    let mut config = config(db);
+    config.listen = addr.to_owned();
+    config.organisation_endpoint = Some(org_url.to_owned());
+    start(ServiceKind::Task, config).await
+}
+
+fn applied_cursor(reporting: &System) -> i64 {
+    reporting.app::<ReportingApp>().unwrap().applied_cursor()
 }
 
 /// What the test knows of a task, independently of every service.
@@ -420,29 +384,14 @@ async fn services_agree_with_an_independent_count(db: TestDatabase) {
     let task_db = TestDatabase::of(backend, "e2e-task").await.unwrap();
     let org_db = TestDatabase::of(backend, "e2e-organisation").await.unwrap();
 
-    let org_stop = Shutdown::new();
-    let org_settings = OrganisationSettings {
-        database_url: org_db.url().to_owned(),
-        database: options(),
-    };
-    let org = OrganisationApp::open(&org_settings, org_stop.clone())
-        .await
-        .unwrap();
-    org.load_reference_units().await.unwrap();
-    let routes = tonic::service::Routes::new(org.service());
-    let (org_url, _, org_server) = serve(
-        routes,
-        "tasknet.v1.OrganisationService",
-        org_stop.clone(),
-        "127.0.0.1:0",
-    )
-    .await;
+    let org = tasknet_system::testing::organisation(org_db.url(), true).await;
+    let org_url = org.endpoint().to_owned();
 
-    let (task, (task_url, task_stop, task_server)) =
-        start_task(&task_db, &org_url, "127.0.0.1:0").await;
+    let task = start_task(&task_db, &org_url, "127.0.0.1:0").await;
+    let task_url = task.endpoint().to_owned();
     let mut task_client = TaskServiceClient::new(tasknet_server::connect_lazy(&task_url).unwrap());
-    let (reporting, (reporting_url, reporting_stop, reporting_server)) =
-        start_reporting(&db, &task_url, &org_url).await;
+    let reporting = start_reporting(&db, &task_url, &org_url).await;
+    let reporting_url = reporting.endpoint().to_owned();
     let mut world = World::new(&org_url, &mut task_client).await;
     world.write(&mut task_client, 150, 220).await;
     let events: usize = world.tasks.iter().map(|t| t.timeline.events.len()).sum();
@@ -450,25 +399,21 @@ async fn services_agree_with_an_independent_count(db: TestDatabase) {
     check_all(&world, &reporting_url).await;
 
     // Reporting stops; the task service goes on taking writes meanwhile.
-    let applied = reporting.applied_cursor();
+    let applied = applied_cursor(&reporting);
     assert!(applied >= world.last_cursor);
-    reporting_stop.trigger();
-    reporting_server.await.unwrap().unwrap();
-    reporting.closed().await;
+    reporting.stop().await.unwrap();
     world.write(&mut task_client, 30, 60).await;
 
     // Then the task service stops too, and reporting restarts while it is
     // down: it resumes at its stored cursor and retries until the task
     // service is back (on the same address).
-    task_stop.trigger();
-    task_server.await.unwrap().unwrap();
-    task.closed().await;
-    let (reporting, (reporting_url, reporting_stop, reporting_server)) =
-        start_reporting(&db, &task_url, &org_url).await;
-    assert_eq!(reporting.applied_cursor(), applied);
+    task.stop().await.unwrap();
+    let reporting = start_reporting(&db, &task_url, &org_url).await;
+    let reporting_url = reporting.endpoint().to_owned();
+    assert_eq!(applied_cursor(&reporting), applied);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let task_addr = task_url.trim_start_matches("http://");
-    let (task, (_, task_stop, task_server)) = start_task(&task_db, &org_url, task_addr).await;
+    let task = start_task(&task_db, &org_url, task_addr).await;
     world.write(&mut task_client, 20, 40).await;
 
     // Caught up, nothing lost or doubled.
@@ -481,17 +426,11 @@ async fn services_agree_with_an_independent_count(db: TestDatabase) {
         .unwrap()
         .into_inner();
     assert_eq!(sync.applied_cursor, world.last_cursor);
-    assert_eq!(reporting.applied_cursor(), world.last_cursor);
+    assert_eq!(applied_cursor(&reporting), world.last_cursor);
 
-    reporting_stop.trigger();
-    reporting_server.await.unwrap().unwrap();
-    reporting.closed().await;
-    task_stop.trigger();
-    task_server.await.unwrap().unwrap();
-    task.closed().await;
-    org_stop.trigger();
-    org_server.await.unwrap().unwrap();
-    org.closed().await;
+    reporting.stop().await.unwrap();
+    task.stop().await.unwrap();
+    org.stop().await.unwrap();
 }
 
 tasknet_storage::test_on_both_backends!(services_agree_with_an_independent_count);

@@ -4,8 +4,10 @@
 use anyhow::Context;
 use tasknet_auth::AuditLog;
 use tasknet_directory::UnitDirectory;
+use tasknet_proto::tonic::server::NamedService;
+use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::task_service_server::TaskServiceServer;
-use tasknet_server::{ClientOptions, Shutdown};
+use tasknet_server::{ClientOptions, ServiceApp, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 use tokio::task::JoinHandle;
 
@@ -107,3 +109,24 @@ impl TaskApp {
         self.database.close().await;
     }
 }
+
+impl ServiceApp for TaskApp {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn add_to(&self, routes: Routes) -> Routes {
+        routes.add_service(self.service())
+    }
+
+    fn audit_log(&self) -> AuditLog {
+        self.grpc.audit.clone()
+    }
+
+    fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.closed())
+    }
+}
+
+/// The fully qualified gRPC name, from the generated server.
+pub(crate) const NAME: &str = <TaskServiceServer<TaskGrpc> as NamedService>::NAME;

@@ -33,4 +33,4 @@ pub use store::MIGRATIONS;
 pub use writer::DEFAULT_MAX_BATCH;
 
 /// The fully qualified gRPC service name, for health checks.
-pub const SERVICE_NAME: &str = "tasknet.v1.TaskService";
+pub const SERVICE_NAME: &str = app::NAME;

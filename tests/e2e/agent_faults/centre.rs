@@ -9,7 +9,9 @@ use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_server::{ClientOptions, TracedChannel, connect_lazy_with};
 
-use super::process::{TasknetProcess, address_in};
+use tasknet_system::testing::process::address_in;
+
+use super::process::{TasknetProcess, tasknet};
 
 pub struct Centre {
     dir: tempfile::TempDir,
@@ -33,9 +35,8 @@ impl Centre {
     pub async fn start(task_database_url: Option<String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let organisation_url = tasknet_storage::sqlite_url(&dir.path().join("organisation.db"));
-        let organisation = TasknetProcess::spawn(
-            "organisation",
-            &[
+        let organisation = tasknet(dir.path())
+            .args([
                 "serve",
                 "organisation",
                 "--listen",
@@ -44,11 +45,16 @@ impl Centre {
                 &organisation_url,
                 "--credentials-dir",
                 "credentials",
-            ],
-            dir.path(),
+            ])
+            .spawn("organisation")
+            .unwrap();
+        let organisation_endpoint = format!(
+            "http://{}",
+            organisation.listening_address("listening on").unwrap()
         );
-        let organisation_endpoint = format!("http://{}", organisation.listening_address());
-        organisation.wait_for_line("administrator token in");
+        organisation
+            .wait_for_line("administrator token in", Duration::from_secs(60))
+            .unwrap();
         let admin = std::fs::read_to_string(dir.path().join("credentials/admin.token")).unwrap();
         let task_database_url = task_database_url
             .unwrap_or_else(|| tasknet_storage::sqlite_url(&dir.path().join("task.db")));
@@ -98,9 +104,8 @@ impl Centre {
     /// The port may take a moment to be free after a kill.
     pub fn start_task(&mut self) {
         for _ in 0..50 {
-            let process = TasknetProcess::spawn(
-                "task",
-                &[
+            let process = tasknet(self.dir.path())
+                .args([
                     "serve",
                     "task",
                     "--listen",
@@ -111,11 +116,11 @@ impl Centre {
                     &self.organisation_endpoint,
                     "--credentials-dir",
                     "credentials",
-                ],
-                self.dir.path(),
-            );
+                ])
+                .spawn("task")
+                .unwrap();
             if let Some(line) = process.try_wait_for_line("listening on", Duration::from_secs(30)) {
-                self.task_address = address_in(&line);
+                self.task_address = address_in(&line).unwrap();
                 self.task = Some(process);
                 self.task_starts += 1;
                 return;
@@ -135,10 +140,10 @@ impl Centre {
     /// Both services stop cleanly on SIGTERM.
     pub fn stop(mut self) {
         if let Some(task) = self.task.take() {
-            task.terminate();
+            task.terminate().unwrap();
         }
         if let Some(organisation) = self.organisation.take() {
-            organisation.terminate();
+            organisation.terminate().unwrap();
         }
     }
 }

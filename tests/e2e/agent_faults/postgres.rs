@@ -4,9 +4,9 @@
 //! tests use is never touched).
 
 use std::os::unix::fs::chown;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
+
+use tasknet_system::testing::process::Launch;
 
 /// Where the PostgreSQL programs are (`TASKNET_TEST_PG_BIN` overrides it).
 fn bin_dir() -> PathBuf {
@@ -117,13 +117,14 @@ impl OwnCluster {
         self.running = false;
     }
 
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(bin_dir().join(program));
-        command.current_dir(self.dir.path()).env_remove("PGDATA");
-        if let Some((uid, gid)) = self.run_as {
-            command.uid(uid).gid(gid);
+    fn command(&self, program: &str) -> Launch {
+        let command = Launch::new(bin_dir().join(program))
+            .dir(self.dir.path())
+            .env_remove("PGDATA");
+        match self.run_as {
+            Some((uid, gid)) => command.run_as(uid, gid),
+            None => command,
         }
-        command
     }
 
     fn run(&self, program: &str, args: &[&str]) {
@@ -149,26 +150,14 @@ impl Drop for OwnCluster {
 }
 
 fn running_as_root() -> bool {
-    let output = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&output.stdout).trim() == "0"
+    nix::unistd::geteuid().is_root()
 }
 
 fn postgres_ids() -> (u32, u32) {
-    let id = |flag: &str| {
-        let output = Command::new("id")
-            .args([flag, "postgres"])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "running as root needs a postgres user"
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse::<u32>()
-            .unwrap()
-    };
-    (id("-u"), id("-g"))
+    let user = nix::unistd::User::from_name("postgres")
+        .unwrap()
+        .expect("running as root needs a postgres user");
+    (user.uid.as_raw(), user.gid.as_raw())
 }
 
 /// A free port other than the shared server's.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tasknet_agent::{Agent, AgentConfig};
 
 use super::centre::Centre;
-use super::process::{TasknetProcess, run};
+use super::process::{TasknetProcess, run, tasknet};
 use super::workload::{OfficeWork, office_work};
 
 pub struct ProcessAgent {
@@ -74,12 +74,13 @@ impl ProcessAgent {
     /// Starts `tasknet agent run`.
     pub fn start(&mut self) {
         let config = self.config.display().to_string();
-        let process = TasknetProcess::spawn(
-            "agent",
-            &["agent", "--config", &config, "run"],
-            self.dir.path(),
-        );
-        process.wait_for_line("pushing to");
+        let process = tasknet(self.dir.path())
+            .args(["agent", "--config", &config, "run"])
+            .spawn("agent")
+            .unwrap();
+        process
+            .wait_for_line("pushing to", Duration::from_secs(60))
+            .unwrap();
         self.process = Some(process);
     }
 
@@ -123,7 +124,7 @@ impl ProcessAgent {
     /// SIGTERM: the pusher stops cleanly.
     pub fn stop(mut self) {
         if let Some(process) = self.process.take() {
-            process.terminate();
+            process.terminate().unwrap();
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::setup::{Units, load_average};
 use crate::stats::rate;
 use crate::system::{ServiceProcess, read_token};
 use crate::workload::{Calendar, Mix};
+use tasknet_system::testing::process::Launch;
 
 #[derive(Debug, clap::Args)]
 pub struct FootprintArgs {
@@ -77,7 +78,7 @@ pub async fn run(args: FootprintArgs, tasknet: &Path) -> anyhow::Result<()> {
         first_report.as_secs_f64()
     );
     println!("  peak RSS of tasknet up (all three services) {memory}");
-    up.stop().await
+    up.terminate()
 }
 
 /// Tasks in the directory's task database (0 when there is none yet).
@@ -105,7 +106,12 @@ async fn start_up(tasknet: &Path, data_dir: &Path) -> anyhow::Result<ServiceProc
         .context("the data directory is not UTF-8")?;
     let args = ["up", "--listen", "127.0.0.1:0", "--data-dir", dir];
     let parent = data_dir.parent().unwrap_or(data_dir);
-    ServiceProcess::spawn(tasknet, "tasknet up", &args, parent, "tasknet is up on", "").await
+    let mut up = Launch::new(tasknet)
+        .dir(parent)
+        .args(args)
+        .spawn("tasknet up")?;
+    up.ready("tasknet is up on", "").await?;
+    Ok(up)
 }
 
 fn reporting_client(
@@ -163,7 +169,7 @@ async fn build(tasknet: &Path, data_dir: &Path, tasks: u64, clients: usize) -> a
         up.started().elapsed().as_secs_f64(),
         up.memory_text()?
     );
-    up.stop().await
+    up.terminate()
 }
 
 /// The national total of a StatusBreakdown over every assigned date so far.

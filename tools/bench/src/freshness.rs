@@ -27,7 +27,6 @@ use tokio::sync::watch;
 use crate::driver::{AckSample, ClientPlan, Limit, Pacing, Sampler, run_clients};
 use crate::setup::{StorageArgs, load_average, office_clients, print_peak_rss};
 use crate::stats::{Latencies, rate};
-use crate::system::System;
 use crate::workload::{Calendar, Counts, Mix};
 
 #[derive(Debug, clap::Args)]
@@ -70,7 +69,7 @@ pub async fn run(args: FreshnessArgs, tasknet: &Path) -> anyhow::Result<()> {
         storage.label(),
         load_average()
     );
-    let system = System::start(tasknet, &storage, work.path()).await?;
+    let system = storage.start(tasknet, work.path()).await?;
     let calendar = Calendar::around(Utc::now());
     let (_, clients) = office_clients(&system, args.clients, calendar, Mix::Realistic).await?;
     let per_client = args.rate / args.clients as f64;
@@ -119,7 +118,7 @@ pub async fn run(args: FreshnessArgs, tasknet: &Path) -> anyhow::Result<()> {
     check_breakdown(reporting, calendar, report.last_cursor, report.counts).await?;
     println!("  verified: StatusBreakdown (min_cursor = last ack) counts every update pushed");
     print_peak_rss(&system)?;
-    system.stop().await?;
+    system.stop()?;
     crate::ingest::verify(&storage, &report).await
 }
 

@@ -15,7 +15,7 @@ use tasknet_storage::{Database, DatabaseOptions};
 use crate::driver::{ClientPlan, ClientReport, Limit, Pacing, run_clients};
 use crate::setup::{BackendArg, StorageArgs, load_average, office_clients, print_peak_rss};
 use crate::stats::rate;
-use crate::system::{Storage, System};
+use crate::system::Storage;
 use crate::workload::{Calendar, Counts, Mix, Workload, office_seed};
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +51,7 @@ pub async fn run(args: IngestArgs, tasknet: &Path) -> anyhow::Result<()> {
         args.window,
         load_average()
     );
-    let system = System::start(tasknet, &storage, work.path()).await?;
+    let system = storage.start(tasknet, work.path()).await?;
     let calendar = Calendar::around(Utc::now());
     let (units, clients) = office_clients(&system, args.clients, calendar, Mix::Realistic).await?;
     let limit = match args.duration {
@@ -74,7 +74,7 @@ pub async fn run(args: IngestArgs, tasknet: &Path) -> anyhow::Result<()> {
     println!("  acknowledgement latency {}", report.latencies.summary());
     let peak = print_peak_rss(&system)?;
     println!("  largest peak RSS {}", crate::system::mib(peak));
-    system.stop().await?;
+    system.stop()?;
     verify(&storage, &report).await?;
     println!("  verified: every update acknowledged once and stored once");
 

@@ -5,7 +5,6 @@
 //! checked against the naive counts (a mismatch fails the run).
 
 mod data;
-mod process;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +21,8 @@ use tasknet_storage::{Backend, Database, DatabaseOptions};
 
 use crate::stats::Latencies;
 use data::Unit;
-use process::Service;
+use tasknet_system::ServiceKind;
+use tasknet_system::testing::processes::{self, CREDENTIALS_DIR, LISTENING, read_token};
 
 #[derive(Debug, clap::Args)]
 pub struct ReportsArgs {
@@ -79,27 +79,19 @@ async fn bench(
     dir: &Path,
     databases: &Databases,
 ) -> anyhow::Result<()> {
-    let credentials = dir.join("credentials");
-    let credentials = credentials.to_str().context("non-UTF-8 data dir")?;
-    let organisation = Service::spawn(
-        tasknet,
-        "organisation",
-        &[
-            "serve",
-            "organisation",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &databases.urls[0],
-            "--credentials-dir",
-            credentials,
-        ],
-        dir,
-    )?;
-    let organisation_endpoint = organisation.endpoint()?;
-    organisation.wait_for("credentials:", Duration::from_secs(60))?;
-    let token = std::fs::read_to_string(dir.join("credentials/admin.token"))?;
-    let client = ClientOptions::with_token(tasknet_auth::Token::new(token.trim().to_owned()));
+    // The reporting service logs when its status index is loaded.
+    let launch = |kind: ServiceKind, url: &str| {
+        processes::serve(tasknet, kind, url, dir)
+            .rust_log("warn,tasknet_reporting=info")
+            .merge_stderr()
+    };
+    let organisation = processes::start(
+        &launch(ServiceKind::Organisation, &databases.urls[0]),
+        ServiceKind::Organisation,
+    )
+    .await?;
+    let organisation_endpoint = organisation.endpoint().to_owned();
+    let client = read_token(&dir.join(CREDENTIALS_DIR).join("admin.token"))?;
     let units = reference_units(&organisation_endpoint, &client).await?;
     println!(
         "units: {} (reference data of the organisation service)",
@@ -138,46 +130,21 @@ async fn bench(
         load_time.as_secs_f64()
     );
 
-    let task = Service::spawn(
-        tasknet,
-        "task",
-        &[
-            "serve",
-            "task",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &databases.urls[1],
-            "--organisation-endpoint",
-            &organisation_endpoint,
-            "--credentials-dir",
-            credentials,
-        ],
-        dir,
-    )?;
-    let task_endpoint = task.endpoint()?;
+    let task = processes::with_endpoints(
+        launch(ServiceKind::Task, &databases.urls[1]),
+        &organisation_endpoint,
+        None,
+    );
+    let task = processes::start(&task, ServiceKind::Task).await?;
     let started = Instant::now();
-    let reporting = Service::spawn(
-        tasknet,
-        "reporting",
-        &[
-            "serve",
-            "reporting",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &databases.urls[2],
-            "--organisation-endpoint",
-            &organisation_endpoint,
-            "--task-endpoint",
-            &task_endpoint,
-            "--credentials-dir",
-            credentials,
-        ],
-        dir,
-    )?;
-    let reporting_endpoint = reporting.endpoint()?;
-    let loaded = reporting.wait_for("status index loaded", Duration::from_secs(1800))?;
+    let mut reporting = processes::with_endpoints(
+        launch(ServiceKind::Reporting, &databases.urls[2]),
+        &organisation_endpoint,
+        Some(task.endpoint()),
+    )
+    .spawn("reporting")?;
+    let reporting_endpoint = reporting.ready(LISTENING, "").await?.to_owned();
+    let loaded = reporting.wait_for_line("status index loaded", Duration::from_secs(1800))?;
     let startup = started.elapsed();
     println!("reporting: {loaded}");
 
@@ -185,10 +152,17 @@ async fn bench(
     let mut reports = ReportingServiceClient::new(channel);
     let figures = measure(args, &mut reports, &pool, &units).await;
     pool.close().await;
-    let peak = ["VmHWM", "RssAnon", "RssFile"].map(|field| reporting.status_kib(field));
-    reporting.stop();
-    task.stop();
-    organisation.stop();
+    let peak = ["VmHWM", "RssAnon", "RssFile"]
+        .map(|field| reporting.status_bytes(field).map(|bytes| bytes / 1024));
+    for stopped in [
+        reporting.terminate(),
+        task.terminate(),
+        organisation.terminate(),
+    ] {
+        if let Err(error) = stopped {
+            eprintln!("{error:#}");
+        }
+    }
     let mut figures = figures?;
     let [peak, anon, file] = peak;
     let peak = [peak?, anon?, file?];

@@ -4,82 +4,27 @@
 use std::time::Duration;
 
 use tasknet_agent::{Agent, AgentConfig, PushSettings};
-use tasknet_organisation::{OrganisationApp, OrganisationSettings};
-use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1;
-use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel, connect_lazy};
-use tasknet_storage::DatabaseOptions;
+use tasknet_server::{TracedChannel, connect_lazy};
 use tasknet_storage::testing::TestDatabase;
-use tasknet_task::{TaskApp, TaskSettings};
-use tokio::task::JoinHandle;
 
 pub struct Centre {
     pub task_endpoint: String,
     /// Provincial offices, sorted by id.
     pub offices: Vec<String>,
-    shutdown: Shutdown,
-    servers: Vec<JoinHandle<()>>,
-    _databases: Vec<TestDatabase>,
+    centre: tasknet_system::testing::Centre,
 }
 
 impl Centre {
     /// Starts both services, the task service on `task_db`'s back end,
     /// listening on `task_listen` (`127.0.0.1:0` for any port).
     pub async fn start(task_db: TestDatabase, task_listen: &str) -> Self {
-        let organisation_db = TestDatabase::of(task_db.backend(), "agent_organisation")
-            .await
-            .expect("a second database on the same back end");
-        let shutdown = Shutdown::new();
-        let organisation = OrganisationApp::open(
-            &OrganisationSettings {
-                database_url: organisation_db.url().to_owned(),
-                database: DatabaseOptions::default(),
-            },
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        organisation.load_reference_units().await.unwrap();
-        let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
-        let organisation_endpoint = format!("http://{}", server.local_addr());
-        let routes = Routes::new(organisation.service());
-        let organisation_server = tokio::spawn(serve(
-            server,
-            routes,
-            tasknet_organisation::SERVICE_NAME,
-            shutdown.clone(),
-            async move {
-                organisation.closed().await;
-            },
-        ));
-
-        let task = TaskApp::open(
-            &TaskSettings::new(task_db.url(), organisation_endpoint.clone()),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let server = GrpcServer::bind(task_listen).await.unwrap();
-        let task_endpoint = format!("http://{}", server.local_addr());
-        let routes = Routes::new(task.service());
-        let task_server = tokio::spawn(serve(
-            server,
-            routes,
-            tasknet_task::SERVICE_NAME,
-            shutdown.clone(),
-            async move {
-                task.closed().await;
-            },
-        ));
-        let offices = offices(&organisation_endpoint).await;
+        let centre = tasknet_system::testing::Centre::start(task_db, task_listen).await;
         Self {
-            task_endpoint,
-            offices,
-            shutdown,
-            servers: vec![organisation_server, task_server],
-            _databases: vec![task_db, organisation_db],
+            task_endpoint: centre.task.endpoint().to_owned(),
+            offices: centre.unit_ids(v1::UnitCategory::ProvincialOffice).await,
+            centre,
         }
     }
 
@@ -125,42 +70,9 @@ impl Centre {
         events
     }
 
-    pub async fn stop(mut self) {
-        self.shutdown.trigger();
-        for server in self.servers.drain(..) {
-            server.await.unwrap();
-        }
+    pub async fn stop(self) {
+        self.centre.stop().await;
     }
-}
-
-async fn serve(
-    server: GrpcServer,
-    routes: Routes,
-    name: &'static str,
-    shutdown: Shutdown,
-    closed: impl Future<Output = ()>,
-) {
-    server
-        .serve(routes, &[name], shutdown, ServeOptions::default())
-        .await
-        .unwrap();
-    closed.await;
-}
-
-async fn offices(endpoint: &str) -> Vec<String> {
-    let mut client = OrganisationServiceClient::new(connect_lazy(endpoint).unwrap());
-    let response = client
-        .list_units(v1::ListUnitsRequest {
-            category: v1::UnitCategory::ProvincialOffice as i32,
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut ids: Vec<String> = response.units.into_iter().map(|unit| unit.id).collect();
-    ids.sort();
-    ids
 }
 
 /// Push settings that make a test's retries quick.

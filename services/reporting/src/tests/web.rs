@@ -19,6 +19,7 @@ use tasknet_proto::v1::reporting_service_server::ReportingServiceServer;
 use tasknet_proto::v1::{self, GroupBy};
 use tasknet_server::{ClientOptions, GrpcServer, ServeOptions, Shutdown, StaticAssets, WebOptions};
 use tasknet_storage::testing::TestDatabase;
+use tasknet_system::testing::grpc_web::{self, WebAnswer};
 use tokio::sync::watch;
 
 use super::random::{apply_in_random_batches, catalog, generate};
@@ -75,30 +76,7 @@ async fn serve(store: &ReadModel, shutdown: &Shutdown, web: WebOptions) -> Strin
     url
 }
 
-/// A gRPC-Web call's outcome: the messages, and the status from the
-/// trailer frame (or the headers, for a trailers-only answer).
-struct WebAnswer {
-    messages: Vec<Vec<u8>>,
-    status: i32,
-    message: String,
-    headers: http::HeaderMap,
-}
-
-fn status_from(text: &str) -> (Option<i32>, String) {
-    let mut status = None;
-    let mut message = String::new();
-    for line in text.split("\r\n") {
-        if let Some((name, value)) = line.split_once(':') {
-            match name.trim().to_ascii_lowercase().as_str() {
-                "grpc-status" => status = value.trim().parse().ok(),
-                "grpc-message" => message = value.trim().to_owned(),
-                _ => {}
-            }
-        }
-    }
-    (status, message)
-}
-
+/// A ReportingService call as a page makes it.
 async fn grpc_web(
     url: &str,
     method: &str,
@@ -106,52 +84,8 @@ async fn grpc_web(
     token: Option<&str>,
     origin: Option<&str>,
 ) -> WebAnswer {
-    let payload = request.encode_to_vec();
-    let mut body = vec![0u8];
-    body.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
-    body.extend_from_slice(&payload);
-    let client = reqwest::Client::builder().http1_only().build().unwrap();
-    let mut call = client
-        .post(format!("{url}/tasknet.v1.ReportingService/{method}"))
-        .header("content-type", "application/grpc-web+proto")
-        .header("x-grpc-web", "1")
-        .body(body);
-    if let Some(token) = token {
-        call = call.header("authorization", format!("Bearer {token}"));
-    }
-    if let Some(origin) = origin {
-        call = call.header("origin", origin);
-    }
-    let response = call.send().await.unwrap();
-    assert_eq!(response.version(), http::Version::HTTP_11);
-    assert_eq!(response.status(), 200);
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap();
-    let mut messages = Vec::new();
-    let (mut status, mut message) = status_from(
-        &headers
-            .iter()
-            .map(|(k, v)| format!("{k}:{}\r\n", v.to_str().unwrap_or_default()))
-            .collect::<String>(),
-    );
-    let mut rest = &bytes[..];
-    while rest.len() >= 5 {
-        let flag = rest[0];
-        let length = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        let frame = &rest[5..5 + length];
-        if flag & 0x80 == 0 {
-            messages.push(frame.to_vec());
-        } else {
-            (status, message) = status_from(std::str::from_utf8(frame).unwrap());
-        }
-        rest = &rest[5 + length..];
-    }
-    WebAnswer {
-        messages,
-        status: status.expect("a grpc-status in the trailers or headers"),
-        message,
-        headers,
-    }
+    let rpc = format!("/tasknet.v1.ReportingService/{method}");
+    grpc_web::call(url, &rpc, request, token, origin).await
 }
 
 fn question() -> v1::StatusBreakdownRequest {
@@ -182,7 +116,7 @@ async fn grpc_web_answers_as_grpc_does(url: &str) {
     .await;
     assert_eq!(answer.status, 0, "{}", answer.message);
     assert_eq!(answer.headers["content-type"], "application/grpc-web+proto");
-    let over_web = v1::StatusBreakdownResponse::decode(&answer.messages[0][..]).unwrap();
+    let over_web = answer.decode::<v1::StatusBreakdownResponse>();
     let over_grpc = native(url, "tn_dashboard")
         .await
         .status_breakdown(question())
@@ -202,7 +136,7 @@ async fn grpc_web_answers_as_grpc_does(url: &str) {
     // The same scoping: one office's staff count their office only and
     // are refused the nationwide summary.
     let answer = grpc_web(url, "StatusBreakdown", &question(), Some("tn_p01"), None).await;
-    let scoped = v1::StatusBreakdownResponse::decode(&answer.messages[0][..]).unwrap();
+    let scoped = answer.decode::<v1::StatusBreakdownResponse>();
     let keys: Vec<&str> = scoped.rows.iter().map(|r| r.group_key.as_str()).collect();
     assert_eq!(keys, ["u-p01"]);
     let scope = grpc_web(
@@ -213,7 +147,7 @@ async fn grpc_web_answers_as_grpc_does(url: &str) {
         None,
     )
     .await;
-    let scope = v1::GetReaderScopeResponse::decode(&scope.messages[0][..]).unwrap();
+    let scope = scope.decode::<v1::GetReaderScopeResponse>();
     assert!(!scope.nationwide);
     assert_eq!(scope.role, Role::UnitStaff as i32);
     assert_eq!(scope.units.len(), 1);
@@ -295,11 +229,11 @@ async fn cors_only_for_configured_origins(closed: &str, open: &str) {
 }
 
 async fn files_on_the_grpc_port(url: &str) {
-    let client = reqwest::Client::builder().http1_only().build().unwrap();
+    let client = grpc_web::http1();
     // No credential needed; every route of the app gets the page.
     for path in ["/", "/units", "/drill/x"] {
         let response = client.get(format!("{url}{path}")).send().await.unwrap();
-        assert_eq!(response.version(), http::Version::HTTP_11);
+        assert_eq!(response.version(), reqwest::Version::HTTP_11);
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(
             response.headers()["content-type"],

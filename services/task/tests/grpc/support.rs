@@ -3,17 +3,14 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use tasknet_domain::{date_to_proto, timestamp_to_proto};
-use tasknet_organisation::{OrganisationApp, OrganisationSettings};
-use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::tonic::{Code, Status};
 use tasknet_proto::v1;
-use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel};
+use tasknet_server::TracedChannel;
+use tasknet_storage::Database;
 use tasknet_storage::testing::TestDatabase;
-use tasknet_storage::{Database, DatabaseOptions};
-use tasknet_task::{TaskApp, TaskSettings};
-use tokio::task::JoinHandle;
+use tasknet_system::testing::Centre;
+use tasknet_task::TaskApp;
 
 pub type Client = TaskServiceClient<TracedChannel>;
 
@@ -28,83 +25,32 @@ pub struct Harness {
     pub office: String,
     pub other_office: String,
     task_database: Database,
-    shutdown: Shutdown,
-    servers: Vec<JoinHandle<()>>,
-    _databases: Vec<TestDatabase>,
+    centre: Centre,
 }
 
 impl Harness {
     /// Starts organisation (with the reference units loaded) and task on `task_db`'s back end.
     pub async fn start(task_db: TestDatabase) -> Self {
-        let organisation_db = TestDatabase::of(task_db.backend(), "organisation")
-            .await
-            .expect("a second database on the same back end");
-        let shutdown = Shutdown::new();
-        let organisation = OrganisationApp::open(
-            &OrganisationSettings {
-                database_url: organisation_db.url().to_owned(),
-                database: DatabaseOptions::default(),
-            },
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        organisation.load_reference_units().await.unwrap();
-        let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
-        let organisation_endpoint = format!("http://{}", server.local_addr());
-        let routes = Routes::new(organisation.service());
-        let serving = shutdown.clone();
-        let organisation_server = tokio::spawn(async move {
-            server
-                .serve(
-                    routes,
-                    &[tasknet_organisation::SERVICE_NAME],
-                    serving,
-                    ServeOptions::default(),
-                )
-                .await
-                .unwrap();
-            organisation.closed().await;
-        });
-
-        let task = TaskApp::open(
-            &TaskSettings::new(task_db.url(), organisation_endpoint.clone()),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let task_database = task.database().clone();
-        let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
-        let task_endpoint = format!("http://{}", server.local_addr());
-        let routes = Routes::new(task.service());
-        let serving = shutdown.clone();
-        let task_server = tokio::spawn(async move {
-            server
-                .serve(
-                    routes,
-                    &[tasknet_task::SERVICE_NAME],
-                    serving,
-                    ServeOptions::default(),
-                )
-                .await
-                .unwrap();
-            task.closed().await;
-        });
-
-        let channel = tasknet_server::connect_lazy(&organisation_endpoint).unwrap();
-        let mut organisation = OrganisationServiceClient::new(channel);
-        let hq = units(&mut organisation, v1::UnitCategory::Headquarters).await;
-        let offices = units(&mut organisation, v1::UnitCategory::ProvincialOffice).await;
+        let centre = Centre::start(task_db, "127.0.0.1:0").await;
+        let task_database = centre
+            .task
+            .app::<TaskApp>()
+            .expect("a task system")
+            .database()
+            .clone();
+        let hq = centre.unit_ids(v1::UnitCategory::Headquarters).await;
+        let offices = centre.unit_ids(v1::UnitCategory::ProvincialOffice).await;
+        assert!(!hq.is_empty() && offices.len() > 1, "no reference units");
         Self {
-            client: TaskServiceClient::new(tasknet_server::connect_lazy(&task_endpoint).unwrap()),
-            organisation_endpoint,
+            client: TaskServiceClient::new(
+                tasknet_server::connect_lazy(centre.task.endpoint()).unwrap(),
+            ),
+            organisation_endpoint: centre.organisation.endpoint().to_owned(),
             hq: hq[0].clone(),
             office: offices[0].clone(),
             other_office: offices[1].clone(),
             task_database,
-            shutdown,
-            servers: vec![organisation_server, task_server],
-            _databases: vec![task_db, organisation_db],
+            centre,
         }
     }
 
@@ -158,30 +104,9 @@ impl Harness {
     }
 
     /// Stops both servers and waits for them.
-    pub async fn stop(mut self) {
-        self.shutdown.trigger();
-        for server in self.servers.drain(..) {
-            server.await.unwrap();
-        }
+    pub async fn stop(self) {
+        self.centre.stop().await;
     }
-}
-
-async fn units(
-    client: &mut OrganisationServiceClient<TracedChannel>,
-    category: v1::UnitCategory,
-) -> Vec<String> {
-    let response = client
-        .list_units(v1::ListUnitsRequest {
-            category: category as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut ids: Vec<String> = response.units.into_iter().map(|unit| unit.id).collect();
-    ids.sort();
-    assert!(!ids.is_empty(), "no reference units of {category:?}");
-    ids
 }
 
 pub fn new_id() -> String {

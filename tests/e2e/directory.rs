@@ -1,41 +1,19 @@
-//! The directory against the real organisation service (a server on
-//! 127.0.0.1:0), on SQLite and on PostgreSQL.
+//! The unit directory (`crates/directory`) against the real organisation
+//! service (a server on 127.0.0.1:0), on SQLite and on PostgreSQL.
 
 use std::time::Duration;
 
 use tasknet_directory::UnitDirectory;
+use tasknet_organisation::OrganisationApp;
 use tasknet_organisation::reference::{self, HEADQUARTERS_CODE};
-use tasknet_organisation::{OrganisationApp, OrganisationSettings, SERVICE_NAME};
-use tasknet_proto::tonic;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::{self, UnitCategory};
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown};
-use tasknet_storage::DatabaseOptions;
 use tasknet_storage::testing::TestDatabase;
 
-async fn start(db: &TestDatabase) -> (String, OrganisationApp, Shutdown) {
-    let shutdown = Shutdown::new();
-    let settings = OrganisationSettings {
-        database_url: db.url().to_owned(),
-        database: DatabaseOptions::default(),
-    };
-    let app = OrganisationApp::open(&settings, shutdown.clone())
-        .await
-        .unwrap();
-    let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", server.local_addr());
-    let routes = tonic::service::Routes::new(app.service());
-    tokio::spawn(server.serve(
-        routes,
-        &[SERVICE_NAME],
-        shutdown.clone(),
-        ServeOptions::default(),
-    ));
-    (endpoint, app, shutdown)
-}
-
 async fn sees_reference_units_and_new_ones(db: TestDatabase) {
-    let (endpoint, app, shutdown) = start(&db).await;
+    let system = tasknet_system::testing::organisation(db.url(), false).await;
+    let endpoint = system.endpoint().to_owned();
+    let app = system.app::<OrganisationApp>().unwrap();
     let (_, total) = app.load_reference_units().await.unwrap();
     let directory = UnitDirectory::connect_lazy(&endpoint).unwrap();
 
@@ -87,8 +65,7 @@ async fn sees_reference_units_and_new_ones(db: TestDatabase) {
             .is_none()
     );
 
-    shutdown.trigger();
-    app.closed().await;
+    system.stop().await.unwrap();
 }
 
 tasknet_storage::test_on_both_backends!(sees_reference_units_and_new_ones);

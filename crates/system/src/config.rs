@@ -39,6 +39,8 @@ pub struct Config {
     /// Requests per second each credential may make, and its burst.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// Connection limits, timeouts and HTTP/2 settings of the listener.
+    pub connections: tasknet_server::ConnectionLimits,
     /// Origins whose pages may call the services from elsewhere (CORS);
     /// empty (the default): none need to, the dashboard is served same-origin.
     /// `TASKNET_CORS_ALLOWED_ORIGINS` takes them comma-separated.
@@ -82,6 +84,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             rate_limit_per_second: tasknet_auth::layer::DEFAULT_RATE.per_second,
             rate_limit_burst: tasknet_auth::layer::DEFAULT_RATE.burst,
+            connections: tasknet_server::ConnectionLimits::default(),
             cors_allowed_origins: Vec::new(),
         }
     }
@@ -163,6 +166,14 @@ impl Config {
             "tls.ca_file",
             "rate_limit_per_second",
             "rate_limit_burst",
+            "connections.max_connections",
+            "connections.max_connections_per_address",
+            "connections.handshake_timeout_secs",
+            "connections.idle_timeout_secs",
+            "connections.keepalive_interval_secs",
+            "connections.keepalive_timeout_secs",
+            "connections.max_concurrent_streams",
+            "connections.stream_window_bytes",
         ]));
         if let Some(origins) = origins_from_env() {
             figment = figment.merge(Serialized::defaults(origins));
@@ -171,6 +182,15 @@ impl Config {
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")
+    }
+
+    /// What browsers get: CORS for the configured origins, and (where the
+    /// dashboard is served) its embedded files.
+    pub fn web_options(&self, dashboard: bool) -> tasknet_server::WebOptions {
+        tasknet_server::WebOptions {
+            cors_allowed_origins: self.cors_allowed_origins.clone(),
+            assets: dashboard.then(tasknet_web_assets::dashboard),
+        }
     }
 
     pub fn database_options(&self, schema: &str) -> tasknet_storage::DatabaseOptions {
@@ -220,15 +240,6 @@ impl Config {
             ca_pem: Some(ca_pem),
             ..tasknet_server::ClientTls::default()
         }))
-    }
-
-    /// What browsers get: CORS for the configured origins, and the
-    /// dashboard's embedded files.
-    pub fn web_options(&self) -> tasknet_server::WebOptions {
-        tasknet_server::WebOptions {
-            cors_allowed_origins: self.cors_allowed_origins.clone(),
-            assets: Some(tasknet_web_assets::dashboard()),
-        }
     }
 
     /// The per-credential request rate.

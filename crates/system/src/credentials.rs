@@ -1,7 +1,7 @@
-//! How the `tasknet` binary sets up authentication: the bootstrap
-//! credentials `tasknet up` (and a lone organisation service) create on
-//! first start, the auth layer in front of the services, and the
-//! credential task and reporting use to call the others.
+//! How a system sets up authentication: the bootstrap credentials `tasknet
+//! up` (and a lone organisation service) create on first start, the auth
+//! layer in front of the services, and the credential task and reporting
+//! use to call the others.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use tasknet_auth::{
     AuditLog, AuthConfig, AuthLayer, Authenticate, CachedAuthenticator, Policy, Token,
 };
 use tasknet_organisation::OrganisationApp;
-use tasknet_server::{ClientOptions, RemoteAuthenticator};
+use tasknet_server::{ClientOptions, RemoteAuthenticator, ServiceApp};
 
 use crate::config::Config;
 
@@ -29,6 +29,7 @@ pub const DASHBOARD_TOKEN_FILE: &str = "dashboard.token";
 /// The bootstrap credentials of a credentials directory.
 pub struct Bootstrap {
     pub admin_path: PathBuf,
+    pub admin: Token,
     pub service: Token,
     /// A nationwide dashboard-reader: safe to print (it changes nothing).
     pub dashboard: Token,
@@ -38,7 +39,7 @@ pub struct Bootstrap {
 /// (mode 0600), creating them on first start.
 pub async fn bootstrap(organisation: &OrganisationApp, dir: &Path) -> anyhow::Result<Bootstrap> {
     let admin_path = dir.join(ADMIN_TOKEN_FILE);
-    organisation
+    let admin = organisation
         .ensure_credential(Role::Administrator, &admin_path)
         .await
         .context("failed to create the administrator credential")?;
@@ -52,6 +53,7 @@ pub async fn bootstrap(organisation: &OrganisationApp, dir: &Path) -> anyhow::Re
         .context("failed to create the dashboard credential")?;
     Ok(Bootstrap {
         admin_path,
+        admin,
         service,
         dashboard,
     })
@@ -65,15 +67,15 @@ pub fn policy() -> Policy {
         .with(tasknet_reporting::POLICY)
 }
 
-/// The auth layer of a server whose services keep the given audit logs.
+/// The auth layer of a server running `apps`, each keeping its audit log.
 pub fn layer(
     config: &Config,
     authenticator: Arc<dyn Authenticate>,
-    audits: &[(&str, AuditLog)],
+    apps: &[Box<dyn ServiceApp>],
 ) -> AuthLayer {
-    let audit: HashMap<String, AuditLog> = audits
+    let audit: HashMap<String, AuditLog> = apps
         .iter()
-        .map(|(name, log)| ((*name).to_owned(), log.clone()))
+        .map(|app| (app.name().to_owned(), app.audit_log()))
         .collect();
     AuthLayer::new(AuthConfig {
         authenticator,
