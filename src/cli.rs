@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::connect::EndpointArgs;
+use crate::output::OutputFormat;
+
 /// The task network of a national statistics system.
 #[derive(Debug, Parser)]
 #[command(name = "tasknet", version, about)]
@@ -119,28 +122,6 @@ pub struct ServeArgs {
     pub cors_allowed_origins: Vec<String>,
 }
 
-/// Where a client command finds the services.
-#[derive(Debug, Args)]
-pub struct EndpointArgs {
-    /// The server to query (`tasknet up` serves everything on one address).
-    #[arg(
-        long,
-        env = "TASKNET_ENDPOINT",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub endpoint: String,
-    /// The credential to send (default: the administrator token that
-    /// `tasknet up` wrote to tasknet-data/admin.token, if there is one).
-    #[arg(long, env = "TASKNET_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// A file holding the credential to send.
-    #[arg(long, env = "TASKNET_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-    /// The CA certificate of an https:// endpoint.
-    #[arg(long, env = "TASKNET_CA_FILE")]
-    pub ca_file: Option<PathBuf>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GroupByArg {
     None,
@@ -166,12 +147,6 @@ impl BasisArg {
             BasisArg::Historical => tasknet_proto::v1::ReportBasis::HistoricalStructure,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

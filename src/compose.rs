@@ -25,7 +25,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     print_banner(&config, &system, admin_path);
     let mut stopping = false;
     if args.demo {
-        let client = crate::admin_cli::client_options_from_file(admin_path, &config)?;
+        let client = crate::connect::client_options_from_file(admin_path, &config)?;
         let loading = crate::demo::load(system.endpoint(), &client, args.demo_size);
         tokio::select! {
             result = loading => result.context("failed to load the demo data")?,

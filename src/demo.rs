@@ -15,7 +15,7 @@ use crate::cli::{DemoCommand, DemoSize};
 pub async fn run(command: DemoCommand) -> anyhow::Result<()> {
     match command {
         DemoCommand::Load(args) => {
-            let client = crate::admin_cli::client_options(&args.endpoint)?;
+            let client = crate::connect::client_options(&args.endpoint)?;
             load(&args.endpoint.endpoint, &client, args.size).await
         }
     }

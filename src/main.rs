@@ -3,19 +3,20 @@
 
 mod admin_cli;
 mod agent_cli;
+mod audit_cli;
 mod cli;
 mod compose;
+mod connect;
 mod dashboard_link;
 mod demo;
 mod org_cli;
+mod output;
 mod report;
+mod units;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-// The configuration and credential files belong to the system crate; the
-// client commands read them under these names.
-use tasknet_system::{config, credentials as auth_setup};
 
 // glibc's malloc spends a noticeable share of a busy service's CPU time on
 // its own bookkeeping across threads; mimalloc does not.

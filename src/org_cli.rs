@@ -10,16 +10,14 @@ use std::collections::HashMap;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use tasknet_domain::{date_to_proto, optional_date_from_proto};
 use tasknet_proto::tonic::Code;
 use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
-use tasknet_server::TracedChannel;
 
-use crate::cli::{EndpointArgs, OutputFormat};
-
-type Organisation = OrganisationServiceClient<TracedChannel>;
+use crate::connect::{EndpointArgs, channel};
+use crate::output::{OutputFormat, render_table, show_date};
+use crate::units::{Organisation, lookup, unit_id_on};
 
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
@@ -94,17 +92,9 @@ pub async fn run(command: OrgCommand) -> anyhow::Result<()> {
 }
 
 fn organisation(endpoint: &EndpointArgs) -> anyhow::Result<Organisation> {
-    let channel = crate::admin_cli::channel(endpoint)
-        .with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
+    let channel =
+        channel(endpoint).with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
     Ok(OrganisationServiceClient::new(channel))
-}
-
-fn show_date(date: Option<&v1::Date>) -> String {
-    optional_date_from_proto("date", date)
-        .ok()
-        .flatten()
-        .map(|d| d.to_string())
-        .unwrap_or_default()
 }
 
 /// What `reorganise` did, for JSON.
@@ -149,7 +139,7 @@ async fn reorganise(args: ReorganiseArgs) -> anyhow::Result<()> {
         tasks_transferred: 0,
     };
     if !args.dry_run {
-        let channel = crate::admin_cli::channel(&args.endpoint)?;
+        let channel = channel(&args.endpoint)?;
         let transfer = TaskServiceClient::new(channel)
             .transfer_open_tasks(v1::TransferOpenTasksRequest {
                 reorganisation_id: reorganisation.id.clone(),
@@ -263,39 +253,10 @@ async fn reorganisations(args: ListArgs) -> anyhow::Result<()> {
                     row.id.clone(),
                 ]);
             }
-            print!("{}", crate::report::render_table(&lines));
+            print!("{}", render_table(&lines));
         }
     }
     Ok(())
-}
-
-/// A unit id from an id, or from a code on a day.
-async fn resolve(
-    client: &mut Organisation,
-    unit: &str,
-    on: chrono::NaiveDate,
-) -> anyhow::Result<String> {
-    if let Ok(id) = uuid::Uuid::parse_str(unit) {
-        return Ok(id.hyphenated().to_string());
-    }
-    Ok(lookup(client, unit, on).await?.id)
-}
-
-async fn lookup(
-    client: &mut Organisation,
-    code: &str,
-    on: chrono::NaiveDate,
-) -> anyhow::Result<v1::Unit> {
-    client
-        .lookup_unit(v1::LookupUnitRequest {
-            code: code.to_owned(),
-            on: Some(date_to_proto(on)),
-        })
-        .await
-        .with_context(|| format!("no unit with the code {code:?} on {on}"))?
-        .into_inner()
-        .unit
-        .context("LookupUnit answered without a unit")
 }
 
 /// "52 Cục Thống kê Gia Lai (2025-07-01 – )".
@@ -314,7 +275,7 @@ async fn lineage(args: LineageArgs) -> anyhow::Result<()> {
     let on = args
         .on
         .unwrap_or_else(|| tasknet_domain::vietnam_date(chrono::Utc::now()));
-    let id = resolve(&mut client, &args.unit, on).await?;
+    let id = unit_id_on(&mut client, &args.unit, on).await?;
     let response = client
         .get_lineage(v1::GetLineageRequest {
             unit_id: id,

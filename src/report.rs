@@ -3,14 +3,16 @@
 
 use anyhow::Context;
 use serde::Serialize;
-use tasknet_domain::{date_to_proto, optional_date_from_proto};
+use tasknet_domain::date_to_proto;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::{self, GroupBy, PlanKind};
 
 use crate::cli::{
-    GroupByArg, LanguageArg, OutputFormat, PlanKindArg, PlansArgs, ReportCommand, RoundingArg,
-    StatusArgs, SummaryArgs, SummaryFormatArg,
+    GroupByArg, LanguageArg, PlanKindArg, PlansArgs, ReportCommand, RoundingArg, StatusArgs,
+    SummaryArgs, SummaryFormatArg,
 };
+use crate::connect::{EndpointArgs, channel};
+use crate::output::{OutputFormat, render_table, show_date};
 
 pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
     match command {
@@ -52,10 +54,10 @@ async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
 }
 
 async fn client(
-    endpoint: &crate::cli::EndpointArgs,
+    endpoint: &EndpointArgs,
 ) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
-    let channel = crate::admin_cli::channel(endpoint)
-        .with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
+    let channel =
+        channel(endpoint).with_context(|| format!("cannot connect to {}", endpoint.endpoint))?;
     Ok(ReportingServiceClient::new(channel))
 }
 
@@ -63,15 +65,6 @@ fn period(label: &str) -> v1::Period {
     v1::Period {
         kind: Some(v1::period::Kind::Label(label.to_owned())),
     }
-}
-
-/// A date of the response as `YYYY-MM-DD` (empty when absent).
-fn show_date(date: Option<&v1::Date>) -> String {
-    optional_date_from_proto("date", date)
-        .ok()
-        .flatten()
-        .map(|d| d.to_string())
-        .unwrap_or_default()
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<()> {
@@ -283,43 +276,6 @@ impl StatusReport {
             )
         }
     }
-}
-
-/// Left-aligns the first column, right-aligns the rest.
-pub(crate) fn render_table(lines: &[Vec<String>]) -> String {
-    let columns = lines.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for (index, line) in lines.iter().enumerate() {
-        let cells: Vec<String> = line
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| {
-                let pad = " ".repeat(widths[c] - cell.chars().count());
-                if c == 0 {
-                    format!("{cell}{pad}")
-                } else {
-                    format!("{pad}{cell}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-        if index == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            out.push_str(&rule.join("  "));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 async fn plans(args: PlansArgs) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ mod bench_reports;
 mod dashboard;
 mod directory;
 mod golden;
+mod hardening;
 mod processes;
 mod reorganisation;
 mod reports;

@@ -4,7 +4,8 @@
 //! [`AuthContext`] in the request's extensions. Refusals are answered here,
 //! before any handler runs, and recorded (rate-limited) in the audit log of
 //! the service that was called, as are the refusals handlers return
-//! (PERMISSION_DENIED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED).
+//! (PERMISSION_DENIED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED). The credential
+//! is checked again for the whole life of the call (`revalidate`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use crate::audit::{AuditEntry, AuditLog};
 use crate::policy::Policy;
 use crate::principal::{AuthContext, Authenticate, Principal, role_name};
 use crate::rate::{KeyedLimiter, Rate, Take};
+use crate::revalidate::{CheckedRequest, CheckedResponse, Revalidation};
 
 /// Requests per second each credential may make by default, and its burst.
 pub const DEFAULT_RATE: Rate = Rate {
@@ -101,11 +103,12 @@ pub struct AuthService<S> {
 
 type HttpResponse = http::Response<tonic::body::Body>;
 
-impl<S, B> Service<http::Request<B>> for AuthService<S>
+type HttpRequest = http::Request<tonic::body::Body>;
+
+impl<S> Service<HttpRequest> for AuthService<S>
 where
-    S: Service<http::Request<B>, Response = HttpResponse> + Clone + Send + 'static,
+    S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    B: Send + 'static,
 {
     type Response = HttpResponse;
     type Error = S::Error;
@@ -115,7 +118,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: HttpRequest) -> Self::Future {
         // The clone that was polled ready is the one to call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -134,14 +137,19 @@ where
                 });
                 return inner.call(request).await;
             };
-            let context = match guard.admit(&path, request.headers(), peer).await {
-                Ok(context) => context,
+            let (context, revalidation) = match guard.admit(&path, request.headers(), peer).await {
+                Ok(admitted) => admitted,
                 Err(status) => return Ok(status.into_http()),
             };
             request.extensions_mut().insert(context.clone());
+            // The credential is checked again for as long as the call lasts.
+            let request = request.map(|body| {
+                tonic::body::Body::new(CheckedRequest::new(body, revalidation.clone()))
+            });
             let mut response = inner.call(request).await?;
             guard.after(&context, &mut response);
-            Ok(response)
+            Ok(response
+                .map(|body| tonic::body::Body::new(CheckedResponse::new(body, revalidation))))
         })
     }
 }
@@ -153,7 +161,7 @@ impl Guard {
         path: &str,
         headers: &http::HeaderMap,
         peer: Option<SocketAddr>,
-    ) -> Result<AuthContext, Status> {
+    ) -> Result<(AuthContext, Arc<Revalidation>), Status> {
         let reject = |principal: Option<&Principal>, outcome, status: Status| {
             self.record(principal, path, peer, outcome, status.message());
             status
@@ -186,11 +194,13 @@ impl Guard {
             ));
             return Err(reject(Some(&principal), AuditOutcome::Invalid, status));
         }
-        Ok(AuthContext {
+        let revalidation = Revalidation::new(self.authenticator.clone(), token, &principal);
+        let context = AuthContext {
             principal,
             peer,
             rpc: path.to_owned(),
-        })
+        };
+        Ok((context, revalidation))
     }
 
     /// Records refusals the handler answered with.

@@ -13,6 +13,7 @@ pub mod layer;
 pub mod policy;
 pub mod principal;
 pub mod rate;
+pub mod revalidate;
 pub mod token;
 
 pub use audit::{AuditEntry, AuditLog};

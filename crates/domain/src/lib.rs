@@ -6,8 +6,11 @@
 pub mod category;
 pub mod date;
 pub mod error;
+pub mod history;
 pub mod period;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use category::{category_from_i32, category_name_en, category_name_vi};
@@ -17,5 +20,9 @@ pub use date::{
     vietnam_start_of_day,
 };
 pub use error::FieldError;
+pub use history::{
+    ChangeKind, Conflict, FoldedTask, HistoryChange, TaskHistory, TaskOrigin, change_from_event,
+    effective_order, history_from_events,
+};
 pub use period::{DatePeriod, previous_year_date};
 pub use status::{StatusClass, TaskTimeline, TimelineEvent, TimelineSegment, TimelineState};

@@ -8,6 +8,9 @@
 
 use chrono::NaiveDate;
 
+use crate::date::vietnam_start_of_day;
+use crate::history::{ChangeKind, HistoryChange, TaskHistory, TaskOrigin};
+
 /// The four disjoint classes the review report splits tasks into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StatusClass {
@@ -88,6 +91,8 @@ pub struct TimelineSegment {
 
 /// Everything that decides a task's status over time: its initial deadline
 /// and its status-relevant updates in the order the centre accepted them.
+/// A status-only view of [`TaskHistory`](crate::history::TaskHistory): its
+/// answers come from the same fold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskTimeline {
     pub initial_deadline: NaiveDate,
@@ -103,35 +108,41 @@ impl TaskTimeline {
         }
     }
 
-    /// Events sorted by effective date, acceptance order breaking ties.
-    fn effective_order(&self) -> Vec<TimelineEvent> {
-        let mut events = self.events.clone();
-        // A stable sort keeps acceptance order among same-day updates.
-        events.sort_by_key(|event| event.effective());
-        events
-    }
-
-    fn apply(state: &mut TimelineState, event: TimelineEvent) {
-        match event {
-            TimelineEvent::DeadlineChanged { deadline, .. } => state.deadline = deadline,
-            TimelineEvent::Completed { effective } => state.completed_on = Some(effective),
-            TimelineEvent::Reopened { .. } => state.completed_on = None,
-        }
+    /// The history these events are a view of (ids and notes left empty:
+    /// the status does not read them).
+    pub fn history(&self) -> TaskHistory {
+        let origin = TaskOrigin {
+            update_id: String::new(),
+            effective_time: vietnam_start_of_day(self.initial_deadline),
+            assigned_date: self.initial_deadline,
+            deadline: self.initial_deadline,
+            assignee_unit_id: String::new(),
+        };
+        let changes = self
+            .events
+            .iter()
+            .map(|event| {
+                let kind = match *event {
+                    TimelineEvent::DeadlineChanged { deadline, .. } => {
+                        ChangeKind::DeadlineChanged { deadline }
+                    }
+                    TimelineEvent::Completed { .. } => ChangeKind::Completed,
+                    TimelineEvent::Reopened { .. } => ChangeKind::Reopened,
+                };
+                HistoryChange {
+                    update_id: String::new(),
+                    effective_time: vietnam_start_of_day(event.effective()),
+                    kind,
+                    note: String::new(),
+                }
+            })
+            .collect();
+        TaskHistory { origin, changes }
     }
 
     /// The state in force at the end of `as_of`.
     pub fn state_as_of(&self, as_of: NaiveDate) -> TimelineState {
-        let mut state = TimelineState {
-            deadline: self.initial_deadline,
-            completed_on: None,
-        };
-        for event in self.effective_order() {
-            if event.effective() > as_of {
-                break;
-            }
-            Self::apply(&mut state, event);
-        }
-        state
+        self.history().state_as_of(as_of).timeline_state()
     }
 
     pub fn classify(&self, as_of: NaiveDate) -> StatusClass {
@@ -141,33 +152,7 @@ impl TaskTimeline {
     /// The state over all time as contiguous segments, one per distinct
     /// effective date (same-day updates collapse into the end-of-day state).
     pub fn segments(&self) -> Vec<TimelineSegment> {
-        let mut state = TimelineState {
-            deadline: self.initial_deadline,
-            completed_on: None,
-        };
-        let mut segments = vec![TimelineSegment {
-            from: None,
-            until: None,
-            state,
-        }];
-        for event in self.effective_order() {
-            let day = event.effective();
-            Self::apply(&mut state, event);
-            let Some(last) = segments.last_mut() else {
-                break;
-            };
-            if last.from == Some(day) {
-                last.state = state;
-            } else {
-                last.until = Some(day);
-                segments.push(TimelineSegment {
-                    from: Some(day),
-                    until: None,
-                    state,
-                });
-            }
-        }
-        segments
+        self.history().segments()
     }
 }
 

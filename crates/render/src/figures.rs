@@ -24,17 +24,38 @@ pub struct CategoryFigures {
     pub previous: StatusFigures,
 }
 
-/// Progress of one plan as of the report date.
+/// Progress of one plan as of the report date: one row per plan, never a
+/// sum over several.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanFigures {
+    pub id: String,
     #[serde(serialize_with = "plan_kind_name")]
     pub kind: PlanKind,
     pub name: String,
+    #[serde(serialize_with = "period")]
+    pub period: DatePeriod,
+    /// Owned by the central agency (the headquarters unit): the annual work
+    /// plan the report quotes is the central agency's.
+    pub central: bool,
     pub done: i64,
     pub total: i64,
     /// Titles of the completed tasks, for plans the report lists one by one
     /// (key tasks).
     pub done_titles: Vec<String>,
+}
+
+/// The plans of one kind overlapping the period taken together: each task
+/// counted once, however many of those plans it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PlanKindFigures {
+    #[serde(serialize_with = "plan_kind_name")]
+    pub kind: PlanKind,
+    /// How many plans of the kind overlap the period.
+    pub plans: i64,
+    /// Distinct tasks of those plans completed as of the date.
+    pub done: i64,
+    /// Distinct tasks of those plans assigned on or before the date.
+    pub total: i64,
 }
 
 /// The structure of units the figures are stated on.
@@ -61,7 +82,10 @@ pub struct SummaryFigures {
     pub national_previous: StatusFigures,
     /// In the order the report names them.
     pub categories: Vec<CategoryFigures>,
+    /// One row per plan of a reported kind overlapping the period.
     pub plans: Vec<PlanFigures>,
+    /// Per reported kind, the distinct tasks of its plans.
+    pub plan_kinds: Vec<PlanKindFigures>,
     /// The name of the task system as the report calls it.
     pub system_name: String,
     /// Caveats printed with the figures (e.g. a figure that cannot match its source).
@@ -84,4 +108,46 @@ fn period<S: serde::Serializer>(period: &DatePeriod, s: S) -> Result<S::Ok, S::E
     out.serialize_field("start", &period.start)?;
     out.serialize_field("end", &period.end)?;
     out.end()
+}
+
+/// The plan a sentence about `kind` is about, among `plans`: the key-task
+/// plan of the report's period (the half-year), the legal-document
+/// programme and the central agency's annual work plan of its year. A plan
+/// covering exactly that span wins, then the shortest plan covering it,
+/// then the one overlapping it most; names and ids break ties.
+pub fn headline_plan(
+    plans: &[PlanFigures],
+    kind: PlanKind,
+    period: DatePeriod,
+) -> Option<&PlanFigures> {
+    use chrono::Datelike;
+    let target = match kind {
+        PlanKind::KeyTasks => period,
+        _ => {
+            let year = period.start.year();
+            DatePeriod {
+                start: NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(period.start),
+                end: NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(period.end),
+            }
+        }
+    };
+    let of_kind = plans.iter().filter(|plan| plan.kind == kind);
+    let central_only =
+        kind == PlanKind::AnnualWorkPlan && plans.iter().any(|p| p.kind == kind && p.central);
+    of_kind
+        .filter(|plan| !central_only || plan.central)
+        .min_by_key(|plan| {
+            let exact = plan.period == target;
+            let covers = plan.period.start <= target.start && plan.period.end >= target.end;
+            let length = (plan.period.end - plan.period.start).num_days();
+            let overlap =
+                (plan.period.end.min(target.end) - plan.period.start.max(target.start)).num_days();
+            (
+                !exact,
+                !covers,
+                if covers { length } else { -overlap },
+                plan.name.clone(),
+                plan.id.clone(),
+            )
+        })
 }

@@ -8,7 +8,10 @@ pub mod narrative;
 pub mod numbers;
 pub mod sdmx;
 
-pub use figures::{Basis, CategoryFigures, PlanFigures, StatusFigures, SummaryFigures};
+pub use figures::{
+    Basis, CategoryFigures, PlanFigures, PlanKindFigures, StatusFigures, SummaryFigures,
+    headline_plan,
+};
 pub use narrative::{Language, narrative};
 pub use numbers::{NumberStyle, Rounding, format_count, format_percent};
 pub use sdmx::sdmx_csv;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use tasknet_proto::v1::{PlanKind, UnitCategory};
 
 use crate::numbers::{NumberStyle, Rounding, format_count, format_percent};
-use crate::{Basis, PlanFigures, StatusFigures, SummaryFigures};
+use crate::{Basis, PlanFigures, StatusFigures, SummaryFigures, headline_plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Language {
@@ -85,8 +85,9 @@ impl Writer<'_> {
         format!("{word} {text}%")
     }
 
+    /// The plan the sentence about `kind` is about (not a sum over plans).
     fn plan(&self, kind: PlanKind) -> Option<&PlanFigures> {
-        self.figures.plans.iter().find(|plan| plan.kind == kind)
+        headline_plan(&self.figures.plans, kind, self.figures.period)
     }
 
     fn is_first_half(&self) -> bool {

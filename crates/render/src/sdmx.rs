@@ -140,7 +140,8 @@ pub fn sdmx_csv(figures: &SummaryFigures, rounding: Rounding) -> Result<String, 
             }
         }
     }
-    for plan in &figures.plans {
+    // One series per plan kind, each task once (a plan's own figures are in the JSON).
+    for plan in &figures.plan_kinds {
         let code = plan_code(plan.kind);
         rows.push(Row {
             area: "VN",

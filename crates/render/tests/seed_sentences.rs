@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use tasknet_domain::DatePeriod;
 use tasknet_proto::v1::{PlanKind, UnitCategory};
 use tasknet_render::{
-    Basis, CategoryFigures, Language, PlanFigures, Rounding, StatusFigures, SummaryFigures,
-    narrative, sdmx_csv,
+    Basis, CategoryFigures, Language, PlanFigures, PlanKindFigures, Rounding, StatusFigures,
+    SummaryFigures, narrative, sdmx_csv,
 };
 
 fn total(total: i64) -> StatusFigures {
@@ -15,10 +15,20 @@ fn total(total: i64) -> StatusFigures {
     }
 }
 
+fn kind_total(kind: PlanKind, done: i64, total: i64) -> PlanKindFigures {
+    PlanKindFigures {
+        kind,
+        plans: 1,
+        done,
+        total,
+    }
+}
+
 /// The seed's figures, with the previous-year total the seed implies (109,649:
 /// central 2,591 + public service 360 + provincial 106,698).
 fn seed_figures() -> SummaryFigures {
     let period = DatePeriod::parse("2024-H1").unwrap();
+    let year = DatePeriod::parse("2024").unwrap();
     SummaryFigures {
         period,
         as_of: NaiveDate::from_ymd_opt(2024, 6, 30).unwrap(),
@@ -51,26 +61,40 @@ fn seed_figures() -> SummaryFigures {
         ],
         plans: vec![
             PlanFigures {
+                id: "keytasks".into(),
                 kind: PlanKind::KeyTasks,
                 name: "Nhiệm vụ trọng tâm".into(),
+                period: period,
+                central: true,
                 done: 4,
                 total: 6,
                 done_titles: vec![],
             },
             PlanFigures {
+                id: "legaldocuments".into(),
                 kind: PlanKind::LegalDocuments,
                 name: "VBQPPL".into(),
+                period: year,
+                central: true,
                 done: 2,
                 total: 11,
                 done_titles: vec![],
             },
             PlanFigures {
+                id: "annualworkplan".into(),
                 kind: PlanKind::AnnualWorkPlan,
                 name: "Kế hoạch".into(),
+                period: year,
+                central: true,
                 done: 479,
                 total: 1125,
                 done_titles: vec![],
             },
+        ],
+        plan_kinds: vec![
+            kind_total(PlanKind::KeyTasks, 4, 6),
+            kind_total(PlanKind::LegalDocuments, 2, 11),
+            kind_total(PlanKind::AnnualWorkPlan, 479, 1125),
         ],
         system_name: "TaskGov".into(),
         notes: vec![],
@@ -141,4 +165,53 @@ fn sdmx_csv_has_one_observation_per_row() {
         rows.iter().all(|row| row.ends_with(",CUR")),
         "the basis is stated: {csv}"
     );
+}
+
+#[test]
+fn each_sentence_quotes_the_plan_it_is_about_not_a_sum() {
+    let mut figures = seed_figures();
+    let year = DatePeriod::parse("2024").unwrap();
+    let q2 = DatePeriod::parse("2024-Q2").unwrap();
+    let extra = |id: &str, kind, period, central, done, total| PlanFigures {
+        id: id.into(),
+        kind,
+        name: format!("plan {id}"),
+        period,
+        central,
+        done,
+        total,
+        done_titles: vec![],
+    };
+    // A year-long and a quarter's key-task plan beside the half-year's; a
+    // department's annual plan beside the central agency's, listed first.
+    figures
+        .plans
+        .insert(0, extra("k-year", PlanKind::KeyTasks, year, true, 9, 20));
+    figures
+        .plans
+        .insert(0, extra("k-q2", PlanKind::KeyTasks, q2, true, 1, 3));
+    figures.plans.insert(
+        0,
+        extra("a-dept", PlanKind::AnnualWorkPlan, year, false, 5, 50),
+    );
+    let text = narrative(&figures, Language::Vietnamese, Rounding::Truncate).join("\n");
+    assert!(
+        text.contains("TCTK đã hoàn thành 4/6 nhiệm vụ trọng tâm"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Hoàn thành 479/1125 tổng số công việc"),
+        "{text}"
+    );
+    let h1 = figures.period;
+    let pick = |kind| tasknet_render::headline_plan(&figures.plans, kind, h1).map(|p| p.id.clone());
+    assert_eq!(pick(PlanKind::KeyTasks).as_deref(), Some("keytasks"));
+    assert_eq!(
+        pick(PlanKind::AnnualWorkPlan).as_deref(),
+        Some("annualworkplan")
+    );
+    // Without the half-year's plan, the one covering the half-year is next.
+    figures.plans.retain(|p| p.id != "keytasks");
+    let pick = tasknet_render::headline_plan(&figures.plans, PlanKind::KeyTasks, h1);
+    assert_eq!(pick.map(|p| p.id.as_str()), Some("k-year"));
 }

@@ -244,44 +244,49 @@ impl Opened {
         if services.runs(ServiceKind::Organisation) {
             opened.open_organisation(config, services, shutdown).await?;
         }
-        if services.runs(ServiceKind::Task) {
-            let organisation_endpoint =
-                elsewhere(&config.organisation_endpoint, "--organisation-endpoint")?;
-            let client = opened.client(config, auth)?;
-            let app = TaskApp::open(
-                &TaskSettings {
-                    database_url: config.database_url_for(ServiceKind::Task.label()),
-                    database: config.database_options(ServiceKind::Task.label()),
-                    organisation_endpoint: organisation_endpoint.clone(),
-                    max_batch: tasknet_task::DEFAULT_MAX_BATCH,
-                    client,
-                },
-                shutdown.clone(),
+        if !(services.runs(ServiceKind::Task) || services.runs(ServiceKind::Reporting)) {
+            return Ok(opened);
+        }
+        // Task and reporting call the organisation service (and reporting
+        // the task service) with the service credential.
+        let organisation_endpoint =
+            elsewhere(&config.organisation_endpoint, "--organisation-endpoint")?;
+        let client = opened.client(config, auth)?;
+        let database = |kind: ServiceKind| {
+            (
+                config.database_url_for(kind.label()),
+                config.database_options(kind.label()),
             )
-            .await
-            .context("failed to start the task service")?;
-            opened.organisation_endpoint = Some(organisation_endpoint);
+        };
+        if services.runs(ServiceKind::Task) {
+            let (database_url, database) = database(ServiceKind::Task);
+            let settings = TaskSettings {
+                database_url,
+                database,
+                organisation_endpoint: organisation_endpoint.clone(),
+                max_batch: tasknet_task::DEFAULT_MAX_BATCH,
+                client: client.clone(),
+            };
+            let app = TaskApp::open(&settings, shutdown.clone())
+                .await
+                .context("failed to start the task service")?;
             opened.apps.push(Box::new(app));
         }
         if services.runs(ServiceKind::Reporting) {
-            let organisation_endpoint =
-                elsewhere(&config.organisation_endpoint, "--organisation-endpoint")?;
-            let client = opened.client(config, auth)?;
-            let app = ReportingApp::open(
-                &ReportingSettings {
-                    database_url: config.database_url_for(ServiceKind::Reporting.label()),
-                    database: config.database_options(ServiceKind::Reporting.label()),
-                    task_endpoint: elsewhere(&config.task_endpoint, "--task-endpoint")?,
-                    organisation_endpoint: organisation_endpoint.clone(),
-                    client,
-                },
-                shutdown.clone(),
-            )
-            .await
-            .context("failed to start the reporting service")?;
-            opened.organisation_endpoint = Some(organisation_endpoint);
+            let (database_url, database) = database(ServiceKind::Reporting);
+            let settings = ReportingSettings {
+                database_url,
+                database,
+                task_endpoint: elsewhere(&config.task_endpoint, "--task-endpoint")?,
+                organisation_endpoint: organisation_endpoint.clone(),
+                client,
+            };
+            let app = ReportingApp::open(&settings, shutdown.clone())
+                .await
+                .context("failed to start the reporting service")?;
             opened.apps.push(Box::new(app));
         }
+        opened.organisation_endpoint = Some(organisation_endpoint);
         Ok(opened)
     }
 

@@ -5,6 +5,8 @@
 
 mod basis;
 mod breakdown;
+#[cfg(feature = "bulk-load")]
+pub mod bulk_load;
 mod catalog;
 mod counts;
 mod drill;

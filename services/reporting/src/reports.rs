@@ -79,7 +79,11 @@ pub fn parse_group_by(value: i32) -> Result<GroupBy, FieldError> {
 #[derive(Debug, Clone)]
 enum PlanSelector {
     Id(String),
-    Kind { kind: PlanKind, period: DatePeriod },
+    /// `None`: every kind.
+    Kind {
+        kind: Option<PlanKind>,
+        period: DatePeriod,
+    },
 }
 
 impl PlanSelector {
@@ -90,10 +94,8 @@ impl PlanSelector {
             Some(Selector::PlanId(id)) => Ok(Self::Id(parse_uuid("plan_id", id)?.to_string())),
             Some(Selector::PlansOfKind(of_kind)) => {
                 let kind = match PlanKind::try_from(of_kind.kind) {
-                    Ok(PlanKind::Unspecified) => {
-                        return Err(FieldError::missing("plans_of_kind.kind"));
-                    }
-                    Ok(kind) => kind,
+                    Ok(PlanKind::Unspecified) => None,
+                    Ok(kind) => Some(kind),
                     Err(_) => {
                         let message = format!("{} is not a plan kind", of_kind.kind);
                         return Err(FieldError::new("plans_of_kind.kind", message));
@@ -257,7 +259,8 @@ impl<U: UnitSource> Reports<U> {
                 None => return Err(Error::not_found("plan_id", format!("no plan {id}"))),
             },
             PlanSelector::Kind { kind, period } => {
-                store::plans_of_kind(self.store.pool(), i64::from(kind as i32), period).await?
+                let kind = kind.map(|kind| i64::from(kind as i32));
+                store::plans_of_kind(self.store.pool(), kind, period).await?
             }
         };
         let ids: Vec<String> = plans.iter().map(|plan| plan.id.clone()).collect();
@@ -295,6 +298,10 @@ impl<U: UnitSource> Reports<U> {
 
     pub fn store(&self) -> &ReadModel {
         &self.store
+    }
+
+    pub fn units(&self) -> &U {
+        &self.units
     }
 
     pub async fn sync_state(&self) -> Result<v1::GetSyncStateResponse, Error> {

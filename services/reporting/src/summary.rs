@@ -2,6 +2,7 @@
 //! the read model (status by category against last year, plan progress, the
 //! notes attached to the period) and rendered by `tasknet-render`.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -10,15 +11,16 @@ use tasknet_proto::v1::{
     self, GroupBy, Language, PercentRounding, PlanKind, ReportBasis, SummaryFormat, UnitCategory,
 };
 use tasknet_render::{
-    Basis, CategoryFigures, PlanFigures, Rounding, StatusFigures, SummaryFigures, narrative,
-    sdmx_csv,
+    Basis, CategoryFigures, PlanFigures, PlanKindFigures, Rounding, StatusFigures, SummaryFigures,
+    narrative, sdmx_csv,
 };
 
 use crate::catalog::UnitSource;
 use crate::error::Error;
 use crate::reports::Reports;
+use crate::store::decode::PlanRow;
 use crate::store::notes::{self, Note};
-use crate::store::{plan_counts, plans_of_kind};
+use crate::store::{distinct_plan_counts, plan_counts, plans_of_kind};
 
 /// The plan kinds a review report states progress for, in its order.
 const REPORTED_PLANS: [PlanKind; 3] = [
@@ -222,6 +224,7 @@ impl<U: UnitSource> Reports<U> {
             .filter(|c| c.category != UnitCategory::Headquarters || c.current.total > 0)
             .collect();
         let national = breakdown.national.clone().unwrap_or_default();
+        let (plans, plan_kinds) = self.plan_figures(question).await?;
         let notes = notes::notes_for(self.store().pool(), question.period)
             .await?
             .into_iter()
@@ -238,7 +241,8 @@ impl<U: UnitSource> Reports<U> {
             national: status(national.current.as_ref()),
             national_previous: status(national.previous.as_ref()),
             categories,
-            plans: self.plan_figures(question).await?,
+            plans,
+            plan_kinds,
             system_name: question.system_name.clone(),
             notes,
             basis: match question.basis {
@@ -248,34 +252,71 @@ impl<U: UnitSource> Reports<U> {
         })
     }
 
-    /// Progress of the plans of each reported kind overlapping the period;
-    /// several plans of one kind are added up under the first one's name.
-    async fn plan_figures(&self, question: &SummaryQuestion) -> Result<Vec<PlanFigures>, Error> {
+    /// One row per plan of each reported kind overlapping the period, and
+    /// per kind the distinct tasks of its plans (a task in two plans of a
+    /// kind counts once). The narrative picks the plan each sentence is about.
+    async fn plan_figures(
+        &self,
+        question: &SummaryQuestion,
+    ) -> Result<(Vec<PlanFigures>, Vec<PlanKindFigures>), Error> {
         let pool = self.store().pool();
         let mut figures = Vec::new();
+        let mut kinds = Vec::new();
         for kind in REPORTED_PLANS {
-            let plans = plans_of_kind(pool, i64::from(kind as i32), question.period).await?;
-            let Some(first) = plans.first() else { continue };
+            let plans = plans_of_kind(pool, Some(i64::from(kind as i32)), question.period).await?;
+            if plans.is_empty() {
+                continue;
+            }
             let ids: Vec<String> = plans.iter().map(|plan| plan.id.clone()).collect();
             let counts = plan_counts(pool, &ids, question.as_of).await?;
-            let (done, total) = counts
-                .values()
-                .fold((0, 0), |(done, total), (d, t)| (done + d, total + t));
-            let mut done_titles = Vec::new();
-            if kind == PlanKind::KeyTasks {
-                for id in &ids {
-                    done_titles.extend(notes::completed_titles(pool, id, question.as_of).await?);
-                }
+            let central = self.central_owners(&plans).await?;
+            for plan in &plans {
+                let (done, total) = counts.get(&plan.id).copied().unwrap_or((0, 0));
+                let done_titles = if kind == PlanKind::KeyTasks {
+                    notes::completed_titles(pool, &plan.id, question.as_of).await?
+                } else {
+                    Vec::new()
+                };
+                figures.push(PlanFigures {
+                    id: plan.id.clone(),
+                    kind,
+                    name: plan.name.clone(),
+                    period: plan_period(plan),
+                    central: central.contains(&plan.owner_unit_id),
+                    done,
+                    total,
+                    done_titles,
+                });
             }
-            figures.push(PlanFigures {
+            let (done, total) = distinct_plan_counts(pool, &ids, question.as_of).await?;
+            kinds.push(PlanKindFigures {
                 kind,
-                name: first.name.clone(),
+                plans: i64::try_from(plans.len()).unwrap_or(i64::MAX),
                 done,
                 total,
-                done_titles,
             });
         }
-        Ok(figures)
+        Ok((figures, kinds))
+    }
+
+    /// The owners among `plans`' that are the central agency (headquarters).
+    async fn central_owners(&self, plans: &[PlanRow]) -> Result<HashSet<String>, Error> {
+        let mut owners: Vec<String> = plans.iter().map(|p| p.owner_unit_id.clone()).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let catalog = self
+            .units()
+            .catalog(owners.clone())
+            .await
+            .map_err(Error::Directory)?;
+        Ok(owners
+            .into_iter()
+            .filter(|id| {
+                catalog
+                    .unit(id)
+                    .is_some_and(|unit| unit.category == UnitCategory::Headquarters as i32)
+            })
+            .collect())
     }
 
     /// AddReportNote; `audit` is recorded with a new note.
@@ -311,5 +352,14 @@ impl<U: UnitSource> Reports<U> {
         });
         notes::add_note(self.store().pool(), &id, period, &note, audit).await?;
         Ok(())
+    }
+}
+
+/// A plan's period as stored (yyyymmdd); an unreadable one reads as empty.
+fn plan_period(plan: &PlanRow) -> DatePeriod {
+    let day = |value| tasknet_domain::date_from_storage(value).unwrap_or_default();
+    DatePeriod {
+        start: day(plan.period_start),
+        end: day(plan.period_end),
     }
 }

@@ -6,19 +6,26 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDate, Utc};
+use tasknet_domain::vietnam_date;
+
 use tasknet_auth::principal::{Principal, Role, role_name};
 use tasknet_auth::{AuditEntry, AuthContext, Coverage};
 use tasknet_directory::{DirectoryError, UnitDirectory};
 
+use crate::command::CreateTask;
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, TaskState};
-use crate::request::CreateTask;
+use crate::references::validity;
 
 /// A caller and the units its rights reach.
 #[derive(Debug, Clone)]
 pub struct Access {
     pub context: AuthContext,
     pub coverage: Coverage,
+    /// The last day of the caller's unit, when a reorganisation ended it:
+    /// its credentials write nothing that takes effect after that day.
+    pub unit_ended: Option<NaiveDate>,
 }
 
 impl Access {
@@ -32,6 +39,7 @@ impl Access {
                 rpc: String::new(),
             },
             coverage: Coverage::All,
+            unit_ended: None,
         })
     }
 
@@ -51,9 +59,21 @@ impl Access {
                 Coverage::of(&context.principal, &units)
             }
         };
+        let unit_ended = match &context.principal.unit_id {
+            Some(unit_id) => match directory.get(unit_id).await {
+                Ok(unit) => unit.and_then(|unit| validity(&unit).1),
+                Err(DirectoryError::Unavailable(m)) => {
+                    return Err(Error::Unavailable(format!(
+                        "cannot read the unit of this credential: {m}"
+                    )));
+                }
+            },
+            None => None,
+        };
         Ok(Arc::new(Self {
             context: context.clone(),
             coverage,
+            unit_ended,
         }))
     }
 
@@ -76,18 +96,35 @@ impl Access {
             Some(unit) => format!("unit {unit} only"),
             None => "no unit".to_owned(),
         };
-        Error::PermissionDenied(format!(
-            "{field}: {what}; a {} credential covers {scope}",
-            role_name(self.principal().role)
-        ))
+        Error::permission_denied(
+            field,
+            format!(
+                "{what}; a {} credential covers {scope}",
+                role_name(self.principal().role)
+            ),
+        )
     }
 
-    /// A new task: its assignee (and, for leadership, its assigning unit)
-    /// must be among the covered units.
+    /// Writes by a unit a reorganisation ended: nothing that takes effect
+    /// after its last day (its history, recorded late, is still accepted).
+    pub fn check_still_exists(&self, effective_time: DateTime<Utc>) -> Result<()> {
+        match self.unit_ended {
+            Some(ended) if vietnam_date(effective_time) > ended => Err(self.denied(
+                "effective_time",
+                &format!("the credential's unit ended on {ended} and takes no work after it"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new task: its assignee and its assigning unit must be among the
+    /// covered units (an office assigns work in its own name only), and the
+    /// caller's unit must still exist when it takes effect.
     pub fn check_create(&self, create: &CreateTask) -> Result<()> {
         if !self.writes() {
             return Err(self.denied("task", "this credential cannot write tasks"));
         }
+        self.check_still_exists(create.effective_time)?;
         if !self.coverage.contains(&create.assignee_unit_id) {
             let what = format!(
                 "may not create tasks assigned to unit {}",
@@ -95,9 +132,7 @@ impl Access {
             );
             return Err(self.denied("task.assignee_unit_id", &what));
         }
-        if self.principal().role == Role::UnitLeadership
-            && !self.coverage.contains(&create.assigning_unit_id)
-        {
+        if !self.coverage.contains(&create.assigning_unit_id) {
             let what = format!(
                 "may not assign tasks on behalf of unit {}",
                 create.assigning_unit_id
@@ -134,16 +169,25 @@ impl Access {
         }
     }
 
-    /// Whether the caller may read `task`.
+    /// Adding a task to `plan_id`, owned by `owner_unit_id`: only to plans
+    /// of units the caller covers (an office, its own unit's plans).
+    pub fn check_membership(&self, plan_id: &str, owner_unit_id: &str) -> Result<()> {
+        if self.coverage.contains(owner_unit_id) {
+            return Ok(());
+        }
+        Err(self.denied(
+            "task.plan_ids",
+            &format!("may not add tasks to plan {plan_id} of unit {owner_unit_id}"),
+        ))
+    }
+
+    /// Whether the caller may read `task`. Another unit's task answers
+    /// exactly as a task that does not exist: a caller learns nothing of it.
     pub fn check_read(&self, task: &TaskState) -> Result<()> {
         if self.coverage.contains(&task.assignee_unit_id) {
             return Ok(());
         }
-        let what = format!(
-            "task {} is assigned to unit {}",
-            task.id, task.assignee_unit_id
-        );
-        Err(self.denied("task_id", &what))
+        Err(not_found_task(&task.id))
     }
 
     /// The assignee filter a ListTasks request runs with: as asked when the
@@ -169,4 +213,9 @@ impl Access {
     pub fn audit(&self, target: String, subject_unit_id: &str) -> AuditEntry {
         AuditEntry::accepted(&self.context, target, subject_unit_id)
     }
+}
+
+/// The answer for a task id that names no task (or none the caller may see).
+pub fn not_found_task(id: &str) -> Error {
+    Error::not_found("task_id", format!("there is no task {id}"))
 }

@@ -11,8 +11,8 @@ use tasknet_server::{ClientOptions, ServiceApp, Shutdown};
 use tasknet_storage::{Database, DatabaseOptions};
 use tokio::task::JoinHandle;
 
-use crate::references::References;
 use crate::service::TaskGrpc;
+use crate::state::ServiceState;
 use crate::store::{self, MIGRATIONS};
 use crate::writer::{DEFAULT_MAX_BATCH, Writer};
 
@@ -51,7 +51,7 @@ impl TaskSettings {
 /// The running task service.
 pub struct TaskApp {
     database: Database,
-    grpc: TaskGrpc,
+    state: ServiceState,
     writer: JoinHandle<()>,
 }
 
@@ -68,31 +68,30 @@ impl TaskApp {
             .context("failed to read the change log")?;
         let spawned = Writer::spawn(database.clone(), settings.max_batch, shutdown.clone());
         tracing::info!(head, max_batch = settings.max_batch, "task service ready");
-        let grpc = TaskGrpc {
-            pool: database.pool().clone(),
-            writer: spawned.handle,
-            references: References::new(directory, database.pool().clone()),
-            newest: spawned.newest,
+        let state = ServiceState::new(
+            database.pool().clone(),
+            spawned.handle,
+            spawned.newest,
+            directory,
             shutdown,
-            audit: AuditLog::new(database.pool().clone()),
-        };
+        );
         Ok(Self {
             database,
-            grpc,
+            state,
             writer: spawned.task,
         })
     }
 
     /// The tonic service to add to a `tonic::service::Routes`.
     pub fn service(&self) -> TaskServiceServer<TaskGrpc> {
-        TaskServiceServer::new(self.grpc.clone())
+        TaskServiceServer::new(TaskGrpc::new(self.state.clone()))
             .max_decoding_message_size(MAX_DECODING_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_ENCODING_MESSAGE_BYTES)
     }
 
     /// The service's audit log (for the auth layer's rejection records).
     pub fn audit_log(&self) -> AuditLog {
-        self.grpc.audit.clone()
+        self.state.audit.clone()
     }
 
     /// The database the service writes (for tools and tests).
@@ -102,7 +101,7 @@ impl TaskApp {
 
     /// Waits for the writer to finish after shutdown, then closes the pool.
     pub async fn closed(self) {
-        drop(self.grpc);
+        drop(self.state);
         if let Err(error) = self.writer.await {
             tracing::error!(%error, "the task writer panicked");
         }
@@ -120,7 +119,7 @@ impl ServiceApp for TaskApp {
     }
 
     fn audit_log(&self) -> AuditLog {
-        self.grpc.audit.clone()
+        self.state.audit.clone()
     }
 
     fn close(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {

@@ -15,9 +15,10 @@ pub enum Error {
     /// An id already names something else (another task, another request).
     #[error("{0}")]
     AlreadyExists(FieldError),
-    /// The caller's credential does not allow this (another unit's task).
+    /// The caller's credential does not allow this (another unit's task);
+    /// the field is what it may not name or touch.
     #[error("{0}")]
-    PermissionDenied(String),
+    PermissionDenied(FieldError),
     /// A stale `expected_version` or an impossible transition.
     #[error("{0}")]
     FailedPrecondition(FieldError),
@@ -47,6 +48,10 @@ impl Error {
         Self::AlreadyExists(FieldError::new(field, message))
     }
 
+    pub fn permission_denied(field: &str, message: impl Into<String>) -> Self {
+        Self::PermissionDenied(FieldError::new(field, message))
+    }
+
     pub fn failed_precondition(field: &str, message: impl Into<String>) -> Self {
         Self::FailedPrecondition(FieldError::new(field, message))
     }
@@ -57,11 +62,9 @@ impl Error {
             Self::Invalid(error)
             | Self::NotFound(error)
             | Self::AlreadyExists(error)
-            | Self::FailedPrecondition(error) => Some(&error.field),
-            Self::PermissionDenied(_)
-            | Self::Unavailable(_)
-            | Self::Database(_)
-            | Self::Internal(_) => None,
+            | Self::FailedPrecondition(error)
+            | Self::PermissionDenied(error) => Some(&error.field),
+            Self::Unavailable(_) | Self::Database(_) | Self::Internal(_) => None,
         }
     }
 }
@@ -79,7 +82,7 @@ impl From<Error> for Status {
             Error::NotFound(error) => Status::not_found(error.to_string()),
             Error::AlreadyExists(error) => Status::already_exists(error.to_string()),
             Error::FailedPrecondition(error) => Status::failed_precondition(error.to_string()),
-            Error::PermissionDenied(message) => Status::permission_denied(message),
+            Error::PermissionDenied(error) => Status::permission_denied(error.to_string()),
             Error::Unavailable(message) => Status::unavailable(message),
             Error::Database(error) => {
                 tracing::error!(error = %error, cause = ?error, "database error");
@@ -137,5 +140,9 @@ mod tests {
         assert_eq!(Code::from_i32(error.code), Code::NotFound);
         assert_eq!(error.field, "task_id");
         assert_eq!(error.message, "task_id: no such task");
+        let error = v1::IngestError::from(Error::permission_denied("task_id", "not yours"));
+        assert_eq!(Code::from_i32(error.code), Code::PermissionDenied);
+        assert_eq!(error.field, "task_id");
+        assert_eq!(error.message, "task_id: not yours");
     }
 }

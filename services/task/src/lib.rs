@@ -1,27 +1,36 @@
 //! The tasknet task service: tasks, plans, idempotent client updates, and
-//! the ordered change log that reporting follows through `WatchChanges`.
+//! the ordered change log that reporting follows through `WatchChanges`
+//! (the change feed).
 //!
 //! Every mutation goes through one writer task that applies concurrent
 //! requests in one transaction (group commit) and appends each accepted change
 //! to the change log in that same transaction (see docs/design.md).
 
+// Layers, each module using only modules of the layers before its own (no
+// import circles): error, model, pagination, policy; reassign; command;
+// parse, transition, access, store; references; writer; change_feed; state;
+// tasks, plans, transfer; ingest; service; app.
 mod access;
 mod app;
+mod change_feed;
+mod command;
 mod error;
 mod ingest;
 mod model;
 mod pagination;
+mod parse;
+mod plans;
 mod policy;
 mod reassign;
 mod references;
-mod request;
 mod service;
+mod state;
 mod store;
+mod tasks;
 #[cfg(test)]
 mod test_support;
 mod transfer;
 mod transition;
-mod watch;
 mod writer;
 
 pub use app::{TaskApp, TaskSettings};

@@ -1,7 +1,11 @@
-//! Tasks and plans as the service holds them in memory, and their wire forms.
+//! Tasks and plans as the service holds them in memory, their wire forms,
+//! and the transition a rule makes from one task state to the next.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tasknet_domain::{date_to_proto, timestamp_to_proto};
+use tasknet_domain::{
+    ChangeKind, HistoryChange, TaskHistory, TaskOrigin, date_to_proto, timestamp_to_proto,
+    vietnam_start_of_day,
+};
 use tasknet_proto::{prost_types, v1};
 
 /// A task's current state: one row of `tasks` plus its plan memberships.
@@ -48,6 +52,56 @@ impl TaskState {
             create_time: Some(micros_to_proto(self.create_time_us)),
             update_time: Some(micros_to_proto(self.update_time_us)),
         }
+    }
+}
+
+/// The state after a change, the event that records it in the change log,
+/// and the task's history with it (what the next change is checked against).
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub state: TaskState,
+    pub event: v1::TaskEvent,
+    pub history: TaskHistory,
+}
+
+impl TaskState {
+    /// This task with its history folded in effective order: the deadline,
+    /// completion, holder and last note in force once every accepted change
+    /// has taken effect. One version further, updated at `record_time_us`.
+    pub fn folded(&self, history: &TaskHistory, record_time_us: i64) -> TaskState {
+        let fold = history.current();
+        TaskState {
+            deadline: fold.deadline,
+            completed_on: fold.completed_on,
+            assignee_unit_id: fold.assignee_unit_id,
+            last_note: fold.last_note,
+            version: self.version + 1,
+            update_time_us: record_time_us,
+            ..self.clone()
+        }
+    }
+
+    /// A history standing in for a task whose change-log entries cannot be
+    /// read back (none is written without them): its current state as the
+    /// origin, and its completion if completed.
+    pub fn stand_in_history(&self) -> TaskHistory {
+        let origin = TaskOrigin {
+            update_id: String::new(),
+            effective_time: vietnam_start_of_day(self.assigned_date),
+            assigned_date: self.assigned_date,
+            deadline: self.deadline,
+            assignee_unit_id: self.assignee_unit_id.clone(),
+        };
+        let mut history = TaskHistory::new(origin);
+        if let Some(done) = self.completed_on {
+            history.changes.push(HistoryChange {
+                update_id: String::new(),
+                effective_time: vietnam_start_of_day(done),
+                kind: ChangeKind::Completed,
+                note: self.last_note.clone(),
+            });
+        }
+        history
     }
 }
 

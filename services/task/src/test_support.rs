@@ -4,19 +4,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tasknet_domain::{date_to_proto, timestamp_to_proto};
 use tasknet_proto::v1;
 
+pub use tasknet_domain::testing::{complete, new_id, note, reopen, ymd};
+
 pub const ASSIGNING_UNIT: &str = "00000000-0000-4000-8000-000000000001";
 pub const ASSIGNEE_UNIT: &str = "00000000-0000-4000-8000-000000000002";
 
-pub fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year, month, day).unwrap()
-}
-
 pub fn instant(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
-}
-
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }
 
 /// A valid creation: assigned 2024-06-01, due 2024-06-30.
@@ -51,23 +45,6 @@ pub fn update_request(
     }
 }
 
-pub fn note(text: &str) -> v1::update_task_request::Change {
-    v1::update_task_request::Change::Note(v1::ProgressNote {
-        note: text.to_owned(),
-    })
-}
-
-pub fn complete() -> v1::update_task_request::Change {
-    v1::update_task_request::Change::Complete(v1::Completion::default())
-}
-
-pub fn reopen() -> v1::update_task_request::Change {
-    v1::update_task_request::Change::Reopen(v1::Reopening::default())
-}
-
 pub fn deadline(date: NaiveDate) -> v1::update_task_request::Change {
-    v1::update_task_request::Change::DeadlineChange(v1::DeadlineChange {
-        new_deadline: Some(date_to_proto(date)),
-        reason: String::new(),
-    })
+    tasknet_domain::testing::deadline_change(date, "")
 }

@@ -1,20 +1,17 @@
 //! The rules of a task's life: what a creation or an update does to a task's
-//! state, and which updates the current state refuses. Pure functions; the
-//! writer calls them against the state as of its batch.
+//! state, and which updates its history refuses. Pure functions; the
+//! writer calls them against the state as of its batch. (A reassignment's
+//! rule is with the rest of reassignment, in [`crate::reassign`].)
 
-use tasknet_domain::{date_to_proto, timestamp_to_proto, vietnam_date};
+use tasknet_domain::{
+    ChangeKind, HistoryChange, TaskHistory, TaskOrigin, date_to_proto, timestamp_to_proto,
+    vietnam_date,
+};
 use tasknet_proto::v1;
 
+use crate::command::{CreateTask, TaskChange, UpdateTask};
 use crate::error::{Error, Result};
-use crate::model::TaskState;
-use crate::request::{CreateTask, TaskChange, UpdateTask};
-
-/// The state after a change, and the event that records it in the change log.
-#[derive(Debug, Clone)]
-pub struct Transition {
-    pub state: TaskState,
-    pub event: v1::TaskEvent,
-}
+use crate::model::{TaskState, Transition};
 
 /// A new task at version 1.
 pub fn create(create: &CreateTask, record_time_us: i64) -> Transition {
@@ -32,19 +29,38 @@ pub fn create(create: &CreateTask, record_time_us: i64) -> Transition {
         create_time_us: record_time_us,
         update_time_us: record_time_us,
     };
-    let event = event(
+    let history = TaskHistory::new(TaskOrigin {
+        update_id: create.update_id.clone(),
+        effective_time: create.effective_time,
+        assigned_date: create.assigned_date,
+        deadline: create.deadline,
+        assignee_unit_id: create.assignee_unit_id.clone(),
+    });
+    let mut event = event(
         &create.update_id,
         v1::TaskEventKind::Created,
         create.effective_time,
         &state,
     );
-    Transition { state, event }
+    event.new_deadline = None;
+    Transition {
+        state,
+        event,
+        history,
+    }
 }
 
-/// Applies an update to the current state, or says why it cannot be applied.
-/// Any non-empty note or reason becomes the task's `last_note`: the change
-/// log keeps no other record of it.
-pub fn update(current: &TaskState, update: &UpdateTask, record_time_us: i64) -> Result<Transition> {
+/// Applies an update to a task whose accepted changes are `history`, or
+/// says why it cannot be applied. The task's state is then its history
+/// folded in effective order (`tasknet_domain::TaskHistory`), whatever order
+/// the changes arrived in; an update that would leave the history invalid in
+/// that order is refused naming the change it conflicts with.
+pub fn update(
+    current: &TaskState,
+    history: &TaskHistory,
+    update: &UpdateTask,
+    record_time_us: i64,
+) -> Result<Transition> {
     if let Some(expected) = update.expected_version
         && expected != current.version
     {
@@ -53,63 +69,77 @@ pub fn update(current: &TaskState, update: &UpdateTask, record_time_us: i64) -> 
             format!("task is at version {}, not {expected}", current.version),
         ));
     }
-    let mut state = current.clone();
     let effective_date = vietnam_date(update.effective_time);
-    let (kind, note) = match &update.change {
-        TaskChange::Note { note } => (v1::TaskEventKind::Note, note),
+    let (kind, event_kind, note, field) = match &update.change {
+        TaskChange::Note { note } => (ChangeKind::Note, v1::TaskEventKind::Note, note, "note"),
         TaskChange::Deadline {
             new_deadline,
             reason,
         } => {
-            if *new_deadline < state.assigned_date {
+            if *new_deadline < current.assigned_date {
                 return Err(Error::invalid(
                     "deadline_change.new_deadline",
                     format!(
                         "{new_deadline} is before the assigned date {}",
-                        state.assigned_date
+                        current.assigned_date
                     ),
                 ));
             }
-            state.deadline = *new_deadline;
-            (v1::TaskEventKind::DeadlineChanged, reason)
+            let kind = ChangeKind::DeadlineChanged {
+                deadline: *new_deadline,
+            };
+            (
+                kind,
+                v1::TaskEventKind::DeadlineChanged,
+                reason,
+                "deadline_change",
+            )
         }
         TaskChange::Complete { note } => {
-            if let Some(done) = state.completed_on {
-                return Err(Error::failed_precondition(
-                    "complete",
-                    format!("task is already completed (on {done})"),
-                ));
-            }
-            if effective_date < state.assigned_date {
+            if effective_date < current.assigned_date {
                 return Err(Error::invalid(
                     "effective_time",
                     format!(
                         "the completion date {effective_date} (Vietnam time) is before the assigned date {}",
-                        state.assigned_date
+                        current.assigned_date
                     ),
                 ));
             }
-            state.completed_on = Some(effective_date);
-            (v1::TaskEventKind::Completed, note)
+            (
+                ChangeKind::Completed,
+                v1::TaskEventKind::Completed,
+                note,
+                "complete",
+            )
         }
-        TaskChange::Reopen { reason } => {
-            if state.completed_on.is_none() {
-                return Err(Error::failed_precondition(
-                    "reopen",
-                    "task is open, not completed",
-                ));
-            }
-            state.completed_on = None;
-            (v1::TaskEventKind::Reopened, reason)
-        }
+        TaskChange::Reopen { reason } => (
+            ChangeKind::Reopened,
+            v1::TaskEventKind::Reopened,
+            reason,
+            "reopen",
+        ),
     };
-    if !note.is_empty() {
-        state.last_note.clone_from(note);
+    let change = HistoryChange {
+        update_id: update.update_id.clone(),
+        effective_time: update.effective_time,
+        kind,
+        note: note.clone(),
+    };
+    let mut history = history.clone();
+    history
+        .accept(change.clone())
+        .map_err(|conflict| Error::failed_precondition(field, conflict.to_string()))?;
+    let state = current.folded(&history, record_time_us);
+    let mut event = event(&update.update_id, event_kind, update.effective_time, &state);
+    if let ChangeKind::DeadlineChanged { deadline } = change.kind {
+        event.new_deadline = Some(date_to_proto(deadline));
     }
-    state.version += 1;
-    state.update_time_us = record_time_us;
-    let event = event(&update.update_id, kind, update.effective_time, &state);
-    Ok(Transition { state, event })
+    event.note = change.note;
+    Ok(Transition {
+        state,
+        event,
+        history,
+    })
 }
 
 fn event(
@@ -118,14 +148,11 @@ fn event(
     effective_time: chrono::DateTime<chrono::Utc>,
     state: &TaskState,
 ) -> v1::TaskEvent {
-    let new_deadline =
-        (kind == v1::TaskEventKind::DeadlineChanged).then(|| date_to_proto(state.deadline));
     v1::TaskEvent {
         update_id: update_id.to_owned(),
         kind: kind as i32,
         effective_time: Some(timestamp_to_proto(effective_time)),
         effective_date: Some(date_to_proto(vietnam_date(effective_time))),
-        new_deadline,
         task: Some(state.to_proto()),
         ..v1::TaskEvent::default()
     }

@@ -90,7 +90,8 @@ pub async fn run(args: IngestArgs, tasknet: &Path) -> anyhow::Result<()> {
             Workload::new(
                 office_seed(index),
                 office,
-                &units.headquarters,
+                // An office's credential assigns work in its own name only.
+                office,
                 calendar,
                 Mix::Realistic,
             )

@@ -113,16 +113,12 @@ async fn bench(
         Backend::Postgres => format!("{}?options=-c%20search_path%3Dreporting", databases.urls[2]),
         Backend::Sqlite => databases.urls[2].clone(),
     };
-    data::load(backend, &reporting_tables, args.tasks, &units).await?;
+    let segments = data::load(backend, &reporting_tables, args.tasks, &units).await?;
     let load_time = started.elapsed();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(&reporting_tables)
         .await?;
-    let segments: i64 = sqlx::query("SELECT COUNT(*) FROM rpt_segments")
-        .fetch_one(&pool)
-        .await?
-        .try_get(0)?;
     println!("segments: {segments}");
     println!(
         "generated and loaded {} tasks in {:.1} s",

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use tasknet_proto::v1;
 use tasknet_server::ClientOptions;
 
@@ -53,8 +52,6 @@ pub fn database_name(what: &str) -> String {
 
 /// The units a run pushes for.
 pub struct Units {
-    /// Who assigns the offices' tasks (headquarters).
-    pub headquarters: String,
     /// The provincial offices' unit ids, in code order.
     pub offices: Vec<String>,
 }
@@ -70,15 +67,9 @@ impl Units {
                 .filter(move |unit| unit.category == category as i32)
                 .map(|unit| unit.id.clone())
         };
-        let headquarters = of(v1::UnitCategory::Headquarters)
-            .next()
-            .context("no headquarters among the reference units")?;
         let offices: Vec<String> = of(v1::UnitCategory::ProvincialOffice).collect();
         anyhow::ensure!(!offices.is_empty(), "no provincial offices");
-        Ok(Self {
-            headquarters,
-            offices,
-        })
+        Ok(Self { offices })
     }
 
     /// `clients` office clients (offices in turn when there are more clients
@@ -105,7 +96,8 @@ impl Units {
             let workload = Workload::new(
                 office_seed(index),
                 office,
-                &self.headquarters,
+                // An office's credential assigns work in its own name only.
+                office,
                 calendar,
                 mix,
             );

@@ -227,7 +227,13 @@ fn decode_reassignment(event: &v1::TaskEvent, cursor: i64) -> Result<Decoded, Fi
         reassignment: Reassignment {
             cursor,
             effective,
-            assignee: task.assignee_unit_id.clone(),
+            // The unit this reassignment names (an older producer sent it
+            // only as the snapshot's assignee).
+            assignee: if event.new_assignee_unit_id.is_empty() {
+                task.assignee_unit_id.clone()
+            } else {
+                event.new_assignee_unit_id.clone()
+            },
         },
         snapshot,
         plan_ids: task

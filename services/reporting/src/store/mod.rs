@@ -22,8 +22,12 @@ use tasknet_proto::v1;
 use tasknet_storage::writer::KeptConnection;
 use tasknet_storage::{Database, DatabaseOptions, Migrations};
 
+#[cfg(feature = "bulk-load")]
+pub(crate) use index::{SEGMENT_END, SEGMENT_START};
 pub use live::{LiveIndex, Loaded};
-pub use query::{StatusQuery, UnitCounts, plan_by_id, plan_counts, plans_of_kind};
+pub use query::{
+    StatusQuery, UnitCounts, distinct_plan_counts, plan_by_id, plan_counts, plans_of_kind,
+};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");

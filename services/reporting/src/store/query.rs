@@ -102,13 +102,15 @@ pub async fn plan_by_id(pool: &AnyPool, id: &str) -> Result<Option<PlanRow>, sql
 /// Plans of `kind` whose period overlaps `period`, earliest first.
 pub async fn plans_of_kind(
     pool: &AnyPool,
-    kind: i64,
+    kind: Option<i64>,
     period: DatePeriod,
 ) -> Result<Vec<PlanRow>, sqlx::Error> {
+    // Kind 0 (unspecified) is no plan's kind: `$1 = 0` means every kind.
+    let kind = kind.unwrap_or(0);
     let sql = format!(
         "SELECT {PLAN_COLUMNS} FROM rpt_plans \
-         WHERE kind = $1 AND period_start <= $2 AND period_end >= $3 \
-         ORDER BY period_start, name, id"
+         WHERE ($1 = 0 OR kind = $1) AND period_start <= $2 AND period_end >= $3 \
+         ORDER BY kind, period_start, name, id"
     );
     let rows = sqlx::query(&sql)
         .bind(kind)
@@ -145,6 +147,39 @@ pub async fn plan_counts(
         }
     }
     Ok(counts)
+}
+
+/// Done and total over several plans taken together as of a day, each task
+/// counted once however many of the plans it belongs to.
+pub async fn distinct_plan_counts(
+    pool: &AnyPool,
+    plan_ids: &[String],
+    as_of: NaiveDate,
+) -> Result<(i64, i64), sqlx::Error> {
+    let before = "SELECT DISTINCT s.task_id, s.completed_on \
+                  FROM rpt_task_plans tp JOIN rpt_segments s ON s.task_id = tp.task_id \
+                  WHERE s.assigned_date <= $1 AND s.seg_from <= $1 AND s.seg_until > $1 \
+                    AND tp.plan_id";
+    let fixed = [Param::Int(date_to_storage(as_of))];
+    // Distinct across the statements of a long id list too: one state per
+    // task holds on any day, so (task, completed_on) pairs are per task.
+    let mut tasks: HashMap<String, bool> = HashMap::new();
+    let mut connection = pool.acquire().await?;
+    let backend = Backend::of(&connection);
+    for (sql, params) in in_list_statements(backend, before, "", &fixed, plan_ids) {
+        for row in query_with(&sql, &params)
+            .fetch_all(&mut *connection)
+            .await?
+        {
+            let completed: Option<i64> = row.try_get(1)?;
+            tasks.insert(row.try_get(0)?, completed.is_some());
+        }
+    }
+    let done = tasks.values().filter(|done| **done).count();
+    Ok((
+        i64::try_from(done).unwrap_or(i64::MAX),
+        i64::try_from(tasks.len()).unwrap_or(i64::MAX),
+    ))
 }
 
 /// The stored cursor and when it was last advanced (microseconds, UTC).

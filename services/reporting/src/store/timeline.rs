@@ -49,11 +49,16 @@ fn entry_of(change: &v1::Change) -> Option<(String, EntryRow, Option<String>)> {
         TaskEventKind::DeadlineChanged => date(event.new_deadline.as_ref()),
         _ => None,
     };
+    // Older producers sent no note of the change itself; a progress note
+    // was then the task's latest.
     let note = match kind {
-        TaskEventKind::Note => task.last_note.clone(),
-        _ => String::new(),
+        TaskEventKind::Note if event.note.is_empty() => task.last_note.clone(),
+        _ => event.note.clone(),
     };
     let assignee_unit_id = match kind {
+        TaskEventKind::Reassigned if !event.new_assignee_unit_id.is_empty() => {
+            event.new_assignee_unit_id.clone()
+        }
         TaskEventKind::Created | TaskEventKind::Reassigned => task.assignee_unit_id.clone(),
         _ => String::new(),
     };
@@ -152,13 +157,13 @@ pub async fn task_head(pool: &AnyPool, task_id: &str) -> Result<Option<TaskHead>
     }))
 }
 
-/// The task's timeline in effective order (effective time, then arrival;
-/// the day first, for entries that carry only their effective day).
+/// The task's timeline in effective order, the order its state is folded
+/// in (`tasknet_domain`'s TaskHistory): effective day, then arrival.
 pub async fn entries(pool: &AnyPool, task_id: &str) -> Result<Vec<EntryRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT cursor, update_id, kind, effective_time_us, effective_date, record_time_us, \
          deadline, note, assignee_unit_id FROM rpt_timeline WHERE task_id = $1 \
-         ORDER BY effective_date, effective_time_us, cursor",
+         ORDER BY effective_date, cursor",
     )
     .bind(task_id)
     .fetch_all(pool)

@@ -298,7 +298,8 @@ fn breakdown_questions() -> Vec<(v1::Period, NaiveDate)> {
         (label("2024-Q3"), ymd(2024, 8, 1)),
         (label("2023"), ymd(2023, 12, 31)),
         (label("2024-03"), ymd(2025, 2, 1)),
-        (label("2024-H2"), ymd(2024, 6, 30)),
+        // The first day of a period (an as-of day before it is refused).
+        (label("2024-H2"), ymd(2024, 7, 1)),
         (range, ymd(2024, 1, 20)),
     ]
 }
@@ -372,11 +373,12 @@ async fn check_plans(reports: &Reports<Catalog>, model: &Model) {
             );
         }
     }
-    // By kind: key-task plans overlapping 2024 are the two halves of 2024.
-    let request = v1::PlanProgressRequest {
+    // By kind: key-task plans overlapping 2024 are the two halves of 2024;
+    // with no kind, every plan overlapping 2024, by kind.
+    let of_kind = |kind: PlanKind| v1::PlanProgressRequest {
         selector: Some(v1::plan_progress_request::Selector::PlansOfKind(
             v1::PlansOfKind {
-                kind: PlanKind::KeyTasks as i32,
+                kind: kind as i32,
                 period: Some(v1::Period {
                     kind: Some(v1::period::Kind::Label("2024".into())),
                 }),
@@ -385,20 +387,108 @@ async fn check_plans(reports: &Reports<Catalog>, model: &Model) {
         as_of: Some(date_to_proto(ymd(2024, 12, 31))),
         min_cursor: 0,
     };
-    let response = reports
-        .plan_progress(&request, Duration::ZERO)
-        .await
-        .unwrap();
-    let ids: Vec<&str> = response
-        .plans
-        .iter()
-        .map(|row| row.plan.as_ref().unwrap().id.as_str())
-        .collect();
-    assert_eq!(
-        ids,
-        [model.plans[0].id.as_str(), model.plans[4].id.as_str()]
-    );
-    assert!(response.plans[0].total > 0);
+    for (kind, expected) in [
+        (PlanKind::KeyTasks, vec![0, 4]),
+        (PlanKind::Unspecified, vec![0, 4, 1, 2]),
+    ] {
+        let response = reports
+            .plan_progress(&of_kind(kind), Duration::ZERO)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = response
+            .plans
+            .iter()
+            .map(|row| row.plan.as_ref().unwrap().id.as_str())
+            .collect();
+        let expected: Vec<&str> = expected
+            .iter()
+            .map(|&i| model.plans[i].id.as_str())
+            .collect();
+        assert_eq!(ids, expected, "{kind:?}");
+        assert!(response.plans[0].total > 0);
+    }
+}
+
+/// The summary's plan rows are PlanProgress's, one per plan; its kind totals
+/// count each task once, though many tasks are in two plans of a kind.
+async fn check_summary_plans(reports: &Reports<Catalog>, model: &Model) {
+    for (label, as_of) in [("2024-H1", ymd(2024, 6, 30)), ("2024", ymd(2024, 12, 31))] {
+        let request = v1::ReportSummaryRequest {
+            period: Some(v1::Period {
+                kind: Some(v1::period::Kind::Label(label.into())),
+            }),
+            as_of: Some(date_to_proto(as_of)),
+            format: v1::SummaryFormat::Json as i32,
+            ..Default::default()
+        };
+        let response = reports
+            .report_summary(&request, Duration::ZERO)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        let rows = json["figures"]["plans"].as_array().unwrap();
+        let period = DatePeriod::parse(label).unwrap();
+        let overlapping: Vec<&Plan> = model
+            .plans
+            .iter()
+            .filter(|p| p.period.start <= period.end && p.period.end >= period.start)
+            .collect();
+        assert_eq!(
+            rows.len(),
+            overlapping.len(),
+            "one row per plan for {label}"
+        );
+        for row in rows {
+            let id = row["id"].as_str().unwrap();
+            let request = v1::PlanProgressRequest {
+                selector: Some(v1::plan_progress_request::Selector::PlanId(id.into())),
+                as_of: Some(date_to_proto(as_of)),
+                min_cursor: 0,
+            };
+            let progress = reports
+                .plan_progress(&request, Duration::ZERO)
+                .await
+                .unwrap();
+            let expected = &progress.plans[0];
+            assert_eq!(
+                (row["done"].as_i64(), row["total"].as_i64()),
+                (Some(expected.done), Some(expected.total)),
+                "plan {id} in the summary of {label}"
+            );
+        }
+        for kind_row in json["figures"]["plan_kinds"].as_array().unwrap() {
+            let kind = PlanKind::from_str_name(kind_row["kind"].as_str().unwrap()).unwrap();
+            let ids: Vec<&str> = overlapping
+                .iter()
+                .filter(|p| p.kind == kind)
+                .map(|p| p.id.as_str())
+                .collect();
+            let members: Vec<_> = model
+                .tasks
+                .iter()
+                .filter(|(task, _)| {
+                    task.assigned <= as_of && task.plans.iter().any(|p| ids.contains(&p.as_str()))
+                })
+                .collect();
+            let done = members
+                .iter()
+                .filter(|(_, timeline)| timeline.state_as_of(as_of).completed_on.is_some())
+                .count() as i64;
+            assert_eq!(
+                (kind_row["done"].as_i64(), kind_row["total"].as_i64()),
+                (Some(done), Some(members.len() as i64)),
+                "{kind:?} in {label}"
+            );
+            let summed: i64 = rows
+                .iter()
+                .filter(|row| row["kind"] == kind_row["kind"])
+                .map(|row| row["total"].as_i64().unwrap())
+                .sum();
+            if ids.len() > 1 {
+                assert!(summed > members.len() as i64, "tasks in two {kind:?} plans");
+            }
+        }
+    }
 }
 
 async fn random_timelines_match_an_independent_count(db: TestDatabase) {
@@ -413,6 +503,7 @@ async fn random_timelines_match_an_independent_count(db: TestDatabase) {
     let reports = Reports::new(store.clone(), catalog.clone(), applied);
     check_breakdowns(&reports, &model, &catalog).await;
     check_plans(&reports, &model).await;
+    check_summary_plans(&reports, &model).await;
     store.close().await;
 }
 

@@ -139,7 +139,13 @@ async fn bad_requests_name_their_field(client: &mut Client) {
         ),
         (plans(unknown_plan, as_of), Code::NotFound, "plan_id"),
         (
-            plans(of_kind(PlanKind::Unspecified, label("2024")), as_of),
+            plans(
+                Some(Selector::PlansOfKind(v1::PlansOfKind {
+                    kind: 99,
+                    period: label("2024"),
+                })),
+                as_of,
+            ),
             Code::InvalidArgument,
             "plans_of_kind.kind",
         ),

@@ -1,9 +1,11 @@
 //! The task database: SQL written once for SQLite and PostgreSQL (see
 //! docs/design.md, "Storage conventions"). `batch` holds the writer's reads
-//! and writes, `query` the reads behind the RPCs and the change feed.
+//! and writes, `query` the reads behind the RPCs and the change feed,
+//! `reassign` the reads behind a reorganisation's transfer of tasks.
 
 pub mod batch;
 pub mod query;
+pub mod reassign;
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -240,4 +242,31 @@ pub async fn load_plans(
         }
     }
     Ok(plans)
+}
+
+/// The histories of these tasks, read back from their change-log entries in
+/// cursor (arrival) order: what the writer folds and checks a new change
+/// against. Tasks without a readable creation entry are absent.
+pub async fn load_histories(
+    connection: &mut AnyConnection,
+    ids: &[String],
+) -> Result<HashMap<String, tasknet_domain::TaskHistory>> {
+    let mut events: HashMap<String, Vec<tasknet_proto::v1::TaskEvent>> = HashMap::new();
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let mut sql = Sql::new("SELECT task_id, cursor, payload FROM change_log WHERE task_id IN ");
+        sql.list(text_args(chunk)).push(" ORDER BY task_id, cursor");
+        for row in sql.query(connection).fetch_all(&mut *connection).await? {
+            let change = query::decode_change(row.try_get("cursor")?, row.try_get("payload")?)?;
+            if let Some(tasknet_proto::v1::change::Event::TaskEvent(event)) = change.event {
+                events
+                    .entry(row.try_get("task_id")?)
+                    .or_default()
+                    .push(event);
+            }
+        }
+    }
+    Ok(events
+        .into_iter()
+        .filter_map(|(id, events)| Some((id, tasknet_domain::history_from_events(&events)?)))
+        .collect())
 }

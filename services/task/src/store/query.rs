@@ -50,12 +50,13 @@ pub async fn get_plan(pool: &AnyPool, id: &str) -> Result<Option<PlanRecord>> {
     Ok(plans.remove(id))
 }
 
-/// Of these plan ids, those that name existing plans.
-pub async fn existing_plans(pool: &AnyPool, ids: &[String]) -> Result<Vec<String>> {
+/// Of these plan ids, those that name existing plans, with their owners.
+pub async fn plan_owners(pool: &AnyPool, ids: &[String]) -> Result<Vec<(String, String)>> {
     let mut connection = pool.acquire().await?;
     Ok(load_plans(&mut connection, ids)
         .await?
-        .into_keys()
+        .into_iter()
+        .map(|(id, plan)| (id, plan.owner_unit_id))
         .collect())
 }
 
@@ -156,7 +157,7 @@ pub async fn head_cursor(pool: &AnyPool) -> Result<i64> {
     Ok(row.try_get("head")?)
 }
 
-fn decode_change(cursor: i64, payload: Vec<u8>) -> Result<v1::Change> {
+pub(crate) fn decode_change(cursor: i64, payload: Vec<u8>) -> Result<v1::Change> {
     let mut change = v1::Change::decode(payload.as_slice())
         .map_err(|error| Error::Internal(format!("change {cursor} does not decode: {error}")))?;
     change.cursor = cursor;

@@ -3,23 +3,25 @@
 use tasknet_proto::v1;
 
 use super::*;
-use crate::request::{validate_create_task, validate_update_task};
+use crate::parse;
 use crate::test_support::*;
 
-fn new_task() -> TaskState {
+fn new_task() -> Transition {
     let now = instant("2024-12-31T03:00:00Z");
-    let request = validate_create_task(&create_request(&new_id()), now).unwrap();
-    create(&request, 1_000).state
+    let request = parse::create_task(&create_request(&new_id()), now).unwrap();
+    create(&request, 1_000)
 }
 
+/// The change applied to the task as `after` left it.
 fn apply(
-    state: &TaskState,
+    after: &Transition,
     effective: &str,
     change: v1::update_task_request::Change,
 ) -> Result<Transition> {
     let now = instant("2024-12-31T03:00:00Z");
-    let request = update_request(&state.id, effective, change);
-    update(state, &validate_update_task(&request, now).unwrap(), 2_000)
+    let request = update_request(&after.state.id, effective, change);
+    let update_task = parse::update_task(&request, now).unwrap();
+    update(&after.state, &after.history, &update_task, 2_000)
 }
 
 fn failure(result: Result<Transition>) -> (tasknet_proto::tonic::Code, String) {
@@ -31,7 +33,7 @@ fn failure(result: Result<Transition>) -> (tasknet_proto::tonic::Code, String) {
 fn creation_starts_open_at_version_one() {
     let now = instant("2024-12-31T03:00:00Z");
     let request = create_request(&new_id());
-    let transition = create(&validate_create_task(&request, now).unwrap(), 1_000);
+    let transition = create(&parse::create_task(&request, now).unwrap(), 1_000);
     assert_eq!(transition.state.version, 1);
     assert_eq!(transition.state.status(), v1::TaskStatus::Open);
     assert_eq!(transition.event.kind, v1::TaskEventKind::Created as i32);
@@ -69,9 +71,7 @@ fn impossible_transitions_are_refused() {
     assert_eq!(code, Code::FailedPrecondition);
     assert!(message.starts_with("reopen:"), "{message}");
 
-    let done = apply(&task, "2024-06-10T01:00:00Z", complete())
-        .unwrap()
-        .state;
+    let done = apply(&task, "2024-06-10T01:00:00Z", complete()).unwrap();
     let (code, message) = failure(apply(&done, "2024-06-11T01:00:00Z", complete()));
     assert_eq!(code, Code::FailedPrecondition);
     assert!(message.starts_with("complete:"), "{message}");
@@ -128,25 +128,67 @@ fn deadline_changes_are_recorded_in_the_event() {
 #[test]
 fn stale_versions_are_refused() {
     use tasknet_proto::tonic::Code;
-    let task = apply(&new_task(), "2024-06-10T01:00:00Z", note("started"))
-        .unwrap()
-        .state;
+    let after = apply(&new_task(), "2024-06-10T01:00:00Z", note("started")).unwrap();
+    let (task, history) = (&after.state, &after.history);
     assert_eq!(task.last_note, "started");
     let now = instant("2024-12-31T03:00:00Z");
     let mut request = update_request(&task.id, "2024-06-11T01:00:00Z", note("again"));
     request.expected_version = Some(1);
-    let update = validate_update_task(&request, now).unwrap();
-    let status =
-        tasknet_proto::tonic::Status::from(super::update(&task, &update, 3_000).unwrap_err());
+    let update = parse::update_task(&request, now).unwrap();
+    let status = tasknet_proto::tonic::Status::from(
+        super::update(task, history, &update, 3_000).unwrap_err(),
+    );
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(
         status.message(),
         "expected_version: task is at version 2, not 1"
     );
     request.expected_version = Some(2);
-    let update = validate_update_task(&request, now).unwrap();
+    let update = parse::update_task(&request, now).unwrap();
     assert_eq!(
-        super::update(&task, &update, 3_000).unwrap().state.version,
+        super::update(task, history, &update, 3_000)
+            .unwrap()
+            .state
+            .version,
         3
+    );
+}
+
+#[test]
+fn the_state_is_the_history_in_effective_order_not_arrival_order() {
+    use tasknet_proto::tonic::Code;
+    let task = new_task();
+    // Deadline changes arriving out of order: the one effective later wins.
+    let later = apply(&task, "2024-06-25T03:00:00Z", deadline(ymd(2024, 7, 20))).unwrap();
+    let earlier = apply(&later, "2024-06-10T03:00:00Z", deadline(ymd(2024, 6, 28))).unwrap();
+    assert_eq!(earlier.state.deadline, ymd(2024, 7, 20));
+    assert_eq!(earlier.state.version, 3);
+    // The event records the change's own deadline, and the task as it stands.
+    assert_eq!(
+        earlier.event.new_deadline,
+        Some(date_to_proto(ymd(2024, 6, 28)))
+    );
+    assert_eq!(
+        earlier.event.task.as_ref().unwrap().deadline,
+        Some(date_to_proto(ymd(2024, 7, 20)))
+    );
+    // A reopening effective before the completion is refused, naming it.
+    let done = apply(&earlier, "2024-06-20T03:00:00Z", complete()).unwrap();
+    let completion_id = done.event.update_id.clone();
+    let (code, message) = failure(apply(&done, "2024-06-18T03:00:00Z", reopen()));
+    assert_eq!(code, Code::FailedPrecondition);
+    assert!(
+        message.starts_with("reopen: conflicts with the creation"),
+        "{message}"
+    );
+    // A completion effective before the one in force would leave it
+    // completing a completed task: refused, naming it.
+    let (code, message) = failure(apply(&done, "2024-06-15T03:00:00Z", complete()));
+    assert_eq!(code, Code::FailedPrecondition);
+    assert!(
+        message.contains(&format!(
+            "the completion {completion_id} effective 2024-06-20"
+        )),
+        "{message}"
     );
 }

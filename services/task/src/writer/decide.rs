@@ -7,24 +7,25 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tasknet_auth::AuditEntry;
-use tasknet_domain::timestamp_to_proto;
+use tasknet_domain::{TaskHistory, timestamp_to_proto};
 use tasknet_proto::prost::Message;
 use tasknet_proto::v1;
 
 use crate::access::Access;
+use crate::command::{CreatePlan, CreateTask, Mutation, UpdateTask};
 use crate::error::{Error, Result};
-use crate::model::{PlanRecord, TaskState};
-use crate::request::{CreatePlan, CreateTask, Mutation, UpdateTask};
+use crate::model::{PlanRecord, TaskState, Transition};
+use crate::reassign::{self, Reassign};
 use crate::store::batch::{AppliedRecord, NewChange};
-use crate::transition::{self, Transition};
-
-mod reassign;
+use crate::transition;
 
 /// The state a batch starts from: what the database holds for the ids it names.
 #[derive(Debug, Default)]
 pub struct Prefetched {
     pub applied: HashMap<String, AppliedRecord>,
     pub tasks: HashMap<String, TaskState>,
+    /// The accepted changes of the tasks the batch updates, in arrival order.
+    pub histories: HashMap<String, TaskHistory>,
     pub plans: HashMap<String, PlanRecord>,
 }
 
@@ -66,6 +67,23 @@ pub struct Writes {
     pub audit: Vec<AuditEntry>,
 }
 
+/// The identity of a change to an existing task.
+struct Change<'a> {
+    task_id: &'a str,
+    update_id: &'a str,
+    digest: &'a str,
+}
+
+impl<'a> Change<'a> {
+    fn new(task_id: &'a str, update_id: &'a str, digest: &'a str) -> Self {
+        Self {
+            task_id,
+            update_id,
+            digest,
+        }
+    }
+}
+
 /// An update id applied before or earlier in the batch.
 #[derive(Debug, Clone)]
 struct Recorded {
@@ -94,6 +112,7 @@ pub fn decide(
             })
             .collect(),
         tasks: prefetched.tasks,
+        histories: prefetched.histories,
         plans: prefetched.plans,
         dirty: Vec::new(),
         dirty_set: HashSet::new(),
@@ -117,6 +136,7 @@ pub fn decide(
 struct Batch {
     recorded: HashMap<String, Recorded>,
     tasks: HashMap<String, TaskState>,
+    histories: HashMap<String, TaskHistory>,
     plans: HashMap<String, PlanRecord>,
     dirty: Vec<String>,
     dirty_set: HashSet<String>,
@@ -177,22 +197,53 @@ impl Batch {
     }
 
     fn update_task(&mut self, update: &UpdateTask, access: &Access) -> Result<Pending> {
+        access.check_still_exists(update.effective_time)?;
+        let change = Change::new(&update.task_id, &update.update_id, &update.digest);
+        self.change_task(change, access, |current, history, record_time_us| {
+            transition::update(current, history, update, record_time_us)
+        })
+    }
+
+    fn reassign(&mut self, command: &Reassign, access: &Access) -> Result<Pending> {
+        let change = Change::new(&command.task_id, &command.update_id, &command.digest);
+        self.change_task(change, access, |current, history, record_time_us| {
+            reassign::transition(current, history, command, record_time_us)
+        })
+    }
+
+    /// A change of an existing task by `rule`, which says what the change
+    /// does to the task's history and state (or why it cannot be applied).
+    fn change_task(
+        &mut self,
+        change: Change<'_>,
+        access: &Access,
+        rule: impl FnOnce(&TaskState, &TaskHistory, i64) -> Result<Transition>,
+    ) -> Result<Pending> {
         // Access first: a caller learns nothing about another unit's task,
         // not even whether an update id was applied to it.
-        if let Some(current) = self.tasks.get(&update.task_id) {
+        if let Some(current) = self.tasks.get(change.task_id) {
             access.check_update(current)?;
         }
-        if let Some(repeat) = self.repeat(&update.update_id, &update.digest) {
+        if let Some(repeat) = self.repeat(change.update_id, change.digest) {
             return repeat;
         }
-        let current = self.tasks.get(&update.task_id).ok_or_else(|| {
-            Error::not_found("task_id", format!("there is no task {}", update.task_id))
+        let current = self.tasks.get(change.task_id).ok_or_else(|| {
+            Error::not_found("task_id", format!("there is no task {}", change.task_id))
         })?;
-        let transition = transition::update(current, update, self.record_time_us)?;
+        let stand_in;
+        let history = match self.histories.get(change.task_id) {
+            Some(history) => history,
+            None => {
+                tracing::warn!(task_id = %current.id, "no readable history; folding its current state");
+                stand_in = current.stand_in_history();
+                &stand_in
+            }
+        };
+        let transition = rule(current, history, self.record_time_us)?;
         let audit = access
             .audit(format!("task/{}", current.id), &current.assignee_unit_id)
             .with_change(Some(task_json(current)), None);
-        Ok(self.record(&update.update_id, &update.digest, transition, audit))
+        Ok(self.record(change.update_id, change.digest, transition, audit))
     }
 
     /// Applies an accepted task change to the batch state and its writes.
@@ -203,7 +254,12 @@ impl Batch {
         transition: Transition,
         mut audit: AuditEntry,
     ) -> Pending {
-        let Transition { state, event } = transition;
+        let Transition {
+            state,
+            event,
+            history,
+        } = transition;
+        self.histories.insert(state.id.clone(), history);
         audit.after = task_json(&state);
         audit.time_us = self.record_time_us;
         self.writes.audit.push(audit);

@@ -17,9 +17,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::access::Access;
+use crate::command::Mutation;
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, micros};
-use crate::request::Mutation;
 use crate::store::{self, batch};
 use decide::{CursorRef, Pending, Prefetched, Writes};
 
@@ -295,6 +295,7 @@ fn unavailable() -> Error {
 async fn prefetch(connection: &mut sqlx::AnyConnection, mutations: &[Item]) -> Result<Prefetched> {
     let mut update_ids = Vec::new();
     let mut task_ids = Vec::new();
+    let mut update_task_ids = Vec::new();
     let mut plan_ids = Vec::new();
     for (mutation, _) in mutations {
         match mutation {
@@ -305,11 +306,13 @@ async fn prefetch(connection: &mut sqlx::AnyConnection, mutations: &[Item]) -> R
             Mutation::UpdateTask(update) => {
                 update_ids.push(update.update_id.clone());
                 task_ids.push(update.task_id.clone());
+                update_task_ids.push(update.task_id.clone());
             }
             Mutation::CreatePlan(create) => plan_ids.push(create.plan.id.clone()),
             Mutation::Reassign(reassign) => {
                 update_ids.push(reassign.update_id.clone());
                 task_ids.push(reassign.task_id.clone());
+                update_task_ids.push(reassign.task_id.clone());
             }
         }
     }
@@ -317,9 +320,15 @@ async fn prefetch(connection: &mut sqlx::AnyConnection, mutations: &[Item]) -> R
         ids.sort_unstable();
         ids.dedup();
     }
+    let tasks = store::load_tasks(connection, &task_ids).await?;
+    // Histories only of tasks that exist and are changed: creations need none.
+    update_task_ids.retain(|id| tasks.contains_key(id));
+    update_task_ids.sort_unstable();
+    update_task_ids.dedup();
     Ok(Prefetched {
         applied: batch::load_applied(connection, &update_ids).await?,
-        tasks: store::load_tasks(connection, &task_ids).await?,
+        histories: store::load_histories(connection, &update_task_ids).await?,
+        tasks,
         plans: store::load_plans(connection, &plan_ids).await?,
     })
 }

@@ -8,7 +8,7 @@ use tasknet_storage::testing::TestDatabase;
 use tasknet_storage::{Database, DatabaseOptions};
 
 use super::*;
-use crate::request::{validate_create_plan, validate_create_task, validate_update_task};
+use crate::parse;
 use crate::store::{MIGRATIONS, query};
 use crate::test_support::*;
 
@@ -20,11 +20,11 @@ async fn open(db: &TestDatabase) -> Writer {
 }
 
 fn create(request: &v1::CreateTaskRequest) -> Mutation {
-    Mutation::CreateTask(validate_create_task(request, Utc::now()).unwrap())
+    Mutation::CreateTask(parse::create_task(request, Utc::now()).unwrap())
 }
 
 fn update(request: &v1::UpdateTaskRequest) -> Mutation {
-    Mutation::UpdateTask(validate_update_task(request, Utc::now()).unwrap())
+    Mutation::UpdateTask(parse::update_task(request, Utc::now()).unwrap())
 }
 
 fn ack(outcome: &Result<Outcome>) -> &TaskAck {
@@ -329,7 +329,7 @@ async fn plans_are_created_once(db: TestDatabase) {
             ..Default::default()
         }),
     };
-    let mutation = Mutation::CreatePlan(validate_create_plan(&request).unwrap());
+    let mutation = Mutation::CreatePlan(parse::create_plan(&request).unwrap());
     let outcomes = writer
         .apply_unrestricted(&[mutation.clone(), mutation.clone()])
         .await
@@ -351,9 +351,7 @@ async fn plans_are_created_once(db: TestDatabase) {
     let mut renamed = request.clone();
     renamed.plan.as_mut().unwrap().name = "Other".into();
     let outcomes = writer
-        .apply_unrestricted(&[Mutation::CreatePlan(
-            validate_create_plan(&renamed).unwrap(),
-        )])
+        .apply_unrestricted(&[Mutation::CreatePlan(parse::create_plan(&renamed).unwrap())])
         .await
         .unwrap();
     assert_eq!(

@@ -12,6 +12,8 @@ use tasknet_storage::testing::TestDatabase;
 use tasknet_system::testing::Centre;
 use tasknet_task::TaskApp;
 
+pub use tasknet_domain::testing::{complete, new_id, note, reopen, ymd};
+
 pub type Client = TaskServiceClient<TracedChannel>;
 
 /// Both services running, with a few real unit ids.
@@ -109,14 +111,6 @@ impl Harness {
     }
 }
 
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-pub fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(year, month, day).unwrap()
-}
-
 /// Noon in Vietnam on a date (05:00 UTC).
 pub fn at_noon(date: NaiveDate) -> tasknet_proto::prost_types::Timestamp {
     let instant = date.and_hms_opt(5, 0, 0).unwrap().and_utc();
@@ -141,25 +135,8 @@ pub fn update(
     }
 }
 
-pub fn note(text: &str) -> v1::update_task_request::Change {
-    v1::update_task_request::Change::Note(v1::ProgressNote {
-        note: text.to_owned(),
-    })
-}
-
-pub fn complete() -> v1::update_task_request::Change {
-    v1::update_task_request::Change::Complete(v1::Completion::default())
-}
-
-pub fn reopen() -> v1::update_task_request::Change {
-    v1::update_task_request::Change::Reopen(v1::Reopening::default())
-}
-
 pub fn deadline(date: NaiveDate) -> v1::update_task_request::Change {
-    v1::update_task_request::Change::DeadlineChange(v1::DeadlineChange {
-        new_deadline: Some(date_to_proto(date)),
-        reason: "more time needed".to_owned(),
-    })
+    tasknet_domain::testing::deadline_change(date, "more time needed")
 }
 
 /// Asserts a refusal: its code, and a message that starts with the field.

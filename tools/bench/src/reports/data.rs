@@ -1,22 +1,18 @@
 //! The reports benchmark's data set: deterministic tasks over 2024–2025
 //! (ChaCha8, fixed seed) on the organisation service's reference units,
-//! bulk-loaded into a reporting database (`rpt_tasks`, `rpt_segments`) and,
-//! the same tasks, into a plain `naive_tasks` table a dashboard would query.
-
-use std::fmt::Write as _;
+//! bulk-loaded into a reporting database (through the reporting service's
+//! `bulk-load` feature) and, the same tasks, into a plain `naive_tasks`
+//! table a dashboard would query.
 
 use anyhow::Context;
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sqlx::{Connection, PgConnection, SqliteConnection};
 use tasknet_domain::{TaskTimeline, TimelineEvent, date_to_storage};
+use tasknet_reporting::bulk_load::{BulkTask, Loader, Value, load_read_model};
 use tasknet_storage::Backend;
 
 const SEED: u64 = 0x7a5c_2026;
-/// As in apply.rs: "from the beginning" and "open-ended".
-const SEGMENT_START: i64 = 0;
-const SEGMENT_END: i64 = 99_991_231;
 
 /// A unit tasks are assigned to, with its breakdown keys.
 #[derive(Debug, Clone)]
@@ -98,9 +94,8 @@ impl Task {
         )
     }
 
-    /// Its segments as the reporting follower would store them (the
-    /// domain's timeline; no reassignments).
-    fn segments(&self) -> Vec<[Option<i64>; 4]> {
+    /// Its history as the domain's timeline (no reassignments).
+    fn timeline(&self) -> TaskTimeline {
         let mut events = Vec::new();
         if let Some((effective, deadline)) = self.extension {
             events.push(TimelineEvent::DeadlineChanged {
@@ -117,160 +112,10 @@ impl Task {
         if let Some(effective) = self.recompleted {
             events.push(TimelineEvent::Completed { effective });
         }
-        let timeline = TaskTimeline {
+        TaskTimeline {
             initial_deadline: self.deadline,
             events,
-        };
-        timeline
-            .segments()
-            .iter()
-            .map(|segment| {
-                [
-                    Some(segment.from.map_or(SEGMENT_START, date_to_storage)),
-                    Some(segment.until.map_or(SEGMENT_END, date_to_storage)),
-                    Some(date_to_storage(segment.state.deadline)),
-                    segment.state.completed_on.map(date_to_storage),
-                ]
-            })
-            .collect()
-    }
-}
-
-/// A value of a loaded row.
-enum Value<'a> {
-    Int(Option<i64>),
-    Text(&'a str),
-}
-
-/// Rows of one table, written as COPY text (PostgreSQL) or as a
-/// multi-row INSERT (SQLite).
-struct TableWriter {
-    backend: Backend,
-    buffer: String,
-    rows: usize,
-}
-
-impl TableWriter {
-    fn row(&mut self, values: &[Value<'_>]) {
-        let sqlite = self.backend == Backend::Sqlite;
-        if sqlite {
-            self.buffer
-                .push_str(if self.rows == 0 { " VALUES (" } else { ",(" });
         }
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                self.buffer.push(if sqlite { ',' } else { '\t' });
-            }
-            // Writing to a String cannot fail; texts are generated ids (no quotes).
-            let _ = match value {
-                Value::Int(Some(v)) => write!(self.buffer, "{v}"),
-                Value::Int(None) => write!(self.buffer, "{}", if sqlite { "NULL" } else { "\\N" }),
-                Value::Text(t) if sqlite => write!(self.buffer, "'{t}'"),
-                Value::Text(t) => write!(self.buffer, "{t}"),
-            };
-        }
-        self.buffer.push(if sqlite { ')' } else { '\n' });
-        self.rows += 1;
-    }
-}
-
-/// A connection loading rows in bulk.
-pub enum Loader {
-    Postgres(PgConnection),
-    Sqlite(SqliteConnection),
-}
-
-impl Loader {
-    pub async fn connect(backend: Backend, url: &str) -> anyhow::Result<Self> {
-        Ok(match backend {
-            Backend::Postgres => Self::Postgres(PgConnection::connect(url).await?),
-            Backend::Sqlite => {
-                let mut connection = SqliteConnection::connect(url).await?;
-                // A benchmark data set: nothing to lose in a crash.
-                sqlx::raw_sql("PRAGMA synchronous = OFF; BEGIN")
-                    .execute(&mut connection)
-                    .await?;
-                Self::Sqlite(connection)
-            }
-        })
-    }
-
-    pub async fn execute(&mut self, sql: &str) -> anyhow::Result<()> {
-        match self {
-            Self::Postgres(c) => {
-                sqlx::raw_sql(sql).execute(c).await?;
-            }
-            Self::Sqlite(c) => {
-                sqlx::raw_sql(sql).execute(c).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Loads `table` (`columns`) with the rows `fill` writes for each task.
-    async fn load(
-        &mut self,
-        table: &str,
-        columns: &str,
-        count: u64,
-        units: &[Unit],
-        fill: impl Fn(&Task, &Unit, &mut TableWriter),
-    ) -> anyhow::Result<()> {
-        match self {
-            Self::Postgres(connection) => {
-                let mut writer = TableWriter {
-                    backend: Backend::Postgres,
-                    buffer: String::new(),
-                    rows: 0,
-                };
-                let sql = format!("COPY {table} ({columns}) FROM STDIN");
-                let mut copy = connection.copy_in_raw(&sql).await?;
-                for task in tasks(count, units) {
-                    fill(&task, &units[task.unit], &mut writer);
-                    if writer.buffer.len() >= 1 << 20 {
-                        copy.send(writer.buffer.as_bytes()).await?;
-                        writer.buffer.clear();
-                    }
-                }
-                copy.send(writer.buffer.as_bytes()).await?;
-                copy.finish().await?;
-            }
-            Self::Sqlite(connection) => {
-                let head = format!("INSERT INTO {table} ({columns})");
-                let mut writer = TableWriter {
-                    backend: Backend::Sqlite,
-                    buffer: head.clone(),
-                    rows: 0,
-                };
-                for task in tasks(count, units) {
-                    fill(&task, &units[task.unit], &mut writer);
-                    if writer.rows >= 2000 {
-                        sqlx::raw_sql(&writer.buffer)
-                            .execute(&mut *connection)
-                            .await?;
-                        writer.buffer.clone_from(&head);
-                        writer.rows = 0;
-                    }
-                }
-                if writer.rows > 0 {
-                    sqlx::raw_sql(&writer.buffer)
-                        .execute(&mut *connection)
-                        .await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn commit(self) -> anyhow::Result<()> {
-        match self {
-            Self::Postgres(c) => c.close().await?,
-            Self::Sqlite(mut c) => {
-                sqlx::raw_sql("COMMIT").execute(&mut c).await?;
-                c.close().await?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -281,70 +126,35 @@ const NAIVE_TABLE: &str = "CREATE TABLE naive_tasks (id TEXT NOT NULL, \
     extended_on BIGINT, extended_deadline BIGINT, completed_on BIGINT, reopened_on BIGINT, \
     recompleted_on BIGINT)";
 
-/// Loads the data set into a migrated reporting database at `url`.
-pub async fn load(backend: Backend, url: &str, count: u64, units: &[Unit]) -> anyhow::Result<()> {
+/// Loads the data set into a migrated reporting database at `url`; returns
+/// how many timeline segments the read model holds.
+pub async fn load(backend: Backend, url: &str, count: u64, units: &[Unit]) -> anyhow::Result<u64> {
     let mut loader = Loader::connect(backend, url)
         .await
         .context("failed to connect for the bulk load")?;
-    // Built after the load: one sort instead of millions of index inserts.
-    loader.execute("DROP INDEX rpt_segments_breakdown").await?;
+    let segments = load_read_model(&mut loader, || {
+        tasks(count, units).map(|task| BulkTask {
+            task_id: task.id(),
+            assignee_unit_id: &units[task.unit].id,
+            assigned: task.assigned,
+            timeline: task.timeline(),
+        })
+    })
+    .await?;
     loader.execute(NAIVE_TABLE).await?;
     let date = |d: NaiveDate| Value::Int(Some(date_to_storage(d)));
     let opt = |d: Option<NaiveDate>| Value::Int(d.map(date_to_storage));
     loader
         .load(
-            "rpt_tasks",
-            "task_id, assignee_unit_id, assigned_date, initial_deadline, title",
-            count,
-            units,
-            |task, unit, w| {
-                let id = task.id();
-                w.row(&[
-                    Value::Text(&id),
-                    Value::Text(&unit.id),
-                    date(task.assigned),
-                    date(task.deadline),
-                    Value::Text(""),
-                ]);
-            },
-        )
-        .await
-        .context("loading rpt_tasks")?;
-    loader
-        .load(
-            "rpt_segments",
-            "task_id, seg_from, seg_until, assignee_unit_id, assigned_date, deadline, completed_on",
-            count,
-            units,
-            |task, unit, w| {
-                let id = task.id();
-                for [from, until, deadline, completed] in task.segments() {
-                    w.row(&[
-                        Value::Text(&id),
-                        Value::Int(from),
-                        Value::Int(until),
-                        Value::Text(&unit.id),
-                        date(task.assigned),
-                        Value::Int(deadline),
-                        Value::Int(completed),
-                    ]);
-                }
-            },
-        )
-        .await
-        .context("loading rpt_segments")?;
-    loader
-        .load(
             "naive_tasks",
             "id, assignee_unit_id, assigned_date, deadline, extended_on, extended_deadline, \
              completed_on, reopened_on, recompleted_on",
-            count,
-            units,
-            |task, unit, w| {
+            tasks(count, units),
+            |task, w| {
                 let id = task.id();
                 w.row(&[
                     Value::Text(&id),
-                    Value::Text(&unit.id),
+                    Value::Text(&units[task.unit].id),
                     date(task.assigned),
                     date(task.deadline),
                     opt(task.extension.map(|(on, _)| on)),
@@ -357,22 +167,15 @@ pub async fn load(backend: Backend, url: &str, count: u64, units: &[Unit]) -> an
         )
         .await
         .context("loading naive_tasks")?;
-    loader
-        .execute(
-            "CREATE INDEX rpt_segments_breakdown ON rpt_segments \
-             (assigned_date, seg_from, seg_until, assignee_unit_id, deadline, completed_on)",
-        )
-        .await?;
     // What a dashboard's DBA would add for date-range reports.
     loader
         .execute("CREATE INDEX naive_tasks_assigned ON naive_tasks (assigned_date)")
         .await?;
     if backend == Backend::Postgres {
-        loader
-            .execute("ANALYZE rpt_tasks; ANALYZE rpt_segments; ANALYZE naive_tasks")
-            .await?;
+        loader.execute("ANALYZE naive_tasks").await?;
     }
-    loader.commit().await
+    loader.commit().await?;
+    Ok(segments)
 }
 
 /// The naive dashboard query: one statement, GROUP BY unit and period, the

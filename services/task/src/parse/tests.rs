@@ -25,7 +25,7 @@ fn a_valid_creation_is_normalised() {
     let plan_b = "00000000-0000-4000-8000-00000000000b".to_owned();
     let plan_a = "00000000-0000-4000-8000-00000000000A".to_owned();
     request.task.as_mut().unwrap().plan_ids = vec![plan_b.clone(), plan_a.clone(), plan_b.clone()];
-    let create = validate_create_task(&request, now()).unwrap();
+    let create = create_task(&request, now()).unwrap();
     assert_eq!(create.task_id, task_id);
     assert_eq!(create.plan_ids, vec![plan_a.to_lowercase(), plan_b]);
     assert_eq!(create.assigned_date, ymd(2024, 6, 1));
@@ -35,49 +35,37 @@ fn a_valid_creation_is_normalised() {
 #[test]
 fn digests_tell_repeats_from_different_requests() {
     let request = create_request(&new_id());
-    let first = validate_create_task(&request, now()).unwrap();
-    let again = validate_create_task(&request, now()).unwrap();
+    let first = create_task(&request, now()).unwrap();
+    let again = create_task(&request, now()).unwrap();
     assert_eq!(first.digest, again.digest);
     let mut changed = request.clone();
     changed.task.as_mut().unwrap().title.push('!');
-    assert_ne!(
-        validate_create_task(&changed, now()).unwrap().digest,
-        first.digest
-    );
+    assert_ne!(create_task(&changed, now()).unwrap().digest, first.digest);
 
     let update = update_request(&request.task_id, "2024-06-10T01:00:00Z", note("a"));
-    let digest = validate_update_task(&update, now()).unwrap().digest;
+    let digest = update_task(&update, now()).unwrap().digest;
     let mut other = update.clone();
     other.change = Some(note("b"));
-    assert_ne!(validate_update_task(&other, now()).unwrap().digest, digest);
+    assert_ne!(update_task(&other, now()).unwrap().digest, digest);
     let mut versioned = update;
     versioned.expected_version = Some(3);
-    assert_ne!(
-        validate_update_task(&versioned, now()).unwrap().digest,
-        digest
-    );
+    assert_ne!(update_task(&versioned, now()).unwrap().digest, digest);
 }
 
 #[test]
 fn ids_must_be_uuid_v7() {
     let mut request = create_request(&new_id());
     request.update_id = uuid::Uuid::new_v4().to_string();
-    let error = validate_create_task(&request, now()).unwrap_err();
+    let error = create_task(&request, now()).unwrap_err();
     assert!(
         error.to_string().starts_with("update_id: must be a UUIDv7"),
         "{error}"
     );
 
     let request = create_request("not-a-uuid");
-    assert_eq!(
-        invalid_field(validate_create_task(&request, now())),
-        "task_id"
-    );
+    assert_eq!(invalid_field(create_task(&request, now())), "task_id");
     let request = create_request("");
-    assert_eq!(
-        invalid_field(validate_create_task(&request, now())),
-        "task_id"
-    );
+    assert_eq!(invalid_field(create_task(&request, now())), "task_id");
 }
 
 #[test]
@@ -85,15 +73,15 @@ fn effective_time_is_required_and_not_far_in_the_future() {
     let mut request = create_request(&new_id());
     request.effective_time = None;
     assert_eq!(
-        invalid_field(validate_create_task(&request, now())),
+        invalid_field(create_task(&request, now())),
         "effective_time"
     );
 
     request.effective_time = Some(timestamp_to_proto(now() + chrono::TimeDelta::hours(23)));
-    assert!(validate_create_task(&request, now()).is_ok());
+    assert!(create_task(&request, now()).is_ok());
     request.effective_time = Some(timestamp_to_proto(now() + chrono::TimeDelta::hours(25)));
     assert_eq!(
-        invalid_field(validate_create_task(&request, now())),
+        invalid_field(create_task(&request, now())),
         "effective_time"
     );
 }
@@ -140,13 +128,13 @@ fn task_fields_are_checked_and_named() {
     for (field, mutate) in cases {
         let mut request = create_request(&new_id());
         mutate(request.task.as_mut().unwrap());
-        assert_eq!(invalid_field(validate_create_task(&request, now())), field);
+        assert_eq!(invalid_field(create_task(&request, now())), field);
     }
     let mut request = create_request(&new_id());
     request.task.as_mut().unwrap().title = "x".repeat(500);
-    assert!(validate_create_task(&request, now()).is_ok());
+    assert!(create_task(&request, now()).is_ok());
     request.task = None;
-    assert_eq!(invalid_field(validate_create_task(&request, now())), "task");
+    assert_eq!(invalid_field(create_task(&request, now())), "task");
 }
 
 #[test]
@@ -154,30 +142,24 @@ fn updates_need_a_change() {
     let task_id = new_id();
     let mut request = update_request(&task_id, "2024-06-10T01:00:00Z", note("x"));
     request.change = None;
-    assert_eq!(
-        invalid_field(validate_update_task(&request, now())),
-        "change"
-    );
+    assert_eq!(invalid_field(update_task(&request, now())), "change");
     request.change = Some(note(""));
-    assert_eq!(
-        invalid_field(validate_update_task(&request, now())),
-        "note.note"
-    );
+    assert_eq!(invalid_field(update_task(&request, now())), "note.note");
     request.change = Some(v1::update_task_request::Change::DeadlineChange(
         v1::DeadlineChange::default(),
     ));
     assert_eq!(
-        invalid_field(validate_update_task(&request, now())),
+        invalid_field(update_task(&request, now())),
         "deadline_change.new_deadline"
     );
     request.change = Some(complete());
     request.expected_version = Some(0);
     assert_eq!(
-        invalid_field(validate_update_task(&request, now())),
+        invalid_field(update_task(&request, now())),
         "expected_version"
     );
     request.expected_version = Some(1);
-    let update = validate_update_task(&request, now()).unwrap();
+    let update = update_task(&request, now()).unwrap();
     assert_eq!(
         update.change,
         TaskChange::Complete {
@@ -204,7 +186,7 @@ fn plan_request() -> v1::CreatePlanRequest {
 
 #[test]
 fn plans_are_validated_and_get_ids() {
-    let plan = validate_create_plan(&plan_request()).unwrap().plan;
+    let plan = create_plan(&plan_request()).unwrap().plan;
     assert_eq!(
         uuid::Uuid::parse_str(&plan.id).unwrap().get_version_num(),
         7
@@ -213,22 +195,16 @@ fn plans_are_validated_and_get_ids() {
 
     let mut request = plan_request();
     request.plan.as_mut().unwrap().kind = 0;
-    assert_eq!(invalid_field(validate_create_plan(&request)), "plan.kind");
+    assert_eq!(invalid_field(create_plan(&request)), "plan.kind");
     let mut request = plan_request();
     request.plan.as_mut().unwrap().period.as_mut().unwrap().end =
         Some(date_to_proto(ymd(2023, 12, 31)));
-    assert_eq!(
-        invalid_field(validate_create_plan(&request)),
-        "plan.period.end"
-    );
+    assert_eq!(invalid_field(create_plan(&request)), "plan.period.end");
     let mut request = plan_request();
     request.plan_id = new_id();
     request.plan.as_mut().unwrap().id = new_id();
-    assert_eq!(invalid_field(validate_create_plan(&request)), "plan.id");
+    assert_eq!(invalid_field(create_plan(&request)), "plan.id");
     let mut request = plan_request();
     request.plan.as_mut().unwrap().owner_unit_id.clear();
-    assert_eq!(
-        invalid_field(validate_create_plan(&request)),
-        "plan.owner_unit_id"
-    );
+    assert_eq!(invalid_field(create_plan(&request)), "plan.owner_unit_id");
 }

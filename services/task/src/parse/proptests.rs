@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use tasknet_proto::{prost_types, v1};
 
+use super::fields::MAX_FUTURE;
 use super::*;
 
 /// Fields a CreateTaskRequest can be refused for.
@@ -145,7 +146,7 @@ proptest! {
 
     #[test]
     fn creations_are_accepted_within_limits_or_refused_naming_a_field(request in creation()) {
-        match validate_create_task(&request, now()) {
+        match create_task(&request, now()) {
             Ok(create) => {
                 prop_assert!(create.title.chars().count() <= MAX_TITLE_CHARS);
                 prop_assert!(!create.title.trim().is_empty());
@@ -164,7 +165,7 @@ proptest! {
 
     #[test]
     fn updates_are_accepted_within_limits_or_refused_naming_a_field(request in update()) {
-        match validate_update_task(&request, now()) {
+        match update_task(&request, now()) {
             Ok(update) => {
                 prop_assert!(update.expected_version.is_none_or(|v| v >= 1));
                 let text = match &update.change {
