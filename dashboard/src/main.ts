@@ -107,6 +107,8 @@ async function start(): Promise<void> {
   async function render(): Promise<void> {
     const mine = ++generation;
     const lang = state.lang;
+    // Marks for the browser benchmark (bench/): each render's duration is a measure.
+    performance.mark(`tasknet:render-start:${mine}`);
     document.documentElement.lang = lang;
     document.title = `${t(lang, state.view)} — ${t(lang, "title")}`;
     renderChrome();
@@ -115,6 +117,7 @@ async function start(): Promise<void> {
       const result = await VIEWS[state.view](ctx, main);
       if (mine !== generation) return;
       rendered = result;
+      performance.measure(`tasknet:render:${state.view}`, `tasknet:render-start:${mine}`);
       await refreshFreshness(result.cursor);
     } catch (err) {
       if (mine !== generation || signedOut) return;
