@@ -181,6 +181,7 @@ async function start(): Promise<void> {
       ),
     );
     renderControls(lang);
+    signOutButton.textContent = t(lang, "signOut");
     mount(
       actions,
       h("button", { type: "button", id: "export-csv", onclick: (() => exportAs("csv")) as EventListener }, t(lang, "exportCsv")),
@@ -251,16 +252,15 @@ async function start(): Promise<void> {
     else download(`${base}.xlsx`, await toXlsx(rendered.tables), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
   }
 
-  const signOutButton = h("button", { type: "button", id: "sign-out", class: "no-print" }, t(state.lang, "signOut"));
+  const signOutButton = h("button", { type: "button", id: "sign-out", class: "no-print" });
   signOutButton.addEventListener("click", () => showSignIn(state.lang, t(state.lang, "signedOut")));
   mount(
     root,
     h("a", { href: "#main", class: "skip" }, t(state.lang, "skip")),
     h("header", {}, h("div", { class: "brand" }, h("strong", {}, "tasknet"), " ", h("span", {}, t(state.lang, "title"))), nav, signOutButton),
     controls,
-    actions,
+    h("div", { class: "status-row" }, actions, freshness),
     main,
-    h("footer", {}, freshness),
   );
   // Keep the URL canonical (a permalink of exactly what is shown).
   history.replaceState(null, "", serializeState(state));

@@ -6,7 +6,7 @@ import { splitChart } from "../chart.js";
 import type { Ctx, Rendered } from "../context.js";
 import { h, mount } from "../dom.js";
 import type { ExportTable } from "../export.js";
-import { formatChange, formatCount, formatPercent, percentValue } from "../format.js";
+import { formatChange, formatPercent, percentValue } from "../format.js";
 import { type Key, t } from "../i18n.js";
 import { GroupBy, Language, SummaryFormat } from "../gen/tasknet/v1/reporting_pb.js";
 import { PlanKind } from "../gen/tasknet/v1/task_pb.js";
@@ -200,7 +200,8 @@ export async function overview(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
                 "li",
                 { "data-plan": s.key, "data-done": s.done.toString(), "data-total": s.total.toString() },
                 h("span", { class: "plan-name" }, t(lang, s.key)),
-                h("span", { class: "plan-figure" }, `${formatCount(s.done, lang)}/${formatCount(s.total, lang)}`),
+                // Written as the review writes it: 479/1125, no thousands separator.
+                h("span", { class: "plan-figure" }, `${s.done}/${s.total}`),
                 h(
                   "span",
                   { class: "bar", role: "img", "aria-label": formatPercent(s.done, s.total, lang, 1) },

@@ -5,7 +5,7 @@
 import type { Ctx, Rendered } from "../context.js";
 import { h, mount } from "../dom.js";
 import type { ExportTable } from "../export.js";
-import { formatChange, formatPercent, percentValue } from "../format.js";
+import { formatChange, formatDate, formatPercent, percentValue } from "../format.js";
 import { CATEGORY_NAMES, t } from "../i18n.js";
 import type { Unit } from "../gen/tasknet/v1/organisation_pb.js";
 import { UnitCategory } from "../gen/tasknet/v1/common_pb.js";
@@ -90,7 +90,10 @@ export async function units(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
     return {
       id: row.groupKey,
       code: row.groupCode,
-      name: lang === "vi" ? row.groupNameVi : row.groupNameEn,
+      // An ended unit (historical basis) says so: code 52 was Bình Định until 30/6/2025.
+      name:
+        (lang === "vi" ? row.groupNameVi : row.groupNameEn) +
+        (row.groupValidTo && row.groupValidTo.year ? ` (${lang === "vi" ? "đến" : "to"} ${formatDate(row.groupValidTo, lang)})` : ""),
       category: unit ? categoryName(unit.category) : "",
       region: unit?.regionCode ?? "",
       counts: countsOf(row.current),
