@@ -18,6 +18,7 @@ export default defineConfig({
     locale: "vi-VN",
     timezoneId: "Asia/Ho_Chi_Minh",
     acceptDownloads: true,
+    actionTimeout: 20_000,
     launchOptions: {
       executablePath,
       args: [

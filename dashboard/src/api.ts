@@ -30,7 +30,7 @@ export function createTransport(
       throw err;
     }
   };
-  return createGrpcWebTransport({ baseUrl, interceptors: [auth] });
+  return createGrpcWebTransport({ baseUrl, useBinaryFormat: true, interceptors: [auth] });
 }
 
 export function createApi(transport: Transport): Api {

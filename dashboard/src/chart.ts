@@ -15,7 +15,11 @@ function load(): Promise<EChartsModule> {
 // told apart without colour by their order and labels.
 export const CLASS_COLOURS = ["#1b7837", "#b35806", "#2166ac", "#b2182b"];
 
-export async function splitChart(el: HTMLElement, data: { name: string; value: number }[]): Promise<void> {
+export async function splitChart(
+  el: HTMLElement,
+  data: { name: string; value: number }[],
+  format: (n: number) => string,
+): Promise<void> {
   const { echarts } = await load();
   if (!el.isConnected) return;
   const chart = echarts.init(el, null, { renderer: "svg", height: 260 });
@@ -23,14 +27,14 @@ export async function splitChart(el: HTMLElement, data: { name: string; value: n
     aria: { enabled: true },
     animation: false,
     grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
-    xAxis: { type: "value" },
+    xAxis: { type: "value", axisLabel: { color: "#222", formatter: format } },
     yAxis: { type: "category", data: data.map((d) => d.name), inverse: true, axisLabel: { color: "#222" } },
     tooltip: { trigger: "axis" },
     series: [
       {
         type: "bar",
         data: data.map((d, i) => ({ value: d.value, itemStyle: { color: CLASS_COLOURS[i % CLASS_COLOURS.length] } })),
-        label: { show: true, position: "right", color: "#222" },
+        label: { show: true, position: "right", color: "#222", formatter: (p: { value: number }) => format(p.value) },
       },
     ],
   });
@@ -41,6 +45,7 @@ export async function lineChart(
   el: HTMLElement,
   categories: string[],
   series: { name: string; data: (number | null)[]; dashed?: boolean; colour: string }[],
+  format: (n: number) => string,
 ): Promise<void> {
   const { echarts } = await load();
   if (!el.isConnected) return;
@@ -51,7 +56,7 @@ export async function lineChart(
     legend: { top: 0, textStyle: { color: "#222" } },
     grid: { left: 8, right: 24, top: 48, bottom: 8, containLabel: true },
     xAxis: { type: "category", data: categories, axisLabel: { color: "#222" } },
-    yAxis: { type: "value", axisLabel: { color: "#222" } },
+    yAxis: { type: "value", axisLabel: { color: "#222", formatter: format } },
     tooltip: { trigger: "axis" },
     series: series.map((s) => ({
       type: "line",

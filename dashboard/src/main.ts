@@ -267,4 +267,9 @@ async function start(): Promise<void> {
   await render();
 }
 
+// A sign-in link opened on a page already loaded only changes the fragment: start over with it.
+window.addEventListener("hashchange", () => {
+  if (/token=/.test(location.hash)) location.reload();
+});
+
 void start();

@@ -93,7 +93,8 @@ export async function drill(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
 
   const listBox = h("section", { "aria-labelledby": "list-h", class: "card" });
   const timelineBox = h("section", { "aria-labelledby": "timeline-h", class: "card", id: "timeline-box" });
-  mount(main, h("h1", {}, t(lang, "drill")), h("p", { class: "period-line" }, periodLine(ctx)), chooser, listBox, state.task ? timelineBox : null);
+  // A chosen task's timeline comes first, above the list it was picked from.
+  mount(main, h("h1", {}, t(lang, "drill")), h("p", { class: "period-line" }, periodLine(ctx)), chooser, state.task ? timelineBox : null, listBox);
 
   const tables: ExportTable[] = [];
   let cursor = byUnit.appliedCursor;
@@ -185,7 +186,7 @@ export async function drill(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
       }
       pageToken = page.nextPageToken;
       moreButton.hidden = pageToken === "";
-      shown.textContent = `${formatCount(tasks.length, lang)} / ${expected === null ? "?" : formatCount(expected, lang)}`;
+      shown.textContent = expected === null ? formatCount(tasks.length, lang) : `${formatCount(tasks.length, lang)} / ${formatCount(expected, lang)}`;
     };
     // The count the breakdown gives for this cell: the list must add up to it.
     let expected: bigint | null = null;
@@ -287,7 +288,6 @@ export async function drill(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
       ]),
     });
     if (tl.appliedCursor > cursor) cursor = tl.appliedCursor;
-    timelineBox.scrollIntoView?.({ block: "nearest" });
   }
   return { tables, cursor };
 }

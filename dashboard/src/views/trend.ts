@@ -6,7 +6,7 @@
 import { lineChart } from "../chart.js";
 import type { Ctx, Rendered } from "../context.js";
 import { h, mount } from "../dom.js";
-import { formatDate, isoDate } from "../format.js";
+import { formatCount, formatDate, isoDate } from "../format.js";
 import { t } from "../i18n.js";
 import { GroupBy } from "../gen/tasknet/v1/reporting_pb.js";
 import { basisOf, countsOf } from "../query.js";
@@ -46,7 +46,7 @@ export async function trend(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
     };
   });
   const ly = t(lang, "lastYear");
-  const chartBox = h("div", { class: "chart tall", "aria-hidden": "true" });
+  const chartBox = h("div", { class: "chart tall" });
   mount(
     main,
     h("h1", {}, t(lang, "trend")),
@@ -105,6 +105,7 @@ export async function trend(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
       { name: t(lang, "overdueCol"), data: rows.map((r) => Number(r.overdue)), colour: "#b2182b" },
       { name: `${t(lang, "overdueCol")} (${ly})`, data: rows.map((r) => Number(r.pOverdue)), colour: "#b2182b", dashed: true },
     ],
+    (x) => formatCount(x, lang),
   );
   return {
     tables: [
