@@ -23,10 +23,15 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// The services' own token file in a credentials directory.
 pub const SERVICE_TOKEN_FILE: &str = "service.token";
 
+/// The read-only dashboard credential `tasknet up` prints a sign-in link for.
+pub const DASHBOARD_TOKEN_FILE: &str = "dashboard.token";
+
 /// The bootstrap credentials of a credentials directory.
 pub struct Bootstrap {
     pub admin_path: PathBuf,
     pub service: Token,
+    /// A nationwide dashboard-reader: safe to print (it changes nothing).
+    pub dashboard: Token,
 }
 
 /// Makes sure `dir` holds an active administrator and service credential
@@ -41,9 +46,14 @@ pub async fn bootstrap(organisation: &OrganisationApp, dir: &Path) -> anyhow::Re
         .ensure_credential(Role::Service, &dir.join(SERVICE_TOKEN_FILE))
         .await
         .context("failed to create the service credential")?;
+    let dashboard = organisation
+        .ensure_credential(Role::DashboardReader, &dir.join(DASHBOARD_TOKEN_FILE))
+        .await
+        .context("failed to create the dashboard credential")?;
     Ok(Bootstrap {
         admin_path,
         service,
+        dashboard,
     })
 }
 

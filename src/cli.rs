@@ -77,6 +77,10 @@ pub struct UpArgs {
     /// A TOML configuration file (keys as in `tasknet.example.toml`).
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Let pages from this origin (http://HOST:PORT) call the services
+    /// (CORS); repeat for several. Not needed for the dashboard `up` serves.
+    #[arg(long = "cors-allowed-origin", value_name = "ORIGIN")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,6 +113,10 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Let pages from this origin (http://HOST:PORT) call the service
+    /// (CORS); repeat for several.
+    #[arg(long = "cors-allowed-origin", value_name = "ORIGIN")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Where a client command finds the services.

@@ -129,6 +129,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url: args.database_url,
+        cors_allowed_origins: origins(args.cors_allowed_origins),
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -145,7 +146,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         &config,
         server.local_addr(),
         &endpoint,
-        &bootstrap.admin_path,
+        &bootstrap,
         tls.is_some(),
     );
     let serving = tokio::spawn(server.serve(
@@ -156,6 +157,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             drain_timeout: config.drain_timeout(),
             auth: services.auth_layer(&config),
             tls,
+            web: config.web_options(),
             ..ServeOptions::default()
         },
     ));
@@ -183,9 +185,10 @@ fn print_banner(
     config: &Config,
     addr: SocketAddr,
     endpoint: &str,
-    admin: &std::path::Path,
+    bootstrap: &auth_setup::Bootstrap,
     tls: bool,
 ) {
+    let admin = &bootstrap.admin_path;
     let storage = match &config.database_url {
         Some(url) => format!("database {}", redact(url)),
         None => format!("SQLite files in {}", config.data_dir.display()),
@@ -202,6 +205,11 @@ fn print_banner(
         "Every call needs a credential. The administrator's token is in {} (mode 0600); \
          the tasknet CLI uses it by default (or --token / TASKNET_TOKEN).",
         admin.display()
+    );
+    println!("Dashboard: {endpoint}/");
+    println!(
+        "  sign in (read-only, nationwide): {}",
+        crate::dashboard_link::sign_in_link(endpoint, bootstrap.dashboard.expose())
     );
     println!("Try:");
     println!(
@@ -233,6 +241,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         task_endpoint: args.task_endpoint,
         organisation_endpoint: args.organisation_endpoint,
         credentials_dir: args.credentials_dir,
+        cors_allowed_origins: origins(args.cors_allowed_origins),
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -241,6 +250,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServeOptions {
         drain_timeout: config.drain_timeout(),
         tls: config.server_tls()?,
+        web: tasknet_server::WebOptions {
+            assets: None,
+            ..config.web_options()
+        },
         ..ServeOptions::default()
     };
     let required = |value: &Option<String>, flag: &str| {
@@ -348,7 +361,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 &[(tasknet_reporting::SERVICE_NAME, app.audit_log())],
             );
             let routes = Routes::new(app.service());
-            let options = ServeOptions { auth, ..options };
+            // The dashboard is served by reporting in a split deployment.
+            let options = ServeOptions {
+                auth,
+                web: config.web_options(),
+                ..options
+            };
             serve_one(
                 server,
                 routes,
@@ -360,6 +378,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+/// Origins given as flags, if any (none leaves the file's and environment's).
+fn origins(flags: Vec<String>) -> Option<Vec<String>> {
+    (!flags.is_empty()).then_some(flags)
 }
 
 /// Serves one service until shutdown, then lets its app finish (background

@@ -39,6 +39,10 @@ pub struct Config {
     /// Requests per second each credential may make, and its burst.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// Origins whose pages may call the services from elsewhere (CORS);
+    /// empty (the default): none need to, the dashboard is served same-origin.
+    /// `TASKNET_CORS_ALLOWED_ORIGINS` takes them comma-separated.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// TLS on the listener (when `cert_file` and `key_file` are set) and for
@@ -78,6 +82,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             rate_limit_per_second: tasknet_auth::layer::DEFAULT_RATE.per_second,
             rate_limit_burst: tasknet_auth::layer::DEFAULT_RATE.burst,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -106,6 +111,27 @@ pub struct Overrides {
     pub organisation_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors_allowed_origins: Option<Vec<String>>,
+}
+
+/// `TASKNET_CORS_ALLOWED_ORIGINS=http://a:5173,http://b` as a config layer.
+#[derive(Debug, Serialize)]
+struct EnvOrigins {
+    cors_allowed_origins: Vec<String>,
+}
+
+fn origins_from_env() -> Option<EnvOrigins> {
+    let value = std::env::var("TASKNET_CORS_ALLOWED_ORIGINS").ok()?;
+    let cors_allowed_origins = value
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some(EnvOrigins {
+        cors_allowed_origins,
+    })
 }
 
 impl Config {
@@ -119,26 +145,29 @@ impl Config {
             );
             figment = figment.merge(Toml::file(file));
         }
+        figment = figment.merge(Env::prefixed("TASKNET_").split("__").only(&[
+            "listen",
+            "data_dir",
+            "database_url",
+            "task_endpoint",
+            "organisation_endpoint",
+            "drain_timeout_secs",
+            "database.max_connections",
+            "database.acquire_timeout_secs",
+            "credentials_dir",
+            "service_token",
+            "tls.cert_file",
+            "tls.key_file",
+            "tls.client_ca_file",
+            "tls.require_client_cert",
+            "tls.ca_file",
+            "rate_limit_per_second",
+            "rate_limit_burst",
+        ]));
+        if let Some(origins) = origins_from_env() {
+            figment = figment.merge(Serialized::defaults(origins));
+        }
         figment
-            .merge(Env::prefixed("TASKNET_").split("__").only(&[
-                "listen",
-                "data_dir",
-                "database_url",
-                "task_endpoint",
-                "organisation_endpoint",
-                "drain_timeout_secs",
-                "database.max_connections",
-                "database.acquire_timeout_secs",
-                "credentials_dir",
-                "service_token",
-                "tls.cert_file",
-                "tls.key_file",
-                "tls.client_ca_file",
-                "tls.require_client_cert",
-                "tls.ca_file",
-                "rate_limit_per_second",
-                "rate_limit_burst",
-            ]))
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")
@@ -191,6 +220,15 @@ impl Config {
             ca_pem: Some(ca_pem),
             ..tasknet_server::ClientTls::default()
         }))
+    }
+
+    /// What browsers get: CORS for the configured origins, and the
+    /// dashboard's embedded files.
+    pub fn web_options(&self) -> tasknet_server::WebOptions {
+        tasknet_server::WebOptions {
+            cors_allowed_origins: self.cors_allowed_origins.clone(),
+            assets: Some(tasknet_web_assets::dashboard()),
+        }
     }
 
     /// The per-credential request rate.

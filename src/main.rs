@@ -7,6 +7,7 @@ mod auth_setup;
 mod cli;
 mod compose;
 mod config;
+mod dashboard_link;
 mod demo;
 mod org_cli;
 mod report;

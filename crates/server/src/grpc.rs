@@ -18,6 +18,7 @@ use tracing::Level;
 
 use crate::Shutdown;
 use crate::propagation::set_parent_from_headers;
+use crate::web::{AssetsLayer, WebOptions, cors_layer};
 
 /// Server settings beyond the services themselves.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct ServeOptions {
     pub auth: AuthLayer,
     /// TLS on the listener; plain TCP when `None`.
     pub tls: Option<ServerTls>,
+    /// Browsers: CORS origins and the dashboard's files (gRPC-Web is always on).
+    pub web: WebOptions,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +45,7 @@ impl Default for ServeOptions {
             max_message_bytes: 4 * 1024 * 1024,
             auth: AuthLayer::disabled(),
             tls: None,
+            web: WebOptions::default(),
         }
     }
 }
@@ -191,7 +195,9 @@ impl GrpcServer {
                 "authentication is disabled on this server: every caller is unrestricted"
             );
         }
-        let mut builder = Server::builder();
+        let cors = cors_layer(&options.web.cors_allowed_origins)?;
+        // HTTP/1.1 too: browsers' gRPC-Web and the dashboard's files.
+        let mut builder = Server::builder().accept_http1(true);
         if let Some(tls) = &options.tls {
             builder = builder
                 .tls_config(tls.config())
@@ -204,7 +210,10 @@ impl GrpcServer {
         // waits ~40 ms for the client's delayed ACK (Nagle).
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let server = builder
+            .layer(AssetsLayer::new(options.web.assets.clone()))
             .layer(trace_layer)
+            .layer(tower::util::option_layer(cors))
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(options.auth.clone())
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, drain_start);

@@ -7,6 +7,7 @@ mod basis;
 mod breakdown;
 mod catalog;
 mod counts;
+mod drill;
 mod error;
 mod follower;
 mod policy;
