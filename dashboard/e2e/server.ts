@@ -81,13 +81,15 @@ export async function startTasknet(size: "small" | "seed", readyTimeoutMs: numbe
     adminToken,
     cli,
     async reader(unit?: string) {
-      const args = ["admin", "token", "create", "--role", "dashboard-reader", "--label", "browser test"];
+      // The link exactly as the CLI prints it for an administrator to hand out.
+      const args = ["admin", "token", "create", "--role", "dashboard-reader", "--label", "browser test", "--link"];
       if (unit) args.push("--unit", unit);
       const { stdout, stderr } = await cli(...args);
-      const token = /tn_[A-Za-z0-9_.-]+/.exec(stdout)?.[0];
+      const link = stdout.trim();
+      const token = /#\/signin\?token=([^&\s]+)$/.exec(link)?.[1];
       const credentialId = /issued credential (\S+)/.exec(stderr)?.[1];
-      if (!token || !credentialId) throw new Error(`no token in: ${stdout} ${stderr}`);
-      return { token, credentialId, link: `${url}/#/signin?token=${token}` };
+      if (!link.startsWith(`${url}/`) || !token || !credentialId) throw new Error(`no sign-in link in: ${stdout} ${stderr}`);
+      return { token: decodeURIComponent(token), credentialId, link };
     },
     reporting(token: string) {
       const auth: Interceptor = (next) => (req) => {

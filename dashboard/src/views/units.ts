@@ -223,8 +223,12 @@ export async function units(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
     const p = provinces.find((x) => x.code === li.dataset.code);
     const a = li.querySelector("a");
     if (!p || !a) continue;
-    mount(a, h("span", { class: "tile-code" }, p.code), h("span", { class: "tile-name" }, p.name), h("span", { class: "tile-share" }, formatPercent(p.counts.open_overdue, p.counts.total, lang)));
-    a.setAttribute("aria-label", `${p.name}: ${t(lang, "overdueShare")} ${formatPercent(p.counts.open_overdue, p.counts.total, lang)}`);
+    mount(
+      a,
+      h("span", { class: "tile-code" }, p.code),
+      h("span", { class: "tile-name" }, p.name),
+      h("span", { class: "tile-share" }, h("span", { class: "sr-only" }, `${t(lang, "overdueShare")}: `), formatPercent(p.counts.open_overdue, p.counts.total, lang)),
+    );
   }
 
   mount(
