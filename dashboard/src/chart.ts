@@ -27,7 +27,7 @@ export async function splitChart(
     aria: { enabled: true },
     animation: false,
     grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
-    xAxis: { type: "value", axisLabel: { color: "#222", formatter: format } },
+    xAxis: { type: "value", splitNumber: 3, axisLabel: { color: "#222", formatter: format, hideOverlap: true } },
     yAxis: { type: "category", data: data.map((d) => d.name), inverse: true, axisLabel: { color: "#222" } },
     tooltip: { trigger: "axis" },
     series: [
