@@ -4,14 +4,14 @@
 //
 //   cd dashboard && npx playwright test -c bench              # starts tasknet up --demo (seed) itself
 //   BENCH_DEMO=small npx playwright test -c bench             # the small demo
-//   BENCH_URL=http://127.0.0.1:50051 BENCH_TOKEN=tn_… npx playwright test -c bench   # a running server
+//   TASKNET_URL=http://127.0.0.1:50051 TASKNET_DATA_DIR=tasknet-data npx playwright test -c bench   # a running server
 
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { type Page, test } from "@playwright/test";
-import { type Server, startTasknet } from "../e2e/server.js";
+import { runningTasknet, startTasknet } from "../e2e/server.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -57,17 +57,15 @@ async function settled(page: Page): Promise<void> {
 
 test("dashboard benchmark", async ({ browser }) => {
   bundleSizes();
-  let server: Server | null = null;
-  let url = process.env.BENCH_URL ?? "";
-  let token = process.env.BENCH_TOKEN ?? "";
-  if (!url) {
+  let server = runningTasknet();
+  if (!server) {
     const size = (process.env.BENCH_DEMO ?? "seed") as "seed" | "small";
     const started = Date.now();
     server = await startTasknet(size, 60 * 60_000);
     console.log(`tasknet up --demo --demo-size ${size}: ready in ${ms(Date.now() - started)}`);
-    url = server.url;
-    token = (await server.reader()).token;
   }
+  const url = server.url;
+  const token = (await server.reader()).token;
   try {
     // Cold loads: a new browser context each time (empty cache, new session).
     const cold: { ttfb: number; dcl: number; load: number; figures: number; transferred: number }[] = [];
@@ -133,6 +131,6 @@ test("dashboard benchmark", async ({ browser }) => {
     }
     await context.close();
   } finally {
-    await server?.stop();
+    await server.stop();
   }
 });

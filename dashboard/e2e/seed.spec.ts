@@ -5,13 +5,14 @@
 import { test as base } from "@playwright/test";
 import { GroupBy } from "../src/gen/tasknet/v1/reporting_pb.js";
 import { counts, expect, rowValues, screenshot, settled, signIn } from "./fixtures.js";
-import { type Server, startTasknet } from "./server.js";
+import { runningTasknet, type Server, startTasknet } from "./server.js";
 
 const test = base.extend<object, { seed: Server }>({
   seed: [
     // eslint-disable-next-line no-empty-pattern
     async ({}, use) => {
-      const server = await startTasknet("seed", 40 * 60_000);
+      // TASKNET_URL + TASKNET_DATA_DIR: a seed demo already running (loading one takes minutes).
+      const server = runningTasknet() ?? (await startTasknet("seed", 40 * 60_000));
       try {
         await use(server);
       } finally {

@@ -3,7 +3,7 @@
 // banner), and killed (then its directory removed) when the tests end.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,9 +71,34 @@ export async function startTasknet(size: "small" | "seed", readyTimeoutMs: numbe
       reject(new Error(`tasknet up exited (${code}) before it was ready\n${out}\n${err.slice(-4000)}`));
     });
   });
+  return serverAt(url, dataDir, async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    children.delete(child);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * A tasknet already running (e.g. a seed demo loaded once for the benchmark
+ * and the seed test): TASKNET_URL and its TASKNET_DATA_DIR (for admin.token).
+ * Left running at the end.
+ */
+export function runningTasknet(): Server | null {
+  const url = process.env.TASKNET_URL;
+  const dataDir = process.env.TASKNET_DATA_DIR;
+  if (!url || !dataDir) return null;
+  return serverAt(url.replace(/\/$/, ""), dataDir, async () => undefined);
+}
+
+function serverAt(url: string, dataDir: string, stop: () => Promise<void>): Server {
   const adminFile = path.join(dataDir, "admin.token");
   const cli = async (...args: string[]) => run(BIN, [...args, "--endpoint", url, "--token-file", adminFile], { maxBuffer: 64 << 20 });
-  const { readFileSync } = await import("node:fs");
   const adminToken = readFileSync(adminFile, "utf8").trim();
   return {
     url,
@@ -98,16 +123,6 @@ export async function startTasknet(size: "small" | "seed", readyTimeoutMs: numbe
       };
       return createClient(ReportingService, createGrpcWebTransport({ baseUrl: url, interceptors: [auth] }));
     },
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      children.delete(child);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
