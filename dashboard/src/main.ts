@@ -113,6 +113,8 @@ async function start(): Promise<void> {
     document.title = `${t(lang, state.view)} — ${t(lang, "title")}`;
     renderChrome();
     main.setAttribute("aria-busy", "true");
+    // Keep the page's height while the figures are replaced, so a refresh does not move the reader's place.
+    main.style.minHeight = `${main.offsetHeight}px`;
     try {
       const result = await VIEWS[state.view](ctx, main);
       if (mine !== generation) return;
@@ -123,7 +125,10 @@ async function start(): Promise<void> {
       if (mine !== generation || signedOut) return;
       mount(main, errorBox(lang, err));
     } finally {
-      if (mine === generation) main.removeAttribute("aria-busy");
+      if (mine === generation) {
+        main.removeAttribute("aria-busy");
+        main.style.minHeight = "";
+      }
     }
   }
 
