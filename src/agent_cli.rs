@@ -11,7 +11,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use tasknet_agent::{Agent, AgentConfig, ImportOptions, NewTask, PushSettings, Secret, Update};
+use tasknet_agent::{
+    Agent, AgentConfig, ImportOptions, NewTask, PushSettings, SecretString, Update,
+};
 use tasknet_server::{Shutdown, shutdown_signal};
 use uuid::Uuid;
 
@@ -267,7 +269,7 @@ fn load_config(args: AgentSettingsArgs) -> anyhow::Result<AgentConfig> {
         "the agent's unit is required: --unit, TASKNET_AGENT_UNIT, or unit_id in the configuration file",
     )?;
     let mut config = AgentConfig::new(unit_id, file.endpoint, file.data_dir);
-    config.token = file.token.filter(|t| !t.is_empty()).map(Secret::new);
+    config.token = file.token.filter(|t| !t.is_empty()).map(SecretString::from);
     config.ca_file = file.ca_file;
     config.push = file.push;
     Ok(config)

@@ -1,5 +1,6 @@
-//! `tasknet admin audit`: the audit logs of the three services, merged in
-//! time order: accepted changes and refused attempts.
+//! `tasknet admin audit`: the audit logs of the three services, merged,
+//! newest first, a page at a time: accepted changes and refused attempts.
+//! When older records exist it says so, with the command for the next page.
 
 use anyhow::Context;
 use clap::Args;
@@ -27,9 +28,12 @@ pub struct AuditArgs {
     /// Only refused attempts.
     #[arg(long)]
     pub rejected: bool,
-    /// At most this many records per service.
-    #[arg(long, default_value_t = 1000)]
+    /// Records per page (at most 1000), newest first.
+    #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// The page after the one that printed this token.
+    #[arg(long)]
+    pub page_token: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     #[command(flatten)]
@@ -66,13 +70,20 @@ struct AuditRow {
     time_us: i64,
 }
 
+const SERVICES: [&str; 3] = ["organisation", "task", "reporting"];
+
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=1000).contains(&args.limit),
+        "--limit must be between 1 and 1000"
+    );
     let channel = channel(&args.endpoint)?;
     let mut organisation = OrganisationServiceClient::new(channel.clone());
     let unit_id = match &args.unit {
         Some(unit) => unit_id_today(&mut organisation, unit).await?,
         None => String::new(),
     };
+    let cursors = PageCursors::parse(args.page_token.as_deref().unwrap_or_default())?;
     let request = v1::ListAuditRecordsRequest {
         unit_id,
         since: args
@@ -82,59 +93,141 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
             .transpose()?
             .map(timestamp_to_proto),
         outcome: 0,
-        page_size: 1000,
+        page_size: i32::try_from(args.limit).unwrap_or(1000),
         page_token: String::new(),
+        newest_first: true,
     };
-    let mut rows = Vec::new();
-    for service in ["organisation", "task", "reporting"] {
-        let records = fetch_audit(&channel, service, &request, args.limit)
+    let mut pages = Vec::new();
+    for (service, cursor) in SERVICES.into_iter().zip(&cursors.0) {
+        let Some(token) = cursor else {
+            continue; // this service had no older records
+        };
+        let request = v1::ListAuditRecordsRequest {
+            page_token: token.clone(),
+            ..request.clone()
+        };
+        let page = fetch_page(&channel, service, request)
             .await
             .with_context(|| format!("ListAuditRecords of the {service} service failed"))?;
-        rows.extend(records.into_iter().map(|record| audit_row(service, record)));
+        pages.push((service, token.clone(), page));
     }
+    let (mut rows, next) = merge_newest_first(pages, args.limit);
     if args.rejected {
         rows.retain(|row| row.outcome != "ACCEPTED");
     }
-    rows.sort_by_key(|row| row.time_us);
-    print_audit(&rows, args.format)
+    print_audit(&rows, args.format)?;
+    if let Some(next) = next {
+        eprintln!(
+            "older records exist: add --page-token {next} for the next {} (newest first)",
+            args.limit
+        );
+    }
+    Ok(())
 }
 
-/// One service's records, all pages up to `limit`.
-async fn fetch_audit(
+/// Where each service's next page starts: `Some("")` at its newest record,
+/// `Some(token)` before a record, `None` when it has no older records. The
+/// command-line token joins the three with `.` (`-` for `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PageCursors([Option<String>; 3]);
+
+impl PageCursors {
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        if text.is_empty() {
+            return Ok(Self([
+                Some(String::new()),
+                Some(String::new()),
+                Some(String::new()),
+            ]));
+        }
+        let parts: Vec<&str> = text.split('.').collect();
+        let [organisation, task, reporting] = parts[..] else {
+            anyhow::bail!("--page-token {text:?} is not a token tasknet admin audit printed");
+        };
+        let cursor = |part: &str| (part != "-").then(|| part.to_owned());
+        Ok(Self([
+            cursor(organisation),
+            cursor(task),
+            cursor(reporting),
+        ]))
+    }
+
+    fn render(&self) -> Option<String> {
+        if self.0.iter().all(Option::is_none) {
+            return None;
+        }
+        let parts: Vec<&str> = self.0.iter().map(|c| c.as_deref().unwrap_or("-")).collect();
+        Some(parts.join("."))
+    }
+}
+
+/// The newest `limit` records of the services' pages (each newest first,
+/// fetched from `token`), and the token of the page after them, if any
+/// record is left: a service continues before the oldest of its records
+/// shown, or where it was if none was shown.
+fn merge_newest_first(
+    pages: Vec<(&'static str, String, v1::ListAuditRecordsResponse)>,
+    limit: usize,
+) -> (Vec<AuditRow>, Option<String>) {
+    let mut cursors = PageCursors([None, None, None]);
+    let mut rows: Vec<(usize, i64, AuditRow)> = Vec::new();
+    let mut more = [false; 3];
+    for (service, token, page) in pages {
+        let index = SERVICES.iter().position(|s| *s == service).unwrap_or(0);
+        more[index] = !page.next_page_token.is_empty();
+        cursors.0[index] = Some(token);
+        for record in page.records {
+            let id = record.id;
+            rows.push((index, id, audit_row(service, record)));
+        }
+    }
+    rows.sort_by(|a, b| b.2.time_us.cmp(&a.2.time_us).then(b.1.cmp(&a.1)));
+    let left = rows.split_off(rows.len().min(limit));
+    for (index, cursor) in cursors.0.iter_mut().enumerate() {
+        let shown = rows
+            .iter()
+            .filter(|row| row.0 == index)
+            .map(|row| row.1)
+            .min();
+        let unshown = left.iter().any(|row| row.0 == index);
+        *cursor = match (cursor.take(), shown) {
+            (None, _) => None,
+            (Some(_), Some(oldest)) if unshown || more[index] => Some(format!("b{oldest}")),
+            (Some(_), Some(_)) => None,
+            (Some(token), None) if unshown || more[index] => Some(token),
+            (Some(_), None) => None,
+        };
+    }
+    (
+        rows.into_iter().map(|row| row.2).collect(),
+        cursors.render(),
+    )
+}
+
+/// One page of one service's records, newest first.
+async fn fetch_page(
     channel: &TracedChannel,
     service: &str,
-    request: &v1::ListAuditRecordsRequest,
-    limit: usize,
-) -> anyhow::Result<Vec<v1::AuditRecord>> {
-    let mut records = Vec::new();
-    let mut request = request.clone();
-    while records.len() < limit {
-        let page = match service {
-            "organisation" => {
-                OrganisationServiceClient::new(channel.clone())
-                    .list_audit_records(request.clone())
-                    .await
-            }
-            "task" => {
-                TaskServiceClient::new(channel.clone())
-                    .list_audit_records(request.clone())
-                    .await
-            }
-            _ => {
-                ReportingServiceClient::new(channel.clone())
-                    .list_audit_records(request.clone())
-                    .await
-            }
-        }?
-        .into_inner();
-        records.extend(page.records);
-        if page.next_page_token.is_empty() {
-            break;
+    request: v1::ListAuditRecordsRequest,
+) -> anyhow::Result<v1::ListAuditRecordsResponse> {
+    let page = match service {
+        "organisation" => {
+            OrganisationServiceClient::new(channel.clone())
+                .list_audit_records(request)
+                .await
         }
-        request.page_token = page.next_page_token;
-    }
-    records.truncate(limit);
-    Ok(records)
+        "task" => {
+            TaskServiceClient::new(channel.clone())
+                .list_audit_records(request)
+                .await
+        }
+        _ => {
+            ReportingServiceClient::new(channel.clone())
+                .list_audit_records(request)
+                .await
+        }
+    }?;
+    Ok(page.into_inner())
 }
 
 fn audit_row(service: &'static str, record: v1::AuditRecord) -> AuditRow {
@@ -196,6 +289,54 @@ fn print_audit(rows: &[AuditRow], format: OutputFormat) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: i64, seconds: i64) -> v1::AuditRecord {
+        v1::AuditRecord {
+            id,
+            time: Some(tasknet_proto::prost_types::Timestamp { seconds, nanos: 0 }),
+            ..Default::default()
+        }
+    }
+
+    fn page(records: Vec<v1::AuditRecord>, more: bool) -> v1::ListAuditRecordsResponse {
+        let next_page_token = if more { "b1".to_owned() } else { String::new() };
+        v1::ListAuditRecordsResponse {
+            records,
+            next_page_token,
+        }
+    }
+
+    #[test]
+    fn pages_merge_newest_first_and_say_where_the_next_begins() {
+        let pages = vec![
+            (
+                "organisation",
+                String::new(),
+                page(vec![record(9, 90), record(8, 10)], false),
+            ),
+            (
+                "task",
+                String::new(),
+                page(vec![record(5, 80), record(4, 70)], true),
+            ),
+            ("reporting", String::new(), page(vec![], false)),
+        ];
+        let (rows, next) = merge_newest_first(pages, 3);
+        let times: Vec<i64> = rows.iter().map(|row| row.time_us / 1_000_000).collect();
+        assert_eq!(times, [90, 80, 70]);
+        // Organisation resumes before its record 9, task before 4, reporting is done.
+        assert_eq!(next.as_deref(), Some("b9.b4.-"));
+        let cursors = PageCursors::parse("b9.b4.-").unwrap();
+        assert_eq!(cursors.0, [Some("b9".into()), Some("b4".into()), None]);
+        // All shown and nothing more: no next page.
+        let pages = vec![(
+            "organisation",
+            "b9".to_owned(),
+            page(vec![record(8, 10)], false),
+        )];
+        assert_eq!(merge_newest_first(pages, 3).1, None);
+        assert!(PageCursors::parse("b1.b2").is_err());
+    }
 
     #[test]
     fn since_a_day_means_from_midnight_in_vietnam() {

@@ -176,6 +176,45 @@ fn administration_through_the_cli(endpoint: &str, admin_token: &str) {
         ),
         "{audit}"
     );
+    // Newest first, a page at a time, saying when older records exist.
+    let page = |token: Option<&str>| {
+        let mut args = vec!["admin", "audit", "--limit", "2", "--format", "json"];
+        if let Some(token) = token {
+            args.extend(["--page-token", token]);
+        }
+        args.extend(["--endpoint", endpoint, "--token-file", admin_token]);
+        let output = Launch::new(BINARY).args(&args).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let next = stderr
+            .split("--page-token ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned);
+        (json(&String::from_utf8_lossy(&output.stdout)), next)
+    };
+    let times = |rows: &serde_json::Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["time"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (newest, next) = page(None);
+    assert_eq!(newest.as_array().unwrap().len(), 2, "{newest}");
+    let first = times(&newest);
+    assert!(first[0] >= first[1], "{first:?}");
+    let next = next.expect("more than two records exist, and the command says so");
+    let (older, _) = page(Some(&next));
+    assert!(!older.as_array().unwrap().is_empty());
+    assert!(times(&older)[0] <= first[1], "{older} after {newest}");
+    assert!(
+        older
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !newest.as_array().unwrap().contains(r))
+    );
     let rejected = json(&admin(&[
         "admin",
         "audit",

@@ -188,7 +188,7 @@ async fn push(system: &TestSystem, requests: Vec<v1::IngestRequest>) -> i64 {
     last_cursor
 }
 
-async fn reference_units(system: &TestSystem) -> Vec<v1::Unit> {
+pub(crate) async fn reference_units(system: &TestSystem) -> Vec<v1::Unit> {
     system
         .organisation()
         .load_reference_units(v1::LoadReferenceUnitsRequest {})

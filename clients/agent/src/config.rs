@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// Everything an agent needs; [`AgentConfig::new`] gives working push defaults.
@@ -17,8 +18,9 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     /// Sent as `authorization: Bearer <token>` on every call when set (an
     /// office-agent credential of this unit, from `tasknet admin token create`).
-    #[serde(default)]
-    pub token: Option<Secret>,
+    /// Never printed, never serialised, wiped from memory when dropped.
+    #[serde(default, skip_serializing)]
+    pub token: Option<SecretString>,
     /// The CA certificate (PEM) that signed the centre's certificate, for an
     /// `https://` endpoint.
     #[serde(default)]
@@ -115,37 +117,17 @@ impl PushSettings {
     }
 }
 
-/// A credential that never prints.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn secrets_do_not_print() {
         let mut config = AgentConfig::new("u", "http://127.0.0.1:1", "/tmp/x");
-        config.token = Some(Secret::new("s3cr3t"));
+        config.token = Some(SecretString::from("s3cr3t"));
         assert!(!format!("{config:?}").contains("s3cr3t"));
-        assert_eq!(config.token.unwrap().expose(), "s3cr3t");
+        assert_eq!(config.token.unwrap().expose_secret(), "s3cr3t");
     }
 
     #[test]

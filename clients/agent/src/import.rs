@@ -128,10 +128,7 @@ pub(crate) async fn import(
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Parses the file into rows and the errors of lines that are not rows

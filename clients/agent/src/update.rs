@@ -273,10 +273,29 @@ fn new_task(
     unit_id: Uuid,
     effective_time: DateTime<Utc>,
 ) -> Result<(v1::CreateTaskRequest, Option<String>), FieldError> {
+    tasknet_domain::text::check_line("title", &task.title)?;
     let title = text("title", &task.title, MAX_TITLE_CHARS, true)?;
     let assigned_date = task
         .assigned_date
         .unwrap_or_else(|| vietnam_date(effective_time));
+    centre_date("assigned_date", assigned_date)?;
+    centre_date("deadline", task.deadline)?;
+    // What the centre certainly refuses an office's credential: work
+    // assigned to, or in the name of, another unit.
+    for (field, unit) in [
+        ("assigned_by", task.assigning_unit_id),
+        ("assignee", task.assignee_unit_id),
+    ] {
+        if let Some(unit) = unit.filter(|unit| *unit != unit_id) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{unit} is another unit: this office's agent (unit {unit_id}) may only \
+                     record its own unit's work"
+                ),
+            ));
+        }
+    }
     if task.deadline < assigned_date {
         return Err(FieldError::new(
             "deadline",
@@ -317,7 +336,7 @@ fn task_update(change: &Change, base: Base) -> Result<v1::UpdateTaskRequest, Fie
             new_deadline,
             reason,
         } => Wire::DeadlineChange(v1::DeadlineChange {
-            new_deadline: Some(date_to_proto(*new_deadline)),
+            new_deadline: Some(date_to_proto(centre_date("deadline", *new_deadline)?)),
             reason: text("text", reason, MAX_TEXT_CHARS, false)?,
         }),
         Change::Complete { note } => Wire::Complete(v1::Completion {
@@ -334,6 +353,12 @@ fn task_update(change: &Change, base: Base) -> Result<v1::UpdateTaskRequest, Fie
         expected_version: None,
         change: Some(wire),
     })
+}
+
+/// A date the centre accepts (years 1000–9999, as `date_from_proto` checks).
+fn centre_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
+    let checked = tasknet_domain::optional_date_from_proto(field, Some(&date_to_proto(date)))?;
+    checked.ok_or_else(|| FieldError::missing(field))
 }
 
 fn check_v7(field: &str, id: Uuid) -> Result<(), FieldError> {

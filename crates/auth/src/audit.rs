@@ -1,5 +1,6 @@
 //! The audit log every service keeps in its own database, in a table of the
-//! same shape (`audit_log`, created by each service's migrations): accepted
+//! same shape (`audit_log`, created by this crate's migrations, which each
+//! service lists among its `Migrations::shared`): accepted
 //! changes, written in the transaction of the change itself, and rejected
 //! attempts, written on their own and rate-limited per caller.
 
@@ -8,15 +9,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
+use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Row};
 use tasknet_domain::{FieldError, error::parse_uuid, timestamp_from_proto, timestamp_to_proto};
 use tasknet_proto::tonic::Status;
 use tasknet_proto::v1::{self, AuditOutcome};
-use tasknet_storage::Backend;
-use tasknet_storage::placeholders::for_backend;
+use tasknet_storage::Migrations;
+use tasknet_storage::bulk::{Arg, BulkInsert};
 
 use crate::principal::{AuthContext, Principal, Role};
 use crate::rate::{KeyedLimiter, Rate, Take};
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The `audit_log` table, for every service's `Migrations::shared`.
+pub static MIGRATIONS: Migrations = Migrations::new(&SQLITE, &POSTGRES);
 
 const COLUMNS: &str = "time_us, rpc, outcome, credential_id, unit_id, role, peer, target, \
                        subject_unit_id, before_json, after_json, message, suppressed";
@@ -115,37 +123,26 @@ impl AuditEntry {
 /// Writes entries, a few statements whatever their number; call it inside
 /// the transaction of the changes they record.
 pub async fn insert(connection: &mut AnyConnection, entries: &[AuditEntry]) -> sqlx::Result<()> {
-    for chunk in entries.chunks(INSERT_CHUNK) {
-        let mut sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ");
-        for row in 0..chunk.len() {
-            let base = row * 13;
-            let params: Vec<String> = (1..=13).map(|i| format!("${}", base + i)).collect();
-            if row > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("({})", params.join(", ")));
-        }
-        let sql = for_backend(Backend::of(connection), &sql);
-        let mut query = sqlx::query(&sql);
-        for e in chunk {
-            query = query
-                .bind(e.time_us)
-                .bind(e.rpc.as_str())
-                .bind(i64::from(e.outcome))
-                .bind(e.credential_id.as_str())
-                .bind(e.unit_id.as_str())
-                .bind(i64::from(e.role))
-                .bind(e.peer.as_str())
-                .bind(e.target.as_str())
-                .bind(e.subject_unit_id.as_str())
-                .bind(e.before.as_str())
-                .bind(e.after.as_str())
-                .bind(e.message.as_str())
-                .bind(e.suppressed);
-        }
-        query.execute(&mut *connection).await?;
-    }
-    Ok(())
+    BulkInsert::new(&format!("INSERT INTO audit_log ({COLUMNS})"))
+        .rows_per_statement(INSERT_CHUNK)
+        .execute(connection, entries, |e| {
+            [
+                Arg::Int(e.time_us),
+                Arg::Text(e.rpc.clone()),
+                Arg::Int(i64::from(e.outcome)),
+                Arg::Text(e.credential_id.clone()),
+                Arg::Text(e.unit_id.clone()),
+                Arg::Int(i64::from(e.role)),
+                Arg::Text(e.peer.clone()),
+                Arg::Text(e.target.clone()),
+                Arg::Text(e.subject_unit_id.clone()),
+                Arg::Text(e.before.clone()),
+                Arg::Text(e.after.clone()),
+                Arg::Text(e.message.clone()),
+                Arg::Int(e.suppressed),
+            ]
+        })
+        .await
 }
 
 /// Which records to list.
@@ -154,7 +151,9 @@ pub struct AuditFilter {
     pub unit_id: Option<String>,
     pub since_us: Option<i64>,
     pub outcome: Option<i32>,
+    /// Records after this id (oldest first), or before it (newest first).
     pub after_id: i64,
+    pub newest_first: bool,
     pub limit: i64,
 }
 
@@ -188,14 +187,23 @@ impl AuditFilter {
                 return Err(FieldError::new("page_size", message));
             }
         };
+        // Tokens say which way they page: `a` after an id, `b` before it.
+        let (prefix, first) = if request.newest_first {
+            ("b", i64::MAX)
+        } else {
+            ("a", 0)
+        };
         let after_id = match request.page_token.as_str() {
-            "" => 0,
+            "" => first,
             token => token
-                .strip_prefix("a")
+                .strip_prefix(prefix)
                 .and_then(|id| id.parse::<i64>().ok())
                 .filter(|id| *id > 0)
                 .ok_or_else(|| {
-                    FieldError::new("page_token", "is not a token this service issued")
+                    FieldError::new(
+                        "page_token",
+                        "is not a token this service issued for this order",
+                    )
                 })?,
         };
         Ok(Self {
@@ -203,17 +211,23 @@ impl AuditFilter {
             since_us,
             outcome,
             after_id,
+            newest_first: request.newest_first,
             limit,
         })
     }
 }
 
-/// A page of records, oldest first, and the token of the next page.
+/// A page of records, oldest (or newest) first, and the token of the next page.
 pub async fn list(
     pool: &AnyPool,
     filter: &AuditFilter,
 ) -> sqlx::Result<(Vec<v1::AuditRecord>, String)> {
-    let mut sql = format!("SELECT id, {COLUMNS} FROM audit_log WHERE id > $1");
+    let (from, order, prefix) = if filter.newest_first {
+        ("<", "DESC", "b")
+    } else {
+        (">", "ASC", "a")
+    };
+    let mut sql = format!("SELECT id, {COLUMNS} FROM audit_log WHERE id {from} $1");
     let mut n = 1;
     let mut next = |sql: &mut String, clause: &str| {
         n += 1;
@@ -228,7 +242,7 @@ pub async fn list(
     if filter.outcome.is_some() {
         next(&mut sql, " AND outcome = ?");
     }
-    next(&mut sql, " ORDER BY id LIMIT ?");
+    next(&mut sql, &format!(" ORDER BY id {order} LIMIT ?"));
     let mut query = sqlx::query(&sql).bind(filter.after_id);
     if let Some(since) = filter.since_us {
         query = query.bind(since);
@@ -248,7 +262,7 @@ pub async fn list(
     if records.len() as i64 > filter.limit {
         records.truncate(filter.limit as usize);
         if let Some(last) = records.last() {
-            token = format!("a{}", last.id);
+            token = format!("{prefix}{}", last.id);
         }
     }
     Ok((records, token))
@@ -339,8 +353,7 @@ impl AuditLog {
         &self,
         request: &v1::ListAuditRecordsRequest,
     ) -> Result<v1::ListAuditRecordsResponse, Status> {
-        let filter = AuditFilter::from_request(request)
-            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let filter = AuditFilter::from_request(request).map_err(Status::from)?;
         let (records, next_page_token) = list(&self.pool, &filter).await.map_err(|error| {
             tracing::error!(%error, cause = ?error, "failed to read the audit log");
             Status::internal("internal error: the audit log could not be read")
@@ -382,5 +395,19 @@ mod tests {
         );
         assert_eq!(request(|r| r.outcome = 99).unwrap_err().field, "outcome");
         assert_eq!(request(|r| r.page_token = "a7".into()).unwrap().after_id, 7);
+        // Newest first pages before an id, with tokens of its own.
+        let newest = request(|r| r.newest_first = true).unwrap();
+        assert!(newest.newest_first);
+        assert_eq!(newest.after_id, i64::MAX);
+        let older = request(|r| {
+            r.newest_first = true;
+            r.page_token = "b7".into();
+        });
+        assert_eq!(older.unwrap().after_id, 7);
+        let mixed = request(|r| {
+            r.newest_first = true;
+            r.page_token = "a7".into();
+        });
+        assert_eq!(mixed.unwrap_err().field, "page_token");
     }
 }

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use tasknet_proto::tonic::{self, Status};
+use secrecy::{ExposeSecret, SecretString};
+use tasknet_domain::{ServiceError, to_status};
+use tasknet_proto::tonic::{self, Code, Status};
 use tasknet_proto::v1;
 
 pub use tasknet_proto::v1::Role;
@@ -131,24 +133,33 @@ impl AuthContext {
     }
 }
 
-/// A bearer token held by a client or a service. Its `Debug` shows only
-/// the credential id, so configuration dumps and logs cannot leak it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+/// A bearer token held by a client or a service: a `secrecy` secret (wiped
+/// from memory when dropped) whose `Debug` shows only the credential id, so
+/// configuration dumps and logs cannot leak it.
+#[derive(Clone)]
+pub struct Token(SecretString);
 
 impl Token {
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into().trim().to_owned())
+        Self(SecretString::from(token.into().trim()))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Token {}
+
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match crate::token::parse(&self.0) {
+        match crate::token::parse(self.expose()) {
             Some(parsed) => write!(f, "Token({}, secret redacted)", parsed.credential_id),
             None => f.write_str("Token(redacted)"),
         }
@@ -166,12 +177,18 @@ pub enum AuthError {
     Unavailable(String),
 }
 
+impl ServiceError for AuthError {
+    fn code(&self) -> Code {
+        match self {
+            Self::Invalid(_) => Code::Unauthenticated,
+            Self::Unavailable(_) => Code::Unavailable,
+        }
+    }
+}
+
 impl From<AuthError> for Status {
     fn from(error: AuthError) -> Self {
-        match error {
-            AuthError::Invalid(reason) => Status::unauthenticated(reason),
-            AuthError::Unavailable(reason) => Status::unavailable(reason),
-        }
+        to_status(&error)
     }
 }
 

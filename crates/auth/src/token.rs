@@ -37,11 +37,11 @@ pub fn issue() -> IssuedToken {
     let mut rng = rand::rng();
     rng.fill_bytes(&mut secret);
     rng.fill_bytes(&mut salt);
-    let secret_hex = hex(&secret);
+    let secret_hex = hex::encode(secret);
     IssuedToken {
         token: format!("{TOKEN_PREFIX}{}_{secret_hex}", id.simple()),
         credential_id: id.hyphenated().to_string(),
-        salt_hex: hex(&salt),
+        salt_hex: hex::encode(salt),
         hash_hex: hash(&salt, secret_hex.as_bytes()),
     }
 }
@@ -75,7 +75,7 @@ pub fn parse(token: &str) -> Option<ParsedToken<'_>> {
 /// Whether `secret` matches the stored salt and hash. Compares in constant
 /// time, so the comparison leaks nothing about how much of a guess matched.
 pub fn verify(secret: &str, salt_hex: &str, hash_hex: &str) -> bool {
-    let Some(salt) = unhex(salt_hex) else {
+    let Ok(salt) = hex::decode(salt_hex) else {
         return false;
     };
     let computed = hash(&salt, secret.as_bytes());
@@ -87,7 +87,7 @@ fn hash(salt: &[u8], secret: &[u8]) -> String {
     hasher.update(b"tasknet-credential-v1\0");
     hasher.update(salt);
     hasher.update(secret);
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -95,21 +95,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! Domain types and rules of tasknet, free of I/O: civil dates in Vietnam
 //! time, reporting periods, unit categories, the four-way task status
-//! classification, and the field-level validation errors every service maps
-//! to `INVALID_ARGUMENT`.
+//! classification, the field-level validation errors, and the one shape of a
+//! service error and its one conversion to `tonic::Status`.
 
 pub mod category;
 pub mod date;
 pub mod error;
 pub mod history;
 pub mod period;
+pub mod service_error;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -25,4 +26,5 @@ pub use history::{
     effective_order, history_from_events,
 };
 pub use period::{DatePeriod, previous_year_date};
+pub use service_error::{ServiceError, Violation, to_status, violated_field};
 pub use status::{StatusClass, TaskTimeline, TimelineEvent, TimelineSegment, TimelineState};

@@ -39,7 +39,7 @@ pub fn format_count(value: i64, style: NumberStyle) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut out = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(thousands);
         }
         out.push(digit);

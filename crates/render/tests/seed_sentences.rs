@@ -64,7 +64,7 @@ fn seed_figures() -> SummaryFigures {
                 id: "keytasks".into(),
                 kind: PlanKind::KeyTasks,
                 name: "Nhiệm vụ trọng tâm".into(),
-                period: period,
+                period,
                 central: true,
                 done: 4,
                 total: 6,

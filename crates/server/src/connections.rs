@@ -123,7 +123,10 @@ impl ConnectionTable {
                     *table.per_address.entry(peer.ip()).or_default() += 1;
                     Ok(activity)
                 }
-                Err(refusal) => Err(table.refuse(refusal, peer)),
+                Err(refusal) => {
+                    table.refuse(refusal, peer);
+                    Err(())
+                }
             }
         };
         match admitted {

@@ -267,7 +267,13 @@ impl GrpcServer {
 
         tokio::pin!(server);
         tokio::select! {
-            result = &mut server => result.context("gRPC server failed"),
+            result = &mut server => {
+                // The streams' own tasks (ingest, change feeds) end with them.
+                if shutdown.is_triggered() {
+                    shutdown.finished(options.drain_timeout).await;
+                }
+                result.context("gRPC server failed")
+            }
             () = async {
                 shutdown.wait().await;
                 tokio::time::sleep(options.drain_timeout).await;

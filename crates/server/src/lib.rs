@@ -1,9 +1,11 @@
 //! Plumbing every tasknet service shares: telemetry set-up, the gRPC server
 //! (health, reflection, per-RPC spans, trace-context propagation, graceful
-//! shutdown), clients that carry trace context, and shutdown signals.
+//! shutdown), clients that carry trace context, shutdown signals and task
+//! tracking, and the retry backoff.
 
 pub mod activity;
 pub mod app;
+pub mod backoff;
 pub mod client;
 pub mod connections;
 pub mod grpc;
@@ -15,6 +17,7 @@ pub mod telemetry;
 pub mod web;
 
 pub use app::ServiceApp;
+pub use backoff::Backoff;
 pub use client::{ClientOptions, ClientTls, TracedChannel, connect_lazy, connect_lazy_with};
 pub use connections::ConnectionTable;
 pub use grpc::{GrpcServer, ServeOptions, ServerTls};

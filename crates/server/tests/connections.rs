@@ -235,10 +235,7 @@ async fn pump(
     frozen: Arc<AtomicBool>,
 ) {
     let mut buffer = vec![0_u8; 16 * 1024];
-    loop {
-        let Ok(read) = from.read(&mut buffer).await else {
-            break;
-        };
+    while let Ok(read) = from.read(&mut buffer).await {
         if read == 0 || frozen.load(Ordering::SeqCst) {
             break;
         }

@@ -5,7 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::Migrator;
+
+use crate::Migrations;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,10 @@ pub enum StorageError {
     InvalidSchema(String),
     #[error("failed to apply migrations")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("failed to read the migration records")]
+    Query(#[source] sqlx::Error),
+    #[error("the released checksum of migration {0} is not hex")]
+    InvalidChecksum(i64),
 }
 
 /// The two storage back ends.
@@ -47,13 +52,6 @@ impl Backend {
             Err(StorageError::UnsupportedUrl(url.to_owned()))
         }
     }
-}
-
-/// A service's migrations for each back end (their DDL differs in the details:
-/// `BIGSERIAL` against `INTEGER PRIMARY KEY`, and so on).
-pub struct Migrations {
-    pub sqlite: &'static Migrator,
-    pub postgres: &'static Migrator,
 }
 
 /// Pool settings; the defaults suit `tasknet up`.
@@ -173,15 +171,9 @@ impl Database {
         Ok(Self { pool, backend })
     }
 
+    /// Applies the service's migrations and the shared sets it lists.
     pub async fn migrate(&self, migrations: &Migrations) -> Result<(), StorageError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => migrations.sqlite,
-            Backend::Postgres => migrations.postgres,
-        };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(StorageError::Migrate)
+        crate::migrations::run(&self.pool, self.backend, migrations).await
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -234,11 +226,15 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(parent).map_err(|source| StorageError::DataDirectory {
+        private_dir(parent).map_err(|source| StorageError::DataDirectory {
             path: parent.display().to_string(),
             source,
         })?;
     }
+    private_file(Path::new(path)).map_err(|source| StorageError::DataDirectory {
+        path: path.to_owned(),
+        source,
+    })?;
     let query = if query.contains("mode=") {
         query.to_owned()
     } else if query.is_empty() {
@@ -247,6 +243,37 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StorageError> {
         format!("{query}&mode=rwc")
     };
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Creates `dir` (and its missing parents) readable by this user only: it
+/// holds the databases and the credentials. An existing directory is left as
+/// it is (its owner chose its mode).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates the database file, if missing, readable by this user only; SQLite
+/// gives its journal files (`-wal`, `-shm`) the database file's mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// The SQLite URL of a file, for configuration defaults and tests.
@@ -264,6 +291,19 @@ impl FromStr for Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn new_sqlite_files_and_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("data/sub/task.db");
+        prepare_sqlite_url(&sqlite_url(&file)).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root.path().join("data")), 0o700);
+        assert_eq!(mode(&root.path().join("data/sub")), 0o700);
+        assert_eq!(mode(&file), 0o600);
+    }
 
     #[test]
     fn back_ends_are_told_apart_by_url() {

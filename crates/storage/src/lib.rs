@@ -6,14 +6,19 @@
 //! SQL in the services is written once for both back ends: `$1` placeholders
 //! (SQLite accepts them), `BIGINT` columns decoded as `i64`, dates as
 //! `yyyymmdd` integers, UUIDs as text, and no SQL-side date arithmetic.
-//! Statements with many placeholders pass through [`placeholders::for_backend`].
+//! Statements with many placeholders pass through [`placeholders::for_backend`];
+//! statements built at run time (multi-row `INSERT`s, `IN (…)` lists) use
+//! [`bulk::Sql`] and [`bulk::BulkInsert`].
 
+pub mod bulk;
 mod database;
+pub mod migrations;
 pub mod placeholders;
 pub mod scratch;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod writer;
 
-pub use database::{Backend, Database, DatabaseOptions, Migrations, StorageError, sqlite_url};
+pub use database::{Backend, Database, DatabaseOptions, StorageError, sqlite_url};
+pub use migrations::{Edited, Migrations};
 pub use sqlx;

@@ -1,6 +1,6 @@
 //! The service's one error type and its single mapping to `tonic::Status`.
 
-use tasknet_domain::FieldError;
+use tasknet_domain::{FieldError, ServiceError, Violation, to_status};
 use tasknet_proto::tonic::{Code, Status};
 
 /// Everything that can go wrong in the organisation service.
@@ -51,20 +51,42 @@ impl Error {
     }
 }
 
+impl ServiceError for Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Invalid(_) => Code::InvalidArgument,
+            Self::NotFound { .. } => Code::NotFound,
+            Self::AlreadyExists { .. } => Code::AlreadyExists,
+            Self::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Self::Database(_) | Self::Corrupt { .. } | Self::ReferenceData(_) => Code::Internal,
+        }
+    }
+
+    fn violation(&self) -> Option<Violation<'_>> {
+        match self {
+            Self::Invalid(error) => error.violation(),
+            Self::NotFound { field, message }
+            | Self::AlreadyExists { field, message }
+            | Self::FailedPrecondition { field, message } => Some(Violation {
+                field,
+                description: message,
+            }),
+            Self::Database(_) | Self::Corrupt { .. } | Self::ReferenceData(_) => None,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self.code() {
+            // The cause is for operators (`to_status` logs it), not callers.
+            Code::Internal => "internal error in the organisation service".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        let code = match &error {
-            Error::Invalid(_) => Code::InvalidArgument,
-            Error::NotFound { .. } => Code::NotFound,
-            Error::AlreadyExists { .. } => Code::AlreadyExists,
-            Error::FailedPrecondition { .. } => Code::FailedPrecondition,
-            Error::Database(_) | Error::Corrupt { .. } | Error::ReferenceData(_) => {
-                // The cause is for operators, not callers: log it whole, send nothing of it.
-                tracing::error!(error = ?error, "organisation service internal error");
-                return Status::internal("internal error in the organisation service");
-            }
-        };
-        Status::new(code, error.to_string())
+        to_status(&error)
     }
 }
 

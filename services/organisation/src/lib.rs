@@ -23,7 +23,7 @@ mod store;
 mod store_tests;
 
 use sqlx::migrate::Migrator;
-use tasknet_storage::Migrations;
+use tasknet_storage::{Backend, Edited, Migrations};
 
 pub use app::{OrganisationApp, OrganisationSettings, write_secret};
 pub use error::Error;
@@ -37,8 +37,23 @@ pub const SERVICE_NAME: &str = app::NAME;
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The service's schema migrations for each back end.
-pub const MIGRATIONS: Migrations = Migrations {
+/// The service's schema migrations for each back end, then the audit log's.
+pub static MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
     postgres: &POSTGRES,
+    shared: &[&tasknet_auth::audit::MIGRATIONS],
+    // The audit log's DDL moved to tasknet_auth's set; databases that
+    // applied the released file are accepted (docs/design.md).
+    edited: &[
+        Edited {
+            backend: Backend::Sqlite,
+            version: 2,
+            released_checksum: "dfd367b38f4628e326a741bf7d57cf4575c46b2cd8b94443649ae30dbd336e8282d903899b883a44df6529ee3fe75b7e",
+        },
+        Edited {
+            backend: Backend::Postgres,
+            version: 2,
+            released_checksum: "c7715a3db3af1169191588cda5e58da309c324185628fa19ece47b19fe11e4e2ff0e8f7d263d1bcdca47befff7e635f1",
+        },
+    ],
 };

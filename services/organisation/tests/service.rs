@@ -8,6 +8,7 @@ use tasknet_proto::prost_types::FieldMask;
 use tasknet_proto::tonic::{Code, Status};
 use tasknet_proto::v1::{self, UnitCategory};
 use tasknet_storage::testing::TestDatabase;
+use tonic_types::StatusExt;
 
 mod common;
 
@@ -787,7 +788,39 @@ async fn reference_units_load_once(db: TestDatabase) {
     assert_eq!(hanoi.parent_id, hq.id);
 }
 
+/// A client tells which field failed from the status details
+/// (`google.rpc.BadRequest`), without parsing the message.
+async fn the_failed_field_travels_in_the_status_details(db: TestDatabase) {
+    let running = start(db).await;
+    let mut client = running.client.clone();
+    load_reference(&mut client).await;
+    let mut unit = department("V9");
+    unit.name_vi.clear();
+    let status = create(&mut client, &new_id(), unit).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status
+        .get_details_bad_request()
+        .expect("the status carries a BadRequest");
+    let violations: Vec<(&str, &str)> = details
+        .field_violations
+        .iter()
+        .map(|v| (v.field.as_str(), v.description.as_str()))
+        .collect();
+    assert_eq!(violations, [("unit.name_vi", "is required")]);
+    // The message still reads "field: what is wrong".
+    assert_eq!(status.message(), "unit.name_vi: is required");
+
+    let status = get(&mut client, &new_id()).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let field = status
+        .get_details_bad_request()
+        .and_then(|details| details.field_violations.into_iter().next())
+        .map(|violation| violation.field);
+    assert_eq!(field.as_deref(), Some("unit_id"));
+}
+
 tasknet_storage::test_on_both_backends!(
+    the_failed_field_travels_in_the_status_details,
     creates_gets_and_updates_a_unit,
     repeated_creations_are_acknowledged_once,
     invalid_creations_are_refused_and_write_nothing,

@@ -1,6 +1,6 @@
 //! The reporting service's one error type and its single mapping to `tonic::Status`.
 
-use tasknet_domain::FieldError;
+use tasknet_domain::{FieldError, ServiceError, Violation, to_status};
 use tasknet_proto::tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,31 +39,55 @@ impl Error {
     }
 }
 
+impl ServiceError for Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Invalid(_) => Code::InvalidArgument,
+            Self::NotFound { .. } => Code::NotFound,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::NotCaughtUp { .. } => Code::DeadlineExceeded,
+            Self::Directory(_) => Code::Unavailable,
+            Self::Database(_) | Self::Render(_) => Code::Internal,
+        }
+    }
+
+    fn violation(&self) -> Option<Violation<'_>> {
+        match self {
+            Self::Invalid(error) => error.violation(),
+            Self::NotFound { field, message } => Some(Violation {
+                field,
+                description: message,
+            }),
+            Self::PermissionDenied(_)
+            | Self::NotCaughtUp { .. }
+            | Self::Directory(_)
+            | Self::Database(_)
+            | Self::Render(_) => None,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            // The causes are for operators (`to_status` logs them), not callers.
+            Self::Database(_) => "internal error reading the reporting database".to_owned(),
+            Self::Render(_) => "internal error rendering the report".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            Self::Database(cause) => tracing::error!(error = %cause, "reporting database error"),
+            Self::Render(cause) => tracing::error!(error = %cause, "report rendering failed"),
+            Self::Directory(cause) => tracing::warn!(error = %cause, "unit directory unavailable"),
+            _ => {}
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        let code = match &error {
-            Error::Invalid(_) => Code::InvalidArgument,
-            Error::NotFound { .. } => Code::NotFound,
-            Error::PermissionDenied(_) => Code::PermissionDenied,
-            Error::NotCaughtUp { .. } => Code::DeadlineExceeded,
-            Error::Directory(_) => Code::Unavailable,
-            Error::Database(_) | Error::Render(_) => Code::Internal,
-        };
-        match &error {
-            Error::Database(cause) => {
-                tracing::error!(error = %cause, "reporting database error");
-                Status::new(code, "internal error reading the reporting database")
-            }
-            Error::Render(cause) => {
-                tracing::error!(error = %cause, "report rendering failed");
-                Status::new(code, "internal error rendering the report")
-            }
-            Error::Directory(cause) => {
-                tracing::warn!(error = %cause, "unit directory unavailable");
-                Status::new(code, error.to_string())
-            }
-            _ => Status::new(code, error.to_string()),
-        }
+        to_status(&error)
     }
 }
 

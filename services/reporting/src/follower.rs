@@ -6,10 +6,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rand::Rng;
 use tasknet_proto::v1;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
-use tasknet_server::{Shutdown, TracedChannel};
+use tasknet_server::{Backoff, Shutdown, TracedChannel};
 use tokio::sync::watch;
 
 use crate::store::ReadModel;
@@ -32,38 +31,41 @@ pub struct Follower {
 }
 
 /// Consecutive failures: the first is logged as a warning, the rest quietly,
-/// and the delay before the next attempt grows.
-#[derive(Default)]
+/// and the delay before the next attempt grows (100 ms doubling up to 5 s,
+/// jittered so that replicas do not reconnect in lockstep).
 struct Streak {
-    failures: u32,
+    backoff: Backoff,
+}
+
+impl Default for Streak {
+    fn default() -> Self {
+        Self {
+            backoff: Backoff::new(FIRST_DELAY, MAX_DELAY),
+        }
+    }
 }
 
 impl Streak {
     fn failed(&mut self, error: &anyhow::Error) {
-        if self.failures == 0 {
+        let failures = self.backoff.failures();
+        if failures == 0 {
             tracing::warn!(error = %format!("{error:#}"), "following the task change log failed; retrying");
         } else {
-            tracing::debug!(error = %format!("{error:#}"), failures = self.failures, "still failing");
+            tracing::debug!(error = %format!("{error:#}"), failures, "still failing");
         }
-        self.failures = self.failures.saturating_add(1);
     }
 
     fn recovered(&mut self) {
-        if self.failures > 0 {
-            tracing::info!(
-                failures = self.failures,
-                "following the task change log again"
-            );
+        let failures = self.backoff.failures();
+        if failures > 0 {
+            tracing::info!(failures, "following the task change log again");
         }
-        self.failures = 0;
+        self.backoff.reset();
     }
 
-    /// 100 ms doubling up to 5 s, with the upper half jittered so that
-    /// replicas do not reconnect in lockstep.
-    fn delay(&self) -> Duration {
-        let exponent = self.failures.saturating_sub(1).min(16);
-        let full = FIRST_DELAY.saturating_mul(1 << exponent).min(MAX_DELAY);
-        full.mul_f64(rand::rng().random_range(0.5..=1.0))
+    /// The wait before the next attempt; each call counts one more failure.
+    fn delay(&mut self) -> Duration {
+        self.backoff.next_delay()
     }
 }
 
@@ -157,16 +159,18 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter() {
-        let mut streak = Streak { failures: 1 };
+        let mut streak = Streak::default();
         let first = streak.delay();
         assert!(
             first >= FIRST_DELAY / 2 && first <= FIRST_DELAY,
             "{first:?}"
         );
-        streak.failures = 30;
+        for _ in 0..30 {
+            streak.delay();
+        }
         let capped = streak.delay();
         assert!(capped >= MAX_DELAY / 2 && capped <= MAX_DELAY, "{capped:?}");
         streak.recovered();
-        assert_eq!(streak.failures, 0);
+        assert_eq!(streak.backoff.failures(), 0);
     }
 }

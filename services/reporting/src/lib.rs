@@ -91,8 +91,8 @@ impl ReportingApp {
         let channel = tasknet_server::connect_lazy_with(&settings.task_endpoint, &settings.client)
             .with_context(|| format!("invalid task endpoint {:?}", settings.task_endpoint))?;
         let (sender, applied) = watch::channel(cursor);
-        let follower = Follower::new(store.clone(), channel, sender, shutdown);
-        let follower = tokio::spawn(follower.run());
+        let follower = Follower::new(store.clone(), channel, sender, shutdown.clone());
+        let follower = shutdown.spawn(follower.run());
         // The SQL answers until the index is loaded; the load is not raced
         // against shutdown, the task is dropped with the runtime.
         let index = tokio::spawn({

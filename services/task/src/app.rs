@@ -16,6 +16,8 @@ use crate::state::ServiceState;
 use crate::store::{self, MIGRATIONS};
 use crate::writer::{DEFAULT_MAX_BATCH, Writer};
 
+/// How long open streams may take to stop after shutdown.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Largest request accepted: a task mutation is a few kilobytes at most.
 const MAX_DECODING_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Largest response sent (change batches are cut at 2 MiB).
@@ -99,8 +101,10 @@ impl TaskApp {
         &self.database
     }
 
-    /// Waits for the writer to finish after shutdown, then closes the pool.
+    /// Waits for the streams and the writer to finish after shutdown, then
+    /// closes the pool.
     pub async fn closed(self) {
+        self.state.shutdown.finished(STOP_LIMIT).await;
         drop(self.state);
         if let Err(error) = self.writer.await {
             tracing::error!(%error, "the task writer panicked");

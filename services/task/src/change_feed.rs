@@ -5,14 +5,25 @@
 //! goes away or the service shuts down; the client resumes from the last
 //! cursor it stored. It needs only the database, the writer's newest-cursor
 //! signal and shutdown: not the writer itself, nor the unit directory.
+//!
+//! What a follower holds is bounded: one batch being sent and one response
+//! queued (each response at most [`MAX_RESPONSE_BYTES`]); a credential holds
+//! at most [`FeedLimits::per_credential`] followers; and a follower whose
+//! client reads nothing for [`FeedLimits::stall`] is dropped, its stream
+//! ending with RESOURCE_EXHAUSTED (the client resumes from its cursor).
 
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::{Stream, StreamExt};
 use sqlx::AnyPool;
 use tasknet_proto::prost::Message;
 use tasknet_proto::tonic::Status;
 use tasknet_proto::v1;
 use tasknet_server::Shutdown;
+use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -24,14 +35,33 @@ const DEFAULT_MAX_BATCH: i64 = 500;
 /// The most changes per read (and per response).
 const MAX_MAX_BATCH: i64 = 5000;
 /// Encoded bytes per response, well under clients' default 4 MiB limit.
-const MAX_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// How often a caught-up follower looks for commits made elsewhere.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 type Sender = mpsc::Sender<std::result::Result<v1::WatchChangesResponse, Status>>;
 
-/// The responses of one follower.
-pub type ChangeStream = ReceiverStream<std::result::Result<v1::WatchChangesResponse, Status>>;
+/// The responses of one follower, then the reason it was dropped, if it was.
+pub type ChangeStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<v1::WatchChangesResponse, Status>> + Send>>;
+
+/// How much of the service one subscriber may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedLimits {
+    /// Followers one credential may have open at once.
+    pub per_credential: usize,
+    /// How long a follower waits for its client to read before it is dropped.
+    pub stall: Duration,
+}
+
+impl Default for FeedLimits {
+    fn default() -> Self {
+        Self {
+            per_credential: 8,
+            stall: Duration::from_secs(60),
+        }
+    }
+}
 
 /// What a follower reads and waits on. Cheap to clone.
 #[derive(Clone)]
@@ -40,19 +70,79 @@ pub struct ChangeFeed {
     /// The newest cursor the writer has committed.
     newest: watch::Receiver<i64>,
     shutdown: Shutdown,
+    limits: FeedLimits,
+    /// Open followers by credential.
+    followers: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One follower counted against its credential until it ends.
+struct Follower {
+    followers: Arc<Mutex<HashMap<String, usize>>>,
+    credential: String,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let mut followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = followers.get_mut(&self.credential) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                followers.remove(&self.credential);
+            }
+        }
+    }
 }
 
 impl ChangeFeed {
     pub fn new(pool: AnyPool, newest: watch::Receiver<i64>, shutdown: Shutdown) -> Self {
+        Self::with_limits(pool, newest, shutdown, FeedLimits::default())
+    }
+
+    pub fn with_limits(
+        pool: AnyPool,
+        newest: watch::Receiver<i64>,
+        shutdown: Shutdown,
+        limits: FeedLimits,
+    ) -> Self {
         Self {
             pool,
             newest,
             shutdown,
+            limits,
+            followers: Arc::default(),
         }
     }
 
-    /// Validates the request and starts following the log.
-    pub fn watch(&self, request: v1::WatchChangesRequest) -> Result<ChangeStream> {
+    /// Counts a new follower of `credential`, within its limit.
+    fn admit(&self, credential: &str) -> Result<Follower> {
+        let mut followers = self
+            .followers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = followers.entry(credential.to_owned()).or_default();
+        if *count >= self.limits.per_credential {
+            return Err(Error::ResourceExhausted(format!(
+                "credential {credential} already follows the change log {} times, the limit \
+                 per credential: close a stream before opening another",
+                self.limits.per_credential
+            )));
+        }
+        *count += 1;
+        Ok(Follower {
+            followers: self.followers.clone(),
+            credential: credential.to_owned(),
+        })
+    }
+
+    /// Validates the request and starts following the log for `credential`.
+    pub fn watch(
+        &self,
+        request: v1::WatchChangesRequest,
+        credential: &str,
+    ) -> Result<ChangeStream> {
         if request.after_cursor < 0 {
             return Err(Error::invalid("after_cursor", "must not be negative"));
         }
@@ -61,19 +151,32 @@ impl ChangeFeed {
             size if size < 0 => return Err(Error::invalid("max_batch", "must not be negative")),
             size => size.min(MAX_MAX_BATCH),
         };
-        let (sender, receiver) = mpsc::channel(4);
-        tokio::spawn(follow(
-            self.clone(),
-            request.after_cursor,
-            max_batch,
-            sender,
-        ));
-        Ok(ReceiverStream::new(receiver))
+        let follower = self.admit(credential)?;
+        // One response queued: the follower reads ahead no further.
+        let (sender, receiver) = mpsc::channel(1);
+        let (dropped, reason) = tokio::sync::oneshot::channel::<Status>();
+        let feed = self.clone();
+        self.shutdown.spawn(async move {
+            if let Err(status) = follow(feed, request.after_cursor, max_batch, sender).await {
+                let _ = dropped.send(status);
+            }
+            drop(follower);
+        });
+        let reason =
+            futures::stream::once(reason).filter_map(|reason| async { reason.ok().map(Err) });
+        Ok(Box::pin(ReceiverStream::new(receiver).chain(reason)))
     }
 }
 
+/// Follows the log until the client goes away or the service stops; `Err`
+/// when the client stopped reading (it is dropped, not buffered for).
 #[tracing::instrument(name = "watch_changes", skip(feed, sender))]
-async fn follow(feed: ChangeFeed, after_cursor: i64, max_batch: i64, sender: Sender) {
+async fn follow(
+    feed: ChangeFeed,
+    after_cursor: i64,
+    max_batch: i64,
+    sender: Sender,
+) -> std::result::Result<(), Status> {
     let mut newest = feed.newest.clone();
     let mut cursor = after_cursor;
     let mut writer_running = true;
@@ -85,7 +188,7 @@ async fn follow(feed: ChangeFeed, after_cursor: i64, max_batch: i64, sender: Sen
             Ok(changes) => changes,
             Err(error) => {
                 let _ = sender.send(Err(Status::from(error))).await;
-                return;
+                return Ok(());
             }
         };
         let caught_up = (changes.len() as i64) < max_batch;
@@ -93,8 +196,17 @@ async fn follow(feed: ChangeFeed, after_cursor: i64, max_batch: i64, sender: Sen
             cursor = last.cursor;
         }
         for response in responses(changes) {
-            if sender.send(Ok(response)).await.is_err() {
-                return;
+            match sender.send_timeout(Ok(response), feed.limits.stall).await {
+                Ok(()) => {}
+                Err(SendTimeoutError::Closed(_)) => return Ok(()),
+                Err(SendTimeoutError::Timeout(_)) => {
+                    tracing::warn!(cursor, "dropping a change-feed client that stopped reading");
+                    return Err(Status::resource_exhausted(format!(
+                        "the client read nothing for {} s: the change feed does not buffer \
+                         for a subscriber that stops reading; resume from the last cursor stored",
+                        feed.limits.stall.as_secs()
+                    )));
+                }
             }
         }
         if !caught_up {
@@ -107,8 +219,8 @@ async fn follow(feed: ChangeFeed, after_cursor: i64, max_batch: i64, sender: Sen
                 writer_running = changed.is_ok();
             }
             () = tokio::time::sleep(POLL_INTERVAL) => {}
-            () = sender.closed() => return,
-            () = feed.shutdown.wait() => return,
+            () = sender.closed() => return Ok(()),
+            () = feed.shutdown.wait() => return Ok(()),
         }
     }
 }
@@ -195,7 +307,7 @@ mod tests {
             after_cursor: cursors[0],
             max_batch: 1,
         };
-        let mut stream = feed.watch(request).unwrap();
+        let mut stream = feed.watch(request, "test").unwrap();
         let first = stream.next().await.unwrap().unwrap();
         assert_eq!(plan_ids(&first), ["b"]);
         assert_eq!(first.changes[0].cursor, cursors[1]);
@@ -230,9 +342,54 @@ mod tests {
                 "max_batch",
             ),
         ] {
-            let error = feed.watch(request).err().unwrap();
+            let error = feed.watch(request, "test").err().unwrap();
             assert_eq!(error.field(), Some(field));
         }
+        database.close().await;
+    }
+
+    async fn followers_are_bounded_and_dropped_when_they_stop_reading(db: TestDatabase) {
+        let (feed, database, _newest, _shutdown) = feed(&db).await;
+        let feed = ChangeFeed::with_limits(
+            feed.pool.clone(),
+            feed.newest.clone(),
+            feed.shutdown.clone(),
+            FeedLimits {
+                per_credential: 2,
+                stall: Duration::from_millis(300),
+            },
+        );
+        let ids: Vec<String> = (0..50).map(|i| format!("p{i}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        append(&database, &refs).await;
+        let request = v1::WatchChangesRequest {
+            after_cursor: 0,
+            max_batch: 1,
+        };
+        // Two followers of one credential; a third is refused naming the limit.
+        let stalled = feed.watch(request, "c").unwrap();
+        let mut other = feed.watch(request, "c").unwrap();
+        let refused = feed.watch(request, "c").err().unwrap();
+        assert!(
+            matches!(refused, Error::ResourceExhausted(_)),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().contains("limit"), "{refused}");
+        assert!(feed.watch(request, "another").is_ok());
+        // The one that never reads is dropped after the stall limit, having
+        // queued one response, not the fifty.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let answers: Vec<_> = stalled.collect().await;
+        let (read, ended) = answers.split_at(answers.len() - 1);
+        assert!(read.len() <= 2, "{} responses were buffered", read.len());
+        let Err(status) = &ended[0] else {
+            panic!("the stalled stream ended without a reason");
+        };
+        assert_eq!(status.code(), tasknet_proto::tonic::Code::ResourceExhausted);
+        // Its place is free again.
+        let reopened = feed.watch(request, "c");
+        assert!(reopened.is_ok());
+        assert!(other.next().await.unwrap().is_ok());
         database.close().await;
     }
 
@@ -258,5 +415,6 @@ mod tests {
     tasknet_storage::test_on_both_backends!(
         follows_the_log_in_batches_then_live,
         bad_requests_name_their_field,
+        followers_are_bounded_and_dropped_when_they_stop_reading,
     );
 }

@@ -132,9 +132,5 @@ fn digest(type_name: &str, bytes: &[u8]) -> String {
     hasher.update(type_name.as_bytes());
     hasher.update([0]);
     hasher.update(bytes);
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }

@@ -1,8 +1,8 @@
 //! The task service's one error type and its one mapping to `tonic::Status`.
 
-use tasknet_domain::FieldError;
+use tasknet_domain::{FieldError, ServiceError, Violation, to_status};
 use tasknet_proto::{tonic, v1};
-use tonic::Status;
+use tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +22,9 @@ pub enum Error {
     /// A stale `expected_version` or an impossible transition.
     #[error("{0}")]
     FailedPrecondition(FieldError),
+    /// Over a limit of what one caller may hold (change-feed followers).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A dependency (the organisation service, the writer, the database) is
     /// down or the batch did not commit; retrying is safe.
     #[error("{0}")]
@@ -58,13 +61,43 @@ impl Error {
 
     /// The request field at fault, when there is one.
     pub fn field(&self) -> Option<&str> {
+        self.violation().map(|violation| violation.field)
+    }
+}
+
+impl ServiceError for Error {
+    fn code(&self) -> Code {
+        match self {
+            Self::Invalid(_) => Code::InvalidArgument,
+            Self::NotFound(_) => Code::NotFound,
+            Self::AlreadyExists(_) => Code::AlreadyExists,
+            Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::Database(_) | Self::Internal(_) => Code::Internal,
+        }
+    }
+
+    fn violation(&self) -> Option<Violation<'_>> {
         match self {
             Self::Invalid(error)
             | Self::NotFound(error)
             | Self::AlreadyExists(error)
             | Self::FailedPrecondition(error)
-            | Self::PermissionDenied(error) => Some(&error.field),
-            Self::Unavailable(_) | Self::Database(_) | Self::Internal(_) => None,
+            | Self::PermissionDenied(error) => error.violation(),
+            Self::ResourceExhausted(_)
+            | Self::Unavailable(_)
+            | Self::Database(_)
+            | Self::Internal(_) => None,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            Self::Database(_) => "internal error: the task database failed".to_owned(),
+            Self::Internal(_) => "internal error".to_owned(),
+            _ => self.to_string(),
         }
     }
 }
@@ -77,34 +110,18 @@ impl From<FieldError> for Error {
 
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
-        match error {
-            Error::Invalid(error) => Status::invalid_argument(error.to_string()),
-            Error::NotFound(error) => Status::not_found(error.to_string()),
-            Error::AlreadyExists(error) => Status::already_exists(error.to_string()),
-            Error::FailedPrecondition(error) => Status::failed_precondition(error.to_string()),
-            Error::PermissionDenied(error) => Status::permission_denied(error.to_string()),
-            Error::Unavailable(message) => Status::unavailable(message),
-            Error::Database(error) => {
-                tracing::error!(error = %error, cause = ?error, "database error");
-                Status::internal("internal error: the task database failed")
-            }
-            Error::Internal(message) => {
-                tracing::error!(%message, "internal error");
-                Status::internal("internal error")
-            }
-        }
+        to_status(&error)
     }
 }
 
 impl From<Error> for v1::IngestError {
     /// An ingested item's failure, with the same code and message a unary call would get.
     fn from(error: Error) -> Self {
-        let field = error.field().unwrap_or_default().to_owned();
-        let status = Status::from(error);
+        let status = to_status(&error);
         Self {
             code: status.code() as i32,
             message: status.message().to_owned(),
-            field,
+            field: error.field().unwrap_or_default().to_owned(),
         }
     }
 }
@@ -112,7 +129,6 @@ impl From<Error> for v1::IngestError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::Code;
 
     #[test]
     fn invalid_input_names_the_field_first() {

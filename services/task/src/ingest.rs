@@ -40,7 +40,8 @@ pub fn start(
     input: Streaming<v1::IngestRequest>,
 ) -> IngestStream {
     let (sender, receiver) = mpsc::channel(256);
-    tokio::spawn(run(state, access, input, sender));
+    let shutdown = state.shutdown.clone();
+    shutdown.spawn(run(state, access, input, sender));
     ReceiverStream::new(receiver)
 }
 

@@ -21,7 +21,7 @@ pub fn page_size(requested: i32) -> Result<i64, FieldError> {
 
 /// The token of a task page ending at (assigned date, id).
 pub fn task_token(assigned_date: i64, id: &str) -> String {
-    hex(&format!("t/{assigned_date}/{id}"))
+    hex::encode(format!("t/{assigned_date}/{id}"))
 }
 
 pub fn parse_task_token(token: &str) -> Result<Option<(i64, String)>, FieldError> {
@@ -40,7 +40,7 @@ pub fn parse_task_token(token: &str) -> Result<Option<(i64, String)>, FieldError
 
 /// The token of a plan page ending at `id`.
 pub fn plan_token(id: &str) -> String {
-    hex(&format!("p/{id}"))
+    hex::encode(format!("p/{id}"))
 }
 
 pub fn parse_plan_token(token: &str) -> Result<Option<String>, FieldError> {
@@ -57,19 +57,8 @@ fn invalid_token() -> FieldError {
     FieldError::new("page_token", "is not a token this service issued")
 }
 
-fn hex(text: &str) -> String {
-    text.bytes().map(|byte| format!("{byte:02x}")).collect()
-}
-
 fn unhex(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 || !token.is_ascii() {
-        return None;
-    }
-    let bytes = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&token[i..i + 2], 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
+    String::from_utf8(hex::decode(token).ok()?).ok()
 }
 
 #[cfg(test)]

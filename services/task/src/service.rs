@@ -1,6 +1,7 @@
-//! The `tasknet.v1.TaskService` RPCs: each is authenticated, resolved to
-//! the caller's access where it needs one, and handed to the module that
-//! serves it; errors become `Status` through `From<Error>` only.
+//! The `tasknet.v1.TaskService` RPCs, dispatch only: each resolves the
+//! caller's access where it needs one (the auth layer has authenticated the
+//! call) and hands the request to the module that serves it; errors become
+//! `Status` through `From<Error>` only.
 
 use tasknet_auth::AuthContext;
 use tasknet_proto::tonic::{self, Request, Response, Status};
@@ -108,7 +109,10 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::WatchChangesRequest>,
     ) -> Reply<Self::WatchChangesStream> {
-        Ok(Response::new(self.state.feed.watch(request.into_inner())?))
+        let credential = AuthContext::of(&request)?.principal.credential_id.clone();
+        Ok(Response::new(
+            self.state.feed.watch(request.into_inner(), &credential)?,
+        ))
     }
 
     async fn list_audit_records(

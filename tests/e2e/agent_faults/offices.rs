@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tasknet_agent::{Agent, AgentConfig, OutboxEntry, PushReport, PushSettings, Secret};
+use tasknet_agent::{Agent, AgentConfig, OutboxEntry, PushReport, PushSettings, SecretString};
 use tasknet_server::Shutdown;
 use tokio::task::JoinHandle;
 
@@ -46,7 +46,7 @@ impl Offices {
         for (index, office) in centre.offices[..count].iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
             let mut config = AgentConfig::new(office, endpoint, dir.path());
-            config.token = Some(Secret::new(centre.office_token(office).await));
+            config.token = Some(SecretString::from(centre.office_token(office).await));
             config.push = test_push_settings();
             let agent = Agent::open(config).await.unwrap();
             let office_work = office_work(office, index, tasks, updates);

@@ -67,12 +67,7 @@ fn line(out: &mut String, fields: &[&str]) {
 
 /// A bytea field in COPY text format (`\x` hex, its backslash escaped).
 fn bytea(bytes: &[u8]) -> String {
-    let mut hex = String::with_capacity(2 + bytes.len() * 2);
-    hex.push_str("\\x");
-    for byte in bytes {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    format!("\\x{}", hex::encode(bytes))
 }
 
 /// The rows of one batch, as COPY text per table.

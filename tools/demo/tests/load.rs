@@ -15,105 +15,30 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use chrono::NaiveDate;
 use tasknet_demo::{DemoSpec, ExpectedCounts, LoadStage, LoadSummary};
 use tasknet_domain::DatePeriod;
-use tasknet_organisation::{OrganisationApp, OrganisationSettings};
-use tasknet_proto::tonic::service::Routes;
 use tasknet_proto::v1::{self, GroupBy, reporting_service_client::ReportingServiceClient};
-use tasknet_reporting::{ReportingApp, ReportingSettings};
-use tasknet_server::{GrpcServer, ServeOptions, Shutdown, TracedChannel, connect_lazy};
-use tasknet_storage::testing::TestDatabase;
-use tasknet_storage::{Backend, DatabaseOptions};
-use tasknet_task::{TaskApp, TaskSettings};
-use tokio::task::JoinHandle;
+use tasknet_server::{TracedChannel, connect_lazy};
+use tasknet_storage::Backend;
+use tasknet_system::testing::AllInOne;
 
 /// The three services behind one endpoint, each with a database of its own.
-struct System {
-    endpoint: String,
-    shutdown: Shutdown,
-    serving: JoinHandle<anyhow::Result<()>>,
-    apps: Option<(OrganisationApp, TaskApp, ReportingApp)>,
-    _databases: Vec<TestDatabase>,
-}
-
-fn options(schema: &str) -> DatabaseOptions {
-    DatabaseOptions {
-        schema: Some(schema.to_owned()),
-        ..DatabaseOptions::default()
-    }
-}
+struct System(AllInOne);
 
 impl System {
     /// `None` when the back end is PostgreSQL and no test server is configured.
     async fn start(backend: Backend, test_name: &str) -> Option<Self> {
-        let mut databases = Vec::new();
-        for _ in 0..3 {
-            databases.push(TestDatabase::of(backend, test_name).await?);
-        }
-        let server = GrpcServer::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", server.local_addr());
-        let shutdown = Shutdown::new();
-        let organisation = OrganisationApp::open(
-            &OrganisationSettings {
-                database_url: databases[0].url().to_owned(),
-                database: options("organisation"),
-            },
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let task = TaskApp::open(
-            &TaskSettings {
-                database_url: databases[1].url().to_owned(),
-                database: options("task"),
-                organisation_endpoint: endpoint.clone(),
-                max_batch: tasknet_task::DEFAULT_MAX_BATCH,
-                client: Default::default(),
-            },
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let reporting = ReportingApp::open(
-            &ReportingSettings {
-                database_url: databases[2].url().to_owned(),
-                database: options("reporting"),
-                task_endpoint: endpoint.clone(),
-                organisation_endpoint: endpoint.clone(),
-                client: Default::default(),
-            },
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let routes = Routes::new(organisation.service())
-            .add_service(task.service())
-            .add_service(reporting.service());
-        let serving = tokio::spawn(server.serve(
-            routes,
-            tasknet_proto::SERVICE_NAMES,
-            shutdown.clone(),
-            ServeOptions::default(),
-        ));
-        Some(Self {
-            endpoint,
-            shutdown,
-            serving,
-            apps: Some((organisation, task, reporting)),
-            _databases: databases,
-        })
+        AllInOne::start(backend, test_name).await.map(Self)
+    }
+
+    fn endpoint(&self) -> &str {
+        self.0.endpoint()
     }
 
     fn reporting(&self) -> ReportingServiceClient<TracedChannel> {
-        ReportingServiceClient::new(connect_lazy(&self.endpoint).unwrap())
+        ReportingServiceClient::new(connect_lazy(self.endpoint()).unwrap())
     }
 
-    async fn stop(mut self) {
-        self.shutdown.trigger();
-        (&mut self.serving).await.unwrap().unwrap();
-        if let Some((organisation, task, reporting)) = self.apps.take() {
-            reporting.closed().await;
-            task.closed().await;
-            organisation.closed().await;
-        }
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -264,7 +189,7 @@ async fn load_small_and_compare(backend: Backend, name: &str) {
     };
     let spec = DemoSpec::small();
     let seen = std::sync::Mutex::new(Vec::new());
-    let summary = tasknet_demo::load(&system.endpoint, &Default::default(), &spec, |p| {
+    let summary = tasknet_demo::load(system.endpoint(), &Default::default(), &spec, |p| {
         seen.lock().unwrap().push(p)
     })
     .await
@@ -283,7 +208,7 @@ async fn load_small_and_compare(backend: Backend, name: &str) {
     assert_plans_match(&system, &summary).await;
 
     // A second load (as after a crash) is acknowledged as duplicates and changes nothing.
-    let again = tasknet_demo::load(&system.endpoint, &Default::default(), &spec, |_| {})
+    let again = tasknet_demo::load(system.endpoint(), &Default::default(), &spec, |_| {})
         .await
         .unwrap();
     assert_eq!(again.duplicates, summary.dataset.mutation_count() as u64);
@@ -310,7 +235,7 @@ async fn full_seed_load(backend: Backend, name: &str) {
     };
     let started = Instant::now();
     let summary = tasknet_demo::load(
-        &system.endpoint,
+        system.endpoint(),
         &Default::default(),
         &DemoSpec::seed_report(),
         |_| {},

@@ -61,7 +61,7 @@ impl Outbox {
     }
 
     /// Writes answers, the time of the last acknowledgement and the last
-    /// error, in one transaction. Only pending rows change: a row the office
+    /// error (cleared by an acknowledgement after it), in one transaction. Only pending rows change: a row the office
     /// retried or discarded meanwhile keeps what the office decided.
     pub async fn record(
         &self,
@@ -118,6 +118,15 @@ impl Outbox {
                 .bind(at_us)
                 .execute(&mut *transaction)
                 .await?;
+            // A push acknowledged after the last error: the error is over,
+            // and `tasknet agent status` must not keep showing it.
+            sqlx::query(
+                "UPDATE push_state SET last_error = NULL, last_error_us = NULL \
+                 WHERE id = 1 AND last_error_us < $1",
+            )
+            .bind(at_us)
+            .execute(&mut *transaction)
+            .await?;
         }
         if let Some((at_us, message)) = last_error {
             sqlx::query("UPDATE push_state SET last_error = $1, last_error_us = $2 WHERE id = 1")

@@ -10,7 +10,9 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use crate::config::{AgentConfig, Secret};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::AgentConfig;
 use crate::error::{Error, Result};
 
 pub type Client = TaskServiceClient<InterceptedService<Channel, Credentials>>;
@@ -22,10 +24,10 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn new(token: Option<&Secret>) -> Result<Self> {
+    pub fn new(token: Option<&SecretString>) -> Result<Self> {
         let authorization = token
             .map(|token| {
-                MetadataValue::try_from(format!("Bearer {}", token.expose())).map_err(|_| {
+                MetadataValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(|_| {
                     Error::invalid("token", "contains characters a gRPC header cannot carry")
                 })
             })

@@ -3,7 +3,6 @@
 //! waits (exponential backoff with jitter) and starts over from the outbox,
 //! which says exactly what is still unacknowledged.
 
-mod backoff;
 pub(crate) mod connect;
 mod recorder;
 mod schedule;
@@ -14,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use tasknet_proto::tonic::transport::Endpoint;
 use tasknet_server::Shutdown;
+use tasknet_server::backoff::Backoff;
 use tokio::sync::Notify;
 
 use crate::config::AgentConfig;
 use crate::error::Result;
 use crate::outbox::{Outbox, Outcome, now_us};
-use backoff::Backoff;
 use connect::Credentials;
 use recorder::Recorder;
 use schedule::{Delays, Schedule};

@@ -16,13 +16,13 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::backoff;
 use super::connect::Client;
 use super::recorder::Recorder;
 use super::schedule::{Item, Schedule};
 use super::stats::PushStats;
 use crate::config::PushSettings;
 use crate::outbox::{Outcome, now_us};
+use tasknet_server::backoff;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

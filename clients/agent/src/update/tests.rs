@@ -100,3 +100,27 @@ fn kinds_round_trip_through_storage_and_names() {
     }
     assert_eq!(UpdateKind::parse("delete"), None);
 }
+
+#[test]
+fn what_the_centre_would_refuse_is_refused_here() {
+    let field = |update: Update| prepare(&update, unit(), now()).unwrap_err().field;
+    let other = Uuid::parse_str("1b9a1c52-5f3e-5b0e-9d36-8c1f2e3a4b5c").unwrap();
+    let mut task = NewTask::new("Báo cáo", day(2024, 6, 30));
+    task.assignee_unit_id = Some(other);
+    assert_eq!(field(Update::create(task)), "assignee");
+    let mut task = NewTask::new("Báo cáo", day(2024, 6, 30));
+    task.assigning_unit_id = Some(other);
+    assert_eq!(field(Update::create(task)), "assigned_by");
+    let task = NewTask::new("Báo cáo", day(500, 6, 30));
+    assert_eq!(field(Update::create(task)), "deadline");
+    let mut task = NewTask::new("Báo cáo", day(2024, 6, 30));
+    task.assigned_date = Some(day(500, 1, 1));
+    assert_eq!(field(Update::create(task)), "assigned_date");
+    let task = NewTask::new("Báo cáo\u{202E}", day(2024, 6, 30));
+    assert_eq!(field(Update::create(task)), "title");
+    // Naming the office itself is fine.
+    let mut task = NewTask::new("Báo cáo", day(2024, 7, 30));
+    task.assignee_unit_id = Some(unit());
+    task.assigning_unit_id = Some(unit());
+    assert!(prepare(&Update::create(task), unit(), now()).is_ok());
+}

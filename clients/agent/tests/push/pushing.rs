@@ -138,6 +138,7 @@ async fn waits_out_an_unreachable_centre(db: TestDatabase) {
     assert!(status.pusher_running);
     let error = status.last_error.unwrap_or_default();
     assert!(error.contains("cannot connect"), "{error}");
+    assert!(status.last_error_at.is_some(), "the error's time is shown");
 
     let centre = Centre::start(db, &format!("127.0.0.1:{port}")).await;
     let report = tokio::time::timeout(Duration::from_secs(30), pushing)
@@ -147,7 +148,11 @@ async fn waits_out_an_unreachable_centre(db: TestDatabase) {
         .unwrap();
     assert_eq!(report.acknowledged, 10);
     assert!(report.link_failures >= 1, "{report:?}");
-    assert_eq!(agent.status().await.unwrap().sent, 10);
+    let status = agent.status().await.unwrap();
+    assert_eq!(status.sent, 10);
+    // Pushes succeeded since: the old error is no longer the last word.
+    assert_eq!(status.last_error, None, "{status:?}");
+    assert_eq!(status.last_error_at, None);
     agent.close().await;
     centre.stop().await;
 }

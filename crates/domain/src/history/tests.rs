@@ -194,7 +194,7 @@ fn model_order(accepted: &[Spec]) -> Vec<Spec> {
         .enumerate()
         .map(|(i, spec)| (spec.day, i, spec))
         .collect();
-    indexed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    indexed.sort_by_key(|a| (a.0, a.1));
     indexed.into_iter().map(|(_, _, spec)| spec).collect()
 }
 

@@ -1,8 +1,12 @@
 //! Test harnesses (the `testing` feature): services started in this process
 //! through [`System`] on test databases, each on a loopback port of its own
-//! as they would run as separate processes ([`TestSystem`], [`Centre`]);
-//! real `tasknet` child processes ([`process`], [`processes`]); and a
-//! browser's gRPC-Web calls ([`grpc_web`]).
+//! as they would run as separate processes ([`TestSystem`], [`Centre`]) or
+//! all behind one as `tasknet up` runs them ([`AllInOne`]); real `tasknet`
+//! child processes ([`process`], [`processes`]); and a browser's gRPC-Web
+//! calls ([`grpc_web`]).
+
+// A harness for tests: a set-up that fails is a failed test, with its cause.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod grpc_web;
 pub mod process;
@@ -61,6 +65,49 @@ pub async fn organisation(database_url: &str, reference_units: bool) -> System {
             .expect("the reference units load");
     }
     system
+}
+
+/// The three services behind one endpoint, as `tasknet up` runs them but
+/// without the auth layer: SQLite files in a temporary data directory, or
+/// a PostgreSQL test database with a schema each.
+pub struct AllInOne {
+    pub system: System,
+    _data_dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
+}
+
+impl AllInOne {
+    /// `None` when the back end is PostgreSQL and no test server is configured.
+    pub async fn start(backend: Backend, test_name: &str) -> Option<Self> {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::postgres(test_name).await?),
+        };
+        let config = Config {
+            listen: "127.0.0.1:0".to_owned(),
+            data_dir: data_dir.path().to_owned(),
+            database_url: database.as_ref().map(|database| database.url().to_owned()),
+            ..Config::default()
+        };
+        let system = System::start_unauthenticated(&config, Services::All)
+            .await
+            .expect("the services start");
+        Some(Self {
+            system,
+            _data_dir: data_dir,
+            _database: database,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        self.system.endpoint()
+    }
+
+    /// Stops the services and waits for them.
+    pub async fn stop(self) {
+        self.system.stop().await.expect("the services stop cleanly");
+    }
 }
 
 /// The organisation service (reference units loaded) and the task service,

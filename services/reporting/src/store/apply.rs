@@ -467,7 +467,7 @@ fn event_params(task_id: &str, event: &StatusEvent) -> Vec<Param> {
         Param::Int(event.cursor),
         Param::Int(event.storage_kind()),
         Param::Int(date_to_storage(event.effective)),
-        Param::OptInt(event.storage_new_deadline()),
+        Param::OptionalInt(event.storage_new_deadline()),
     ]
 }
 
@@ -482,7 +482,7 @@ fn segment_params(task_id: &str, segment: &SegmentRow) -> Vec<Param> {
         Param::Text(segment.unit.clone()),
         Param::Int(segment.assigned),
         Param::Int(segment.deadline),
-        Param::OptInt(segment.completed),
+        Param::OptionalInt(segment.completed),
     ]
 }
 

@@ -20,7 +20,7 @@ use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 use tasknet_proto::v1;
 use tasknet_storage::writer::KeptConnection;
-use tasknet_storage::{Database, DatabaseOptions, Migrations};
+use tasknet_storage::{Backend, Database, DatabaseOptions, Edited, Migrations};
 
 #[cfg(feature = "bulk-load")]
 pub(crate) use index::{SEGMENT_END, SEGMENT_START};
@@ -32,9 +32,25 @@ pub use query::{
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The read model's migrations, then the audit log's.
 pub static MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
     postgres: &POSTGRES,
+    shared: &[&tasknet_auth::audit::MIGRATIONS],
+    // The audit log's DDL moved to tasknet_auth's set; databases that
+    // applied the released file are accepted (docs/design.md).
+    edited: &[
+        Edited {
+            backend: Backend::Sqlite,
+            version: 3,
+            released_checksum: "0ceb77cae81018308ce0cecbc39050bf158ca214e78e73975cf216919641c714e1be3c428647016ad70af1bc266ea71a",
+        },
+        Edited {
+            backend: Backend::Postgres,
+            version: 3,
+            released_checksum: "e765766bc59a54d021a8d932000aa5590d5571a9839250c92a5f64636d5de4933ecee3d3b6f8296e8bd7b0906349a5e4",
+        },
+    ],
 };
 
 /// A handle on the reporting database (cheap to clone).

@@ -1,6 +1,7 @@
-//! Building statements with many bound values, portable to both back ends:
-//! multi-row `INSERT … VALUES` and `IN (…)` lists with `$n` placeholders
-//! (sqlx's `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL rejects).
+//! Statements with many bound values for the read model: multi-row
+//! `INSERT`s through `tasknet_storage::bulk`, and `IN (…)` lists after
+//! fixed `$n` values (rewritten to `?` on SQLite by
+//! `tasknet_storage::placeholders` when they allow it).
 
 use std::fmt::Write;
 
@@ -8,33 +9,11 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection};
 use tasknet_storage::Backend;
+use tasknet_storage::bulk::{BulkInsert, MAX_PARAMS, bind};
 use tasknet_storage::placeholders::for_backend;
 
 /// A value to bind.
-#[derive(Debug, Clone)]
-pub enum Param {
-    Int(i64),
-    OptInt(Option<i64>),
-    Text(String),
-}
-
-/// Keeps every statement well under SQLite's (32766) and PostgreSQL's
-/// (65535) limits on bound parameters.
-const MAX_PARAMS: usize = 8_000;
-
-fn bind_all<'q>(
-    mut query: Query<'q, Any, AnyArguments<'q>>,
-    params: &'q [Param],
-) -> Query<'q, Any, AnyArguments<'q>> {
-    for param in params {
-        query = match param {
-            Param::Int(value) => query.bind(*value),
-            Param::OptInt(value) => query.bind(*value),
-            Param::Text(value) => query.bind(value.as_str()),
-        };
-    }
-    query
-}
+pub use tasknet_storage::bulk::Arg as Param;
 
 /// `$first, $first+1, …` for `count` values.
 fn placeholders(sql: &mut String, first: usize, count: usize) {
@@ -55,25 +34,10 @@ pub async fn insert_rows(
     tail: &str,
     rows: &[Vec<Param>],
 ) -> Result<(), sqlx::Error> {
-    let Some(width) = rows.first().map(Vec::len).filter(|w| *w > 0) else {
-        return Ok(());
-    };
-    for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
-        let mut sql = format!("{head} VALUES ");
-        for (i, _) in chunk.iter().enumerate() {
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            placeholders(&mut sql, i * width + 1, width);
-            sql.push(')');
-        }
-        sql.push(' ');
-        sql.push_str(tail);
-        let params: Vec<Param> = chunk.iter().flatten().cloned().collect();
-        let sql = for_backend(Backend::of(connection), &sql);
-        bind_all(sqlx::query(&sql), &params)
-            .execute(&mut *connection)
-            .await?;
-    }
-    Ok(())
+    BulkInsert::new(head)
+        .tail(tail)
+        .execute(connection, rows, Vec::clone)
+        .await
 }
 
 /// Splits `ids` into statements `before IN ($n, …) after` for `backend`,
@@ -102,7 +66,7 @@ pub fn in_list_statements(
 
 /// Binds `params` to `sql`.
 pub fn query_with<'q>(sql: &'q str, params: &'q [Param]) -> Query<'q, Any, AnyArguments<'q>> {
-    bind_all(sqlx::query(sql), params)
+    bind(sqlx::query(sql), params)
 }
 
 #[cfg(test)]

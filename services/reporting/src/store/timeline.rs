@@ -96,7 +96,7 @@ pub async fn record(
             Param::Int(row.effective_time_us),
             Param::Int(row.effective_date),
             Param::Int(row.record_time_us),
-            Param::OptInt(row.deadline),
+            Param::OptionalInt(row.deadline),
             Param::Text(row.note),
             Param::Text(row.assignee_unit_id),
         ]);

@@ -298,7 +298,7 @@ fn breakdown_questions() -> Vec<(v1::Period, NaiveDate)> {
         (label("2024-Q3"), ymd(2024, 8, 1)),
         (label("2023"), ymd(2023, 12, 31)),
         (label("2024-03"), ymd(2025, 2, 1)),
-        // The first day of a period (an as-of day before it is refused).
+        // The first day of a period (a day earlier is refused: nothing to count).
         (label("2024-H2"), ymd(2024, 7, 1)),
         (range, ymd(2024, 1, 20)),
     ]

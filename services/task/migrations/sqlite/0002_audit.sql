@@ -1,22 +1,2 @@
--- The audit log (the same shape in every service; tasknet_auth::audit reads
--- and writes it): accepted changes, written in the transaction of the
--- change, and rejected attempts. Empty text means "none".
-CREATE TABLE audit_log (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    time_us         BIGINT NOT NULL,
-    rpc             TEXT NOT NULL,
-    outcome         BIGINT NOT NULL,
-    credential_id   TEXT NOT NULL,
-    unit_id         TEXT NOT NULL,
-    role            BIGINT NOT NULL,
-    peer            TEXT NOT NULL,
-    target          TEXT NOT NULL,
-    subject_unit_id TEXT NOT NULL,
-    before_json     TEXT NOT NULL,
-    after_json      TEXT NOT NULL,
-    message         TEXT NOT NULL,
-    suppressed      BIGINT NOT NULL
-);
-CREATE INDEX audit_log_time ON audit_log (time_us, id);
-CREATE INDEX audit_log_unit ON audit_log (unit_id, id);
-CREATE INDEX audit_log_subject ON audit_log (subject_unit_id, id);
+-- The audit log this migration created moved to tasknet_auth's own
+-- migrations (crates/auth/migrations), which every service's database gets.

@@ -58,10 +58,7 @@ fn digest(reassign: &Reassign) -> String {
         reassign.effective,
         reassign.reorganisation_id
     );
-    Sha256::digest(canonical.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 #[cfg(test)]

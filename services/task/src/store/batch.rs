@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 use tasknet_domain::date_to_storage;
 use tasknet_storage::Backend;
+use tasknet_storage::bulk::BulkInsert;
 
 use super::{Arg, IN_LIST_CHUNK, Sql, TASK_COLUMNS, text_args};
 use crate::error::{Error, Result};
@@ -81,22 +82,20 @@ pub async fn insert_changes(
     changes: &[NewChange],
 ) -> Result<Vec<i64>> {
     let mut cursors = Vec::with_capacity(changes.len());
-    for chunk in changes.chunks(200) {
-        let mut sql = Sql::new(
-            "INSERT INTO change_log (task_id, update_id, record_time_us, payload) VALUES ",
-        );
-        for (i, change) in chunk.iter().enumerate() {
-            sql.row(
-                i == 0,
+    let statements =
+        BulkInsert::new("INSERT INTO change_log (task_id, update_id, record_time_us, payload)")
+            .tail("RETURNING cursor")
+            .rows_per_statement(200)
+            .statements(changes, |change| {
                 [
                     Arg::OptionalText(change.task_id.clone()),
                     Arg::OptionalText(change.update_id.clone()),
                     Arg::Int(change.record_time_us),
                     Arg::Bytes(change.payload.clone()),
-                ],
-            );
-        }
-        sql.push(" RETURNING cursor");
+                ]
+            });
+    for sql in statements {
+        let rows = sql.args().len() / 4;
         let mut returned = sql
             .query(connection)
             .fetch_all(&mut *connection)
@@ -104,11 +103,10 @@ pub async fn insert_changes(
             .iter()
             .map(|row| row.try_get::<i64, _>("cursor"))
             .collect::<Result<Vec<_>, _>>()?;
-        if returned.len() != chunk.len() {
+        if returned.len() != rows {
             return Err(Error::Internal(format!(
-                "change log insert returned {} cursors for {} rows",
+                "change log insert returned {} cursors for {rows} rows",
                 returned.len(),
-                chunk.len()
             )));
         }
         // Rows take sequence values in VALUES order; RETURNING's order is not
@@ -123,46 +121,39 @@ pub async fn insert_applied(
     connection: &mut AnyConnection,
     records: &[AppliedRecord],
 ) -> Result<()> {
-    for chunk in records.chunks(200) {
-        let mut sql = Sql::new(
-            "INSERT INTO applied_updates (update_id, task_id, request_digest, version, cursor) VALUES ",
-        );
-        for (i, record) in chunk.iter().enumerate() {
-            sql.row(
-                i == 0,
-                [
-                    Arg::Text(record.update_id.clone()),
-                    Arg::Text(record.task_id.clone()),
-                    Arg::Text(record.digest.clone()),
-                    Arg::Int(record.version),
-                    Arg::Int(record.cursor),
-                ],
-            );
-        }
-        sql.query(connection).execute(&mut *connection).await?;
-    }
+    BulkInsert::new(
+        "INSERT INTO applied_updates (update_id, task_id, request_digest, version, cursor)",
+    )
+    .rows_per_statement(200)
+    .execute(connection, records, |record| {
+        [
+            Arg::Text(record.update_id.clone()),
+            Arg::Text(record.task_id.clone()),
+            Arg::Text(record.digest.clone()),
+            Arg::Int(record.version),
+            Arg::Int(record.cursor),
+        ]
+    })
+    .await?;
     Ok(())
 }
 
 /// Writes each task's row: inserted if new, replaced otherwise. Each task
 /// must appear once (PostgreSQL refuses to touch a row twice in one statement).
 pub async fn upsert_tasks(connection: &mut AnyConnection, tasks: &[&TaskState]) -> Result<()> {
-    for chunk in tasks.chunks(80) {
-        let mut sql = Sql::new(&format!("INSERT INTO tasks ({TASK_COLUMNS}) VALUES "));
-        for (i, task) in chunk.iter().enumerate() {
-            sql.row(i == 0, task_args(task));
-        }
-        sql.push(
-            " ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+    BulkInsert::new(&format!("INSERT INTO tasks ({TASK_COLUMNS})"))
+        .tail(
+            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
              assigning_unit_id = excluded.assigning_unit_id, \
              assignee_unit_id = excluded.assignee_unit_id, \
              assigned_date = excluded.assigned_date, deadline = excluded.deadline, \
              status = excluded.status, completed_on = excluded.completed_on, \
              last_note = excluded.last_note, version = excluded.version, \
              update_time_us = excluded.update_time_us",
-        );
-        sql.query(connection).execute(&mut *connection).await?;
-    }
+        )
+        .rows_per_statement(80)
+        .execute(connection, tasks, |task| task_args(task))
+        .await?;
     Ok(())
 }
 
@@ -188,16 +179,12 @@ pub async fn insert_memberships(
     connection: &mut AnyConnection,
     memberships: &[(String, String)],
 ) -> Result<()> {
-    for chunk in memberships.chunks(400) {
-        let mut sql = Sql::new("INSERT INTO task_plans (task_id, plan_id) VALUES ");
-        for (i, (task_id, plan_id)) in chunk.iter().enumerate() {
-            sql.row(
-                i == 0,
-                [Arg::Text(task_id.clone()), Arg::Text(plan_id.clone())],
-            );
-        }
-        sql.query(connection).execute(&mut *connection).await?;
-    }
+    BulkInsert::new("INSERT INTO task_plans (task_id, plan_id)")
+        .rows_per_statement(400)
+        .execute(connection, memberships, |(task_id, plan_id)| {
+            [Arg::Text(task_id.clone()), Arg::Text(plan_id.clone())]
+        })
+        .await?;
     Ok(())
 }
 

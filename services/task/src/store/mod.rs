@@ -8,14 +8,12 @@ pub mod query;
 pub mod reassign;
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use tasknet_domain::date_from_storage;
 use tasknet_proto::v1;
-use tasknet_storage::Backend;
+use tasknet_storage::{Backend, Edited, Migrations};
 
 use crate::error::{Error, Result};
 use crate::model::{PlanRecord, TaskState};
@@ -23,10 +21,26 @@ use crate::model::{PlanRecord, TaskState};
 pub static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The task service's migrations for `tasknet_storage::Database::open`.
-pub const MIGRATIONS: tasknet_storage::Migrations = tasknet_storage::Migrations {
+/// The task service's migrations for `tasknet_storage::Database::open`,
+/// then the audit log's.
+pub static MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
     postgres: &POSTGRES,
+    shared: &[&tasknet_auth::audit::MIGRATIONS],
+    // The audit log's DDL moved to tasknet_auth's set; databases that
+    // applied the released file are accepted (docs/design.md).
+    edited: &[
+        Edited {
+            backend: Backend::Sqlite,
+            version: 2,
+            released_checksum: "0ceb77cae81018308ce0cecbc39050bf158ca214e78e73975cf216919641c714e1be3c428647016ad70af1bc266ea71a",
+        },
+        Edited {
+            backend: Backend::Postgres,
+            version: 2,
+            released_checksum: "e765766bc59a54d021a8d932000aa5590d5571a9839250c92a5f64636d5de4933ecee3d3b6f8296e8bd7b0906349a5e4",
+        },
+    ],
 };
 
 /// Ids per `IN (…)` list: well under both back ends' parameter limits.
@@ -38,98 +52,7 @@ const TASK_COLUMNS: &str = "id, title, assigning_unit_id, assignee_unit_id, assi
 const PLAN_COLUMNS: &str =
     "id, name, kind, owner_unit_id, period_start, period_end, create_time_us";
 
-/// A bind value of a query assembled at run time.
-#[derive(Debug, Clone)]
-pub enum Arg {
-    Int(i64),
-    Text(String),
-    OptionalInt(Option<i64>),
-    OptionalText(Option<String>),
-    Bytes(Vec<u8>),
-}
-
-/// SQL text with placeholders, built in order: `$1, $2, …` for PostgreSQL
-/// and, beside it, the same text with anonymous `?` for SQLite (see
-/// `tasknet_storage::placeholders` for why SQLite gets those).
-#[derive(Debug, Default)]
-pub struct Sql {
-    text: String,
-    sqlite_text: String,
-    args: Vec<Arg>,
-}
-
-impl Sql {
-    pub fn new(text: &str) -> Self {
-        Self {
-            text: text.to_owned(),
-            sqlite_text: text.to_owned(),
-            args: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self.sqlite_text.push_str(text);
-        self
-    }
-
-    /// Appends a placeholder bound to `arg`.
-    pub fn arg(&mut self, arg: Arg) -> &mut Self {
-        self.args.push(arg);
-        // Writing to a String cannot fail.
-        let _ = write!(self.text, "${}", self.args.len());
-        self.sqlite_text.push('?');
-        self
-    }
-
-    /// Appends `(p1, p2, …)` bound to `args`, after a comma unless it is the first row.
-    pub fn row(&mut self, first: bool, args: impl IntoIterator<Item = Arg>) -> &mut Self {
-        if !first {
-            self.push(", ");
-        }
-        self.list(args)
-    }
-
-    /// Appends `(p1, p2, …)` bound to `args`.
-    pub fn list(&mut self, args: impl IntoIterator<Item = Arg>) -> &mut Self {
-        self.push("(");
-        for (i, arg) in args.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.arg(arg);
-        }
-        self.push(")");
-        self
-    }
-
-    /// The statement with its values bound, for the back end `connection`
-    /// talks to.
-    pub fn query(&self, connection: &AnyConnection) -> Query<'_, Any, AnyArguments<'_>> {
-        self.bind(match Backend::of(connection) {
-            Backend::Sqlite => &self.sqlite_text,
-            Backend::Postgres => &self.text,
-        })
-    }
-
-    /// The statement with `$n` placeholders, which both back ends accept:
-    /// for statements with a few values, run on a pool.
-    pub fn numbered(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        self.bind(&self.text)
-    }
-
-    fn bind<'q>(&'q self, text: &'q str) -> Query<'q, Any, AnyArguments<'q>> {
-        self.args
-            .iter()
-            .fold(sqlx::query(text), |query, arg| match arg {
-                Arg::Int(value) => query.bind(*value),
-                Arg::Text(value) => query.bind(value.as_str()),
-                Arg::OptionalInt(value) => query.bind(*value),
-                Arg::OptionalText(value) => query.bind(value.as_deref()),
-                Arg::Bytes(value) => query.bind(value.as_slice()),
-            })
-    }
-}
+pub use tasknet_storage::bulk::{Arg, Sql};
 
 fn text_args(ids: &[String]) -> impl Iterator<Item = Arg> + '_ {
     ids.iter().map(|id| Arg::Text(id.clone()))

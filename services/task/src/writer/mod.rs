@@ -137,7 +137,7 @@ impl Writer {
     pub fn spawn(database: Database, max_batch: usize, shutdown: Shutdown) -> SpawnedWriter {
         let (writer, newest) = Self::new(database, max_batch);
         let (sender, receiver) = mpsc::channel(writer.max_batch.saturating_mul(4).max(64));
-        let task = tokio::spawn(writer.run(receiver, shutdown));
+        let task = shutdown.spawn(writer.run(receiver, shutdown.clone()));
         SpawnedWriter {
             handle: WriterHandle { sender },
             newest,

@@ -45,6 +45,7 @@ fn code(outcome: &Result<Outcome>) -> (Code, String) {
                 Error::FailedPrecondition(_) => Code::FailedPrecondition,
                 Error::Unavailable(_) => Code::Unavailable,
                 Error::PermissionDenied(_) => Code::PermissionDenied,
+                Error::ResourceExhausted(_) => Code::ResourceExhausted,
                 Error::Database(_) | Error::Internal(_) => Code::Internal,
             };
             (code, field)

@@ -1,6 +1,8 @@
-//! Exponential backoff with jitter: the delay doubles per consecutive
-//! failure up to a cap, and each delay is drawn from its upper half, so that
-//! 63 offices cut off together do not all come back in the same instant.
+//! Exponential backoff with jitter, for everything that retries (the office
+//! agent's pusher, reporting's change-log follower): the delay doubles per
+//! consecutive failure up to a cap, and each delay is drawn from its upper
+//! half, so that 63 offices (or replicas) cut off together do not all come
+//! back in the same instant.
 
 use std::time::Duration;
 
@@ -34,7 +36,7 @@ impl Backoff {
         self.failures = 0;
     }
 
-    #[cfg(test)]
+    /// Failures since the last success.
     pub fn failures(&self) -> u32 {
         self.failures
     }
