@@ -73,6 +73,10 @@ pub struct TokenCreateArgs {
     /// Expire after this many days (default: never).
     #[arg(long)]
     pub expires_in_days: Option<u32>,
+    /// Print a dashboard sign-in link instead of the bare token: for the
+    /// server at --endpoint, or at the address given (`--link http://HOST:PORT`).
+    #[arg(long, value_name = "DASHBOARD", num_args = 0..=1, default_missing_value = "")]
+    pub link: Option<String>,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 }
@@ -136,7 +140,20 @@ async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
         role_label(credential.role),
         unit_suffix(&credential.unit_id)
     );
-    println!("{}", response.token);
+    match &args.link {
+        Some(base) => {
+            let base = if base.is_empty() {
+                args.endpoint.endpoint.as_str()
+            } else {
+                base.as_str()
+            };
+            println!(
+                "{}",
+                crate::dashboard_link::sign_in_link(base, &response.token)
+            );
+        }
+        None => println!("{}", response.token),
+    }
     Ok(())
 }
 

@@ -87,6 +87,10 @@ pub struct UpArgs {
     /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).
     #[arg(long)]
     pub metrics_listen: Option<String>,
+    /// Let pages from this origin (http://HOST:PORT) call the services
+    /// (CORS); repeat for several. Not needed for the dashboard `up` serves.
+    #[arg(long = "cors-allowed-origin", value_name = "ORIGIN")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +126,10 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).
     #[arg(long)]
     pub metrics_listen: Option<String>,
+    /// Let pages from this origin (http://HOST:PORT) call the service
+    /// (CORS); repeat for several.
+    #[arg(long = "cors-allowed-origin", value_name = "ORIGIN")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

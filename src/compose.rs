@@ -2,8 +2,6 @@
 //! or one alone (`tasknet serve …`), through `tasknet_system`, with graceful
 //! shutdown on SIGINT/SIGTERM and what the operator is told.
 
-use std::net::SocketAddr;
-
 use anyhow::Context;
 use tasknet_server::shutdown_signal;
 use tasknet_system::{Config, Overrides, Services, System};
@@ -16,6 +14,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         database_url: args.database_url,
         metrics_listen: args.metrics_listen,
+        cors_allowed_origins: origins(args.cors_allowed_origins),
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -24,13 +23,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let admin_path = system
         .admin_path()
         .context("tasknet up bootstraps an administrator credential")?;
-    print_banner(
-        &config,
-        system.local_addr(),
-        system.endpoint(),
-        admin_path,
-        system.tls(),
-    );
+    print_banner(&config, &system, admin_path);
     print_metrics(&system);
     let mut stopping = false;
     if args.demo {
@@ -48,19 +41,14 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     system.stop().await
 }
 
-fn print_banner(
-    config: &Config,
-    addr: SocketAddr,
-    endpoint: &str,
-    admin: &std::path::Path,
-    tls: bool,
-) {
+fn print_banner(config: &Config, system: &System, admin: &std::path::Path) {
+    let (addr, endpoint) = (system.local_addr(), system.endpoint());
     let storage = match &config.database_url {
         Some(url) => format!("database {}", redact(url)),
         None => format!("SQLite files in {}", config.data_dir.display()),
     };
     println!("tasknet is up on {addr} (organisation, task and reporting services; {storage})");
-    if tls {
+    if system.tls() {
         println!("TLS is on.");
     } else {
         println!(
@@ -72,6 +60,13 @@ fn print_banner(
          the tasknet CLI uses it by default (or --token / TASKNET_TOKEN).",
         admin.display()
     );
+    println!("Dashboard: {endpoint}/");
+    if let Some(token) = system.dashboard_token() {
+        println!(
+            "  sign in (read-only, nationwide): {}",
+            crate::dashboard_link::sign_in_link(endpoint, token.expose())
+        );
+    }
     println!("Try:");
     println!(
         "  tasknet report status --period 2024-H1 --as-of 2024-06-30 --by category --endpoint {endpoint}"
@@ -109,6 +104,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         organisation_endpoint: args.organisation_endpoint,
         credentials_dir: args.credentials_dir,
         metrics_listen: args.metrics_listen,
+        cors_allowed_origins: origins(args.cors_allowed_origins),
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -130,6 +126,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     print_metrics(&system);
     signal.await.context("signal task failed")?;
     system.stop().await
+}
+
+/// Origins given as flags, if any (none leaves the file's and environment's).
+fn origins(flags: Vec<String>) -> Option<Vec<String>> {
+    (!flags.is_empty()).then_some(flags)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod audit_cli;
 mod cli;
 mod compose;
 mod connect;
+mod dashboard_link;
 mod demo;
 mod endpoints;
 mod health_cli;

@@ -105,7 +105,9 @@ impl Coverage {
     /// hierarchy (everyone but unit leadership); `None` for leadership.
     pub fn without_hierarchy(principal: &Principal) -> Option<Coverage> {
         match (principal.role, &principal.unit_id) {
-            (Role::UnitLeadership, _) => None,
+            // Leadership, and a dashboard issued for one unit (a provincial
+            // director's): the unit and the units below it.
+            (Role::UnitLeadership, _) | (Role::DashboardReader, Some(_)) => None,
             (Role::OfficeAgent | Role::UnitStaff, Some(unit)) => {
                 Some(Coverage::Units(HashSet::from([unit.clone()])))
             }
@@ -190,6 +192,9 @@ mod tests {
         let staff = Coverage::of(&principal(Role::UnitStaff, Some("team")), &units);
         assert!(staff.contains("team") && !staff.contains("dept"));
         assert!(Coverage::of(&principal(Role::DashboardReader, None), &units).is_all());
+        let reader = Coverage::of(&principal(Role::DashboardReader, Some("dept")), &units);
+        assert!(reader.contains("team") && !reader.contains("other"));
+        assert!(Coverage::of(&principal(Role::DashboardReader, Some("hq")), &units).is_all());
     }
 
     #[test]

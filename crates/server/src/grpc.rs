@@ -19,6 +19,7 @@ use crate::Shutdown;
 use crate::activity::ActivityLayer;
 use crate::connections::ConnectionTable;
 use crate::limits::ConnectionLimits;
+use crate::web::{AssetsLayer, WebOptions, cors_layer};
 use futures::StreamExt;
 
 /// Server settings beyond the services themselves.
@@ -37,6 +38,8 @@ pub struct ServeOptions {
     pub tls: Option<ServerTls>,
     /// What each service needs to do its job, checked for its health status.
     pub readiness: crate::Readiness,
+    /// Browsers: CORS origins and the dashboard's files (gRPC-Web is always on).
+    pub web: WebOptions,
     /// Connection limits, timeouts, keep-alive and HTTP/2 windows.
     pub connections: ConnectionLimits,
 }
@@ -49,6 +52,7 @@ impl Default for ServeOptions {
             auth: AuthLayer::disabled(),
             tls: None,
             readiness: crate::Readiness::default(),
+            web: WebOptions::default(),
             connections: ConnectionLimits::default(),
         }
     }
@@ -205,7 +209,10 @@ impl GrpcServer {
         }
         let limits = &options.connections;
         limits.validate()?;
+        let cors = cors_layer(&options.web.cors_allowed_origins)?;
+        // HTTP/1.1 too: browsers' gRPC-Web and the dashboard's files.
         let mut builder = Server::builder()
+            .accept_http1(true)
             .http2_keepalive_interval(limits.keepalive_interval())
             .http2_keepalive_timeout(Some(limits.keepalive_timeout()))
             .max_concurrent_streams(limits.max_concurrent_streams)
@@ -245,8 +252,11 @@ impl GrpcServer {
         // runs inside the RPC's span.
         let server = builder
             .layer(ActivityLayer::new(self.connections.clone()))
+            .layer(AssetsLayer::new(options.web.assets.clone()))
             .layer(trace_layer)
             .layer(crate::metrics::RpcMetricsLayer)
+            .layer(tower::util::option_layer(cors))
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(options.auth.clone())
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, drain_start);

@@ -17,6 +17,7 @@ pub mod remote_auth;
 pub mod rpc_span;
 pub mod shutdown;
 pub mod telemetry;
+pub mod web;
 
 pub use app::ServiceApp;
 pub use backoff::Backoff;
@@ -27,3 +28,4 @@ pub use limits::ConnectionLimits;
 pub use readiness::Readiness;
 pub use remote_auth::RemoteAuthenticator;
 pub use shutdown::{Shutdown, shutdown_signal};
+pub use web::{StaticAssets, WebOptions};

@@ -46,6 +46,10 @@ pub struct Config {
     pub follow_stale_after_secs: u64,
     /// Connection limits, timeouts and HTTP/2 settings of the listener.
     pub connections: tasknet_server::ConnectionLimits,
+    /// Origins whose pages may call the services from elsewhere (CORS);
+    /// empty (the default): none need to, the dashboard is served same-origin.
+    /// `TASKNET_CORS_ALLOWED_ORIGINS` takes them comma-separated.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// TLS on the listener (when `cert_file` and `key_file` are set) and for
@@ -88,6 +92,7 @@ impl Default for Config {
             follow_stale_after_secs: 30,
             metrics_listen: None,
             connections: tasknet_server::ConnectionLimits::default(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -118,6 +123,26 @@ pub struct Overrides {
     pub credentials_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    pub cors_allowed_origins: Option<Vec<String>>,
+}
+
+/// `TASKNET_CORS_ALLOWED_ORIGINS=http://a:5173,http://b` as a config layer.
+#[derive(Debug, Serialize)]
+struct EnvOrigins {
+    cors_allowed_origins: Vec<String>,
+}
+
+fn origins_from_env() -> Option<EnvOrigins> {
+    let value = std::env::var("TASKNET_CORS_ALLOWED_ORIGINS").ok()?;
+    let cors_allowed_origins = value
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some(EnvOrigins {
+        cors_allowed_origins,
+    })
 }
 
 impl Config {
@@ -131,39 +156,51 @@ impl Config {
             );
             figment = figment.merge(Toml::file(file));
         }
+        figment = figment.merge(Env::prefixed("TASKNET_").split("__").only(&[
+            "listen",
+            "data_dir",
+            "database_url",
+            "task_endpoint",
+            "organisation_endpoint",
+            "drain_timeout_secs",
+            "database.max_connections",
+            "database.acquire_timeout_secs",
+            "credentials_dir",
+            "service_token",
+            "tls.cert_file",
+            "tls.key_file",
+            "tls.client_ca_file",
+            "tls.require_client_cert",
+            "tls.ca_file",
+            "rate_limit_per_second",
+            "rate_limit_burst",
+            "follow_stale_after_secs",
+            "metrics_listen",
+            "connections.max_connections",
+            "connections.max_connections_per_address",
+            "connections.handshake_timeout_secs",
+            "connections.idle_timeout_secs",
+            "connections.keepalive_interval_secs",
+            "connections.keepalive_timeout_secs",
+            "connections.max_concurrent_streams",
+            "connections.stream_window_bytes",
+        ]));
+        if let Some(origins) = origins_from_env() {
+            figment = figment.merge(Serialized::defaults(origins));
+        }
         figment
-            .merge(Env::prefixed("TASKNET_").split("__").only(&[
-                "listen",
-                "data_dir",
-                "database_url",
-                "task_endpoint",
-                "organisation_endpoint",
-                "drain_timeout_secs",
-                "database.max_connections",
-                "database.acquire_timeout_secs",
-                "credentials_dir",
-                "service_token",
-                "tls.cert_file",
-                "tls.key_file",
-                "tls.client_ca_file",
-                "tls.require_client_cert",
-                "tls.ca_file",
-                "rate_limit_per_second",
-                "rate_limit_burst",
-                "follow_stale_after_secs",
-                "metrics_listen",
-                "connections.max_connections",
-                "connections.max_connections_per_address",
-                "connections.handshake_timeout_secs",
-                "connections.idle_timeout_secs",
-                "connections.keepalive_interval_secs",
-                "connections.keepalive_timeout_secs",
-                "connections.max_concurrent_streams",
-                "connections.stream_window_bytes",
-            ]))
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid configuration")
+    }
+
+    /// What browsers get: CORS for the configured origins, and (where the
+    /// dashboard is served) its embedded files.
+    pub fn web_options(&self, dashboard: bool) -> tasknet_server::WebOptions {
+        tasknet_server::WebOptions {
+            cors_allowed_origins: self.cors_allowed_origins.clone(),
+            assets: dashboard.then(tasknet_web_assets::dashboard),
+        }
     }
 
     pub fn database_options(&self, schema: &str) -> tasknet_storage::DatabaseOptions {

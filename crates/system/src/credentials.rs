@@ -20,11 +20,16 @@ use crate::config::Config;
 
 pub use tasknet_organisation::{ADMIN_TOKEN_FILE, SERVICE_TOKEN_FILE};
 
+/// The read-only dashboard credential `tasknet up` prints a sign-in link for.
+pub const DASHBOARD_TOKEN_FILE: &str = "dashboard.token";
+
 /// The bootstrap credentials of a credentials directory.
 pub struct Bootstrap {
     pub admin_path: PathBuf,
     pub admin: Token,
     pub service: Token,
+    /// A nationwide dashboard-reader: safe to print (it changes nothing).
+    pub dashboard: Token,
 }
 
 /// Makes sure `dir` holds an active administrator and service credential
@@ -39,10 +44,15 @@ pub async fn bootstrap(organisation: &OrganisationApp, dir: &Path) -> anyhow::Re
         .ensure_credential(Role::Service, &dir.join(SERVICE_TOKEN_FILE))
         .await
         .context("failed to create the service credential")?;
+    let dashboard = organisation
+        .ensure_credential(Role::DashboardReader, &dir.join(DASHBOARD_TOKEN_FILE))
+        .await
+        .context("failed to create the dashboard credential")?;
     Ok(Bootstrap {
         admin_path,
         admin,
         service,
+        dashboard,
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use tasknet_auth::{AuthLayer, Authenticate};
+use tasknet_auth::{AuthLayer, Authenticate, Token};
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
@@ -73,6 +73,7 @@ pub struct System {
     tls: bool,
     admin: Option<(PathBuf, ClientOptions)>,
     metrics_addr: Option<SocketAddr>,
+    dashboard: Option<Token>,
     shutdown: Shutdown,
     serving: JoinHandle<anyhow::Result<()>>,
     apps: Vec<Box<dyn ServiceApp>>,
@@ -133,6 +134,8 @@ impl System {
             tls: tls.clone(),
             readiness,
             connections: config.connections.clone(),
+            // The dashboard is served wherever reporting is (its only backend).
+            web: config.web_options(services.runs(ServiceKind::Reporting)),
             ..ServeOptions::default()
         };
         let serving = tokio::spawn({
@@ -145,6 +148,7 @@ impl System {
             tls: tls.is_some(),
             admin: opened.admin,
             metrics_addr,
+            dashboard: opened.dashboard,
             shutdown,
             serving,
             apps: opened.apps,
@@ -180,6 +184,12 @@ impl System {
     /// Where its Prometheus metrics are served, if they are.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The read-only dashboard credential it bootstrapped, if any: what
+    /// the sign-in link `tasknet up` prints carries.
+    pub fn dashboard_token(&self) -> Option<&Token> {
+        self.dashboard.as_ref()
     }
 
     /// The fully qualified names of the services it runs.
@@ -224,6 +234,7 @@ struct Opened {
     /// How this process's services call the others.
     client: Option<ClientOptions>,
     admin: Option<(PathBuf, ClientOptions)>,
+    dashboard: Option<Token>,
 }
 
 impl Opened {
@@ -240,6 +251,7 @@ impl Opened {
             organisation_endpoint: None,
             client: None,
             admin: None,
+            dashboard: None,
         };
         let elsewhere = |value: &Option<String>, flag: &str| match services {
             Services::All => Ok(endpoint.to_owned()),
@@ -342,6 +354,7 @@ impl Opened {
         } else if let Some(dir) = credentials_dir {
             let bootstrap = credentials::bootstrap(&app, &dir).await?;
             let tls = config.client_tls()?;
+            self.dashboard = Some(bootstrap.dashboard);
             self.client = Some(ClientOptions {
                 token: Some(bootstrap.service),
                 tls: tls.clone(),

@@ -116,6 +116,12 @@ fn group_of(group_by: GroupBy, unit_id: &str, catalog: &Catalog) -> Option<(Rank
     }
 }
 
+/// The key of the row a unit's tasks count in (`None` for the national-only
+/// breakdown), as `BreakdownRow.group_key` shows it.
+pub fn group_key(group_by: GroupBy, unit_id: &str, catalog: &Catalog) -> Option<String> {
+    group_of(group_by, unit_id, catalog).map(|(_, group)| group.key)
+}
+
 /// The rows (sorted) and the national row of a breakdown. `absorbed` names,
 /// per unit, the earlier units whose figures its counts include (a
 /// breakdown on the current structure), listed in its row by unit.

@@ -9,6 +9,7 @@ mod breakdown;
 pub mod bulk_load;
 mod catalog;
 mod counts;
+mod drill;
 mod error;
 mod follower;
 mod metrics;

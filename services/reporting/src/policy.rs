@@ -46,6 +46,18 @@ pub const POLICY: &[RpcRule] = &[
         roles: READERS,
     },
     RpcRule {
+        rpc: rpc!("ListGroupTasks"),
+        roles: READERS,
+    },
+    RpcRule {
+        rpc: rpc!("GetTaskTimeline"),
+        roles: READERS,
+    },
+    RpcRule {
+        rpc: rpc!("GetReaderScope"),
+        roles: READERS,
+    },
+    RpcRule {
         rpc: rpc!("AddReportNote"),
         roles: ADMIN,
     },

@@ -23,9 +23,9 @@ use crate::wait::{validate_min_cursor, wait_for_cursor};
 /// The reports over one read model, grouping units from `U`.
 #[derive(Debug, Clone)]
 pub struct Reports<U> {
-    store: ReadModel,
-    units: U,
-    applied: watch::Receiver<i64>,
+    pub(crate) store: ReadModel,
+    pub(crate) units: U,
+    pub(crate) applied: watch::Receiver<i64>,
 }
 
 /// A validated StatusBreakdown request.
@@ -51,14 +51,7 @@ impl BreakdownQuestion {
     fn parse(request: &v1::StatusBreakdownRequest) -> Result<Self, FieldError> {
         let period = DatePeriod::from_proto("period", request.period.as_ref())?;
         let as_of = period.as_of_from_proto("as_of", request.as_of.as_ref())?;
-        let group_by = match GroupBy::try_from(request.group_by) {
-            Ok(GroupBy::Unspecified) => GroupBy::None,
-            Ok(group_by) => group_by,
-            Err(_) => {
-                let message = format!("{} is not a grouping", request.group_by);
-                return Err(FieldError::new("group_by", message));
-            }
-        };
+        let group_by = parse_group_by(request.group_by)?;
         let min_cursor = validate_min_cursor(request.min_cursor)?;
         Ok(Self {
             period,
@@ -67,6 +60,18 @@ impl BreakdownQuestion {
             min_cursor,
             basis: basis::parse("basis", request.basis)?,
         })
+    }
+}
+
+/// A request's `group_by`; unspecified means the national row only.
+pub fn parse_group_by(value: i32) -> Result<GroupBy, FieldError> {
+    match GroupBy::try_from(value) {
+        Ok(GroupBy::Unspecified) => Ok(GroupBy::None),
+        Ok(group_by) => Ok(group_by),
+        Err(_) => Err(FieldError::new(
+            "group_by",
+            format!("{value} is not a grouping"),
+        )),
     }
 }
 

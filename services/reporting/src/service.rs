@@ -108,6 +108,46 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         Ok(Response::new(self.audit.list_rpc(request.get_ref()).await?))
     }
 
+    #[tracing::instrument(skip_all, fields(group_by = request.get_ref().group_by, status_class = request.get_ref().status_class))]
+    async fn list_group_tasks(
+        &self,
+        request: Request<v1::ListGroupTasksRequest>,
+    ) -> Result<Response<v1::ListGroupTasksResponse>, Status> {
+        let budget = wait_budget(request.metadata());
+        let context = AuthContext::of(&request)?;
+        let coverage = self.reports.coverage(&context.principal).await?;
+        let response = self
+            .reports
+            .list_group_tasks(request.get_ref(), budget, &coverage)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_task_timeline(
+        &self,
+        request: Request<v1::GetTaskTimelineRequest>,
+    ) -> Result<Response<v1::GetTaskTimelineResponse>, Status> {
+        let budget = wait_budget(request.metadata());
+        let context = AuthContext::of(&request)?;
+        let coverage = self.reports.coverage(&context.principal).await?;
+        let response = self
+            .reports
+            .task_timeline(request.get_ref(), budget, &coverage)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_reader_scope(
+        &self,
+        request: Request<v1::GetReaderScopeRequest>,
+    ) -> Result<Response<v1::GetReaderScopeResponse>, Status> {
+        let context = AuthContext::of(&request)?;
+        let response = self.reports.reader_scope(&context.principal).await?;
+        Ok(Response::new(response))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn get_sync_state(
         &self,

@@ -1,12 +1,14 @@
 //! Test harnesses (the `testing` feature): services started in this process
 //! through [`System`] on test databases, each on a loopback port of its own
 //! as they would run as separate processes ([`TestSystem`], [`Centre`]) or
-//! all behind one as `tasknet up` runs them ([`AllInOne`]); and real
-//! `tasknet` child processes ([`process`], [`processes`]).
+//! all behind one as `tasknet up` runs them ([`AllInOne`]); real `tasknet`
+//! child processes ([`process`], [`processes`]); and a browser's gRPC-Web
+//! calls ([`grpc_web`]).
 
 // A harness for tests: a set-up that fails is a failed test, with its cause.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod grpc_web;
 pub mod process;
 pub mod processes;
 

@@ -45,6 +45,7 @@ pub async fn apply_batch(
         batch.apply(entry);
     }
     let tasks = batch.write(&mut tx).await?;
+    super::timeline::record(&mut tx, &fresh).await?;
     sqlx::query(
         "UPDATE sync_state SET applied_cursor = $1, last_applied_time_us = $2 WHERE id = 1",
     )

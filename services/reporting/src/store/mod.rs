@@ -5,11 +5,13 @@
 mod apply;
 pub mod assignees;
 pub mod decode;
+pub mod drill;
 mod index;
 mod live;
 pub mod notes;
 mod query;
 mod sql;
+pub mod timeline;
 
 use std::sync::Arc;
 

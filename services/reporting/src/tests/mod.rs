@@ -1,11 +1,13 @@
 //! Tests of the read model and the reports on both back ends, fed with
 //! hand-built change-log entries.
 
+mod drill;
 mod index;
 mod random;
 mod reorganised;
 mod restart;
 mod service;
+mod web;
 
 use chrono::NaiveDate;
 use tasknet_domain::date_to_proto;

@@ -201,7 +201,7 @@ pub(super) async fn apply_in_random_batches(store: &ReadModel, log: &[v1::Change
 }
 
 /// The group key a task falls into, computed without the breakdown module.
-fn expected_key(group_by: GroupBy, catalog: &Catalog, unit_id: &str) -> Option<String> {
+pub(super) fn expected_key(group_by: GroupBy, catalog: &Catalog, unit_id: &str) -> Option<String> {
     let unit = catalog.unit(unit_id);
     match (group_by, unit) {
         (GroupBy::None, _) => None,

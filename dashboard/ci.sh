@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The dashboard's CI: install what is missing, unit tests, check that the
+# committed bundle (dashboard/dist, embedded in the tasknet binary) is what
+# the sources build, then the browser tests against a real tasknet.
+#
+#   dashboard/ci.sh                      # uses target/debug/tasknet (cargo test builds it)
+#   TASKNET_BIN=target/release/tasknet dashboard/ci.sh
+#   DASHBOARD_SEED=1 dashboard/ci.sh     # also the seed-demo test (loads 222,238 tasks)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+cd "$here"
+
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+  echo "ci.sh: installing Debian's chromium"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
+  # From the lock file only; --prefer-offline uses the npm cache when it has the packages.
+  npm ci --prefer-offline --no-audit --no-fund
+fi
+
+echo "ci.sh: unit tests"
+npx vitest run
+
+echo "ci.sh: the committed bundle must be what the sources build"
+npx buf generate
+npx tsc --noEmit
+npx tsc --noEmit -p e2e
+fresh="$(mktemp -d)"
+trap 'rm -rf "$fresh"' EXIT
+npx vite build --logLevel warn --outDir "$fresh/dist"
+if ! diff -r "$fresh/dist" dist; then
+  echo "ci.sh: dashboard/dist differs from a fresh build: run 'npm run build' in dashboard/ and commit dist/" >&2
+  exit 1
+fi
+
+export TASKNET_BIN="$(cd "$repo" && realpath "${TASKNET_BIN:-target/debug/tasknet}")"
+if [ ! -x "$TASKNET_BIN" ]; then
+  echo "ci.sh: $TASKNET_BIN is missing: build it first (cargo build, or cargo test builds it)" >&2
+  exit 1
+fi
+echo "ci.sh: browser tests against $TASKNET_BIN"
+npx playwright test
