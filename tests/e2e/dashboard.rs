@@ -61,6 +61,31 @@ async fn the_page_is_served_without_a_credential(endpoint: &str) {
         );
         assert_eq!(response.text().await.unwrap(), page, "the embedded bundle");
     }
+    // The bundle's scripts, gzipped for clients that take it, cached for good.
+    let dist = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboard/dist/assets");
+    let scripts = std::fs::read_dir(dist).into_iter().flatten().flatten();
+    for script in scripts.filter(|f| f.file_name().to_string_lossy().ends_with(".js")) {
+        let name = script.file_name().to_string_lossy().into_owned();
+        let response = grpc_web::http1()
+            .get(format!("{endpoint}/assets/{name}"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        assert_eq!(response.headers()["content-encoding"], "gzip");
+        assert!(
+            response.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let sent = response.bytes().await.unwrap().len() as u64;
+        assert!(
+            sent < script.metadata().unwrap().len(),
+            "{name}: {sent} bytes sent"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,13 +8,19 @@
 //! gRPC-Web calls are POSTs), so GETs go to the files and never reach a service.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
+use std::io::Write;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use anyhow::Context as _;
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, VARY,
+};
 use http::{Method, Request, Response, StatusCode};
 use tasknet_proto::tonic::body::Body;
 use tower::{Layer, Service};
@@ -49,6 +55,9 @@ pub type AssetLookup = dyn Fn(&str) -> Option<Cow<'static, [u8]>> + Send + Sync;
 #[derive(Clone)]
 pub struct StaticAssets {
     lookup: Arc<AssetLookup>,
+    /// Gzipped copies of the text files, made on first request (the bundle
+    /// is megabytes of JavaScript that gzip cuts to about a third).
+    gzipped: Arc<Mutex<HashMap<String, bytes::Bytes>>>,
 }
 
 impl StaticAssets {
@@ -57,11 +66,25 @@ impl StaticAssets {
     ) -> Self {
         Self {
             lookup: Arc::new(lookup),
+            gzipped: Arc::default(),
         }
     }
 
+    /// The gzipped copy of `name`, made once.
+    fn gzipped(&self, name: &str, bytes: &[u8]) -> Option<bytes::Bytes> {
+        let mut cache = self.gzipped.lock().ok()?;
+        if let Some(copy) = cache.get(name) {
+            return Some(copy.clone());
+        }
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).ok()?;
+        let copy = bytes::Bytes::from(encoder.finish().ok()?);
+        cache.insert(name.to_owned(), copy.clone());
+        Some(copy)
+    }
+
     /// The answer to a GET or HEAD of `path`.
-    fn respond(&self, method: &Method, path: &str) -> Response<Body> {
+    fn respond(&self, method: &Method, path: &str, accepts_gzip: bool) -> Response<Body> {
         let path = path.trim_start_matches('/');
         let (name, bytes) = match (self.lookup)(path).filter(|_| !path.is_empty()) {
             Some(bytes) => (path, bytes),
@@ -78,16 +101,26 @@ impl StaticAssets {
         } else {
             "no-cache"
         };
+        let compressible = is_text(name);
+        let gzipped = (compressible && accepts_gzip)
+            .then(|| self.gzipped(name, &bytes))
+            .flatten();
+        let encoded = gzipped.is_some();
+        let bytes = gzipped.unwrap_or_else(|| bytes::Bytes::from(bytes.into_owned()));
         let length = bytes.len();
         let body = if method == Method::HEAD {
             Body::empty()
         } else {
-            Body::new(http_body_util::Full::new(bytes::Bytes::from(
-                bytes.into_owned(),
-            )))
+            Body::new(http_body_util::Full::new(bytes))
         };
         let mut response = Response::new(body);
         let headers = response.headers_mut();
+        if encoded {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if compressible {
+            headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -98,6 +131,37 @@ impl StaticAssets {
         headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         response
     }
+}
+
+/// Whether the client takes gzip (`accept-encoding: gzip, br`), unless it
+/// refuses it (`gzip;q=0`).
+fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let gzip = parts
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case("gzip"));
+            let refused = parts.any(|param| {
+                let param: String = param.chars().filter(|c| !c.is_whitespace()).collect();
+                param == "q=0" || param == "q=0.0" || param == "q=0.00" || param == "q=0.000"
+            });
+            gzip && !refused
+        })
+}
+
+/// Files worth compressing (images and fonts are compressed already).
+fn is_text(name: &str) -> bool {
+    let content_type = content_type(name);
+    content_type.starts_with("text/")
+        || matches!(
+            content_type,
+            "application/json" | "application/manifest+json" | "image/svg+xml"
+        )
 }
 
 fn is_file_name(path: &str) -> bool {
@@ -224,7 +288,8 @@ where
         if let Some(assets) = &self.assets
             && (method == Method::GET || method == Method::HEAD)
         {
-            let response = assets.respond(method, request.uri().path());
+            let gzip = accepts_gzip(request.headers());
+            let response = assets.respond(method, request.uri().path(), gzip);
             return Box::pin(async move { Ok(response) });
         }
         let future = self.inner.call(request);
@@ -254,13 +319,13 @@ mod tests {
     async fn the_page_is_served_for_every_route_and_files_by_name() {
         let assets = assets();
         for path in ["/", "/index.html", "/units", "/drill/abc"] {
-            let response = assets.respond(&Method::GET, path);
+            let response = assets.respond(&Method::GET, path, false);
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
             assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
             assert_eq!(text(response).await, "<!doctype html>page");
         }
-        let response = assets.respond(&Method::GET, "/assets/app-1a2b.js");
+        let response = assets.respond(&Method::GET, "/assets/app-1a2b.js", false);
         assert_eq!(
             response.headers()[CONTENT_TYPE],
             "text/javascript; charset=utf-8"
@@ -272,11 +337,37 @@ mod tests {
                 .contains("immutable")
         );
         assert_eq!(text(response).await, "console.log(1)");
-        let missing = assets.respond(&Method::GET, "/assets/gone-0000.js");
+        let missing = assets.respond(&Method::GET, "/assets/gone-0000.js", false);
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-        let head = assets.respond(&Method::HEAD, "/");
+        let head = assets.respond(&Method::HEAD, "/", false);
         assert_eq!(head.headers()[CONTENT_LENGTH], "19");
         assert_eq!(text(head).await, "");
+    }
+
+    #[tokio::test]
+    async fn text_files_go_gzipped_to_clients_that_take_it() {
+        use std::io::Read;
+        let assets = assets();
+        let response = assets.respond(&Method::GET, "/assets/app-1a2b.js", true);
+        assert_eq!(response.headers()[CONTENT_ENCODING], "gzip");
+        assert_eq!(response.headers()[VARY], "accept-encoding");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "console.log(1)");
+        let plain = assets.respond(&Method::GET, "/assets/app-1a2b.js", false);
+        assert!(plain.headers().get(CONTENT_ENCODING).is_none());
+
+        let mut headers = http::HeaderMap::new();
+        assert!(!accepts_gzip(&headers));
+        headers.insert("accept-encoding", "br, GZIP;q=0.8".parse().unwrap());
+        assert!(accepts_gzip(&headers));
+        headers.insert("accept-encoding", "gzip; q=0, br".parse().unwrap());
+        assert!(!accepts_gzip(&headers));
+        headers.insert("accept-encoding", "deflate".parse().unwrap());
+        assert!(!accepts_gzip(&headers));
     }
 
     #[test]
