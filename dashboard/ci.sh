@@ -20,7 +20,11 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then
   # From the lock file only; --prefer-offline uses the npm cache when it has the packages.
-  npm ci --prefer-offline --no-audit --no-fund
+  # vite 8.4 lists an optional dependency the registry does not serve, which
+  # `npm ci` reports as a lock-file mismatch; `npm install` then installs the
+  # same locked versions and skips the missing optional package.
+  npm ci --prefer-offline --no-audit --no-fund \
+    || npm install --prefer-offline --no-audit --no-fund --no-save
 fi
 
 echo "ci.sh: unit tests"
