@@ -260,6 +260,18 @@ async fn call_reporting(
             .report_summary(v1::ReportSummaryRequest::default())
             .await
             .map(drop),
+        "ListGroupTasks" => c
+            .list_group_tasks(v1::ListGroupTasksRequest::default())
+            .await
+            .map(drop),
+        "GetTaskTimeline" => c
+            .get_task_timeline(v1::GetTaskTimelineRequest::default())
+            .await
+            .map(drop),
+        "GetReaderScope" => c
+            .get_reader_scope(v1::GetReaderScopeRequest::default())
+            .await
+            .map(drop),
         "AddReportNote" => c
             .add_report_note(v1::AddReportNoteRequest::default())
             .await
@@ -344,6 +356,9 @@ const MATRIX: &[(&str, &[Role])] = &[
         &[U, L, D, A, S],
     ),
     ("/tasknet.v1.ReportingService/ReportSummary", &[D, A]),
+    ("/tasknet.v1.ReportingService/ListGroupTasks", &[U, L, D, A]),
+    ("/tasknet.v1.ReportingService/GetTaskTimeline", &[U, L, D, A]),
+    ("/tasknet.v1.ReportingService/GetReaderScope", &[U, L, D, A]),
     ("/tasknet.v1.ReportingService/AddReportNote", &[A]),
     ("/tasknet.v1.ReportingService/ListAuditRecords", &[A]),
 ];
