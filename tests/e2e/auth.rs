@@ -357,7 +357,10 @@ const MATRIX: &[(&str, &[Role])] = &[
     ),
     ("/tasknet.v1.ReportingService/ReportSummary", &[D, A]),
     ("/tasknet.v1.ReportingService/ListGroupTasks", &[U, L, D, A]),
-    ("/tasknet.v1.ReportingService/GetTaskTimeline", &[U, L, D, A]),
+    (
+        "/tasknet.v1.ReportingService/GetTaskTimeline",
+        &[U, L, D, A],
+    ),
     ("/tasknet.v1.ReportingService/GetReaderScope", &[U, L, D, A]),
     ("/tasknet.v1.ReportingService/AddReportNote", &[A]),
     ("/tasknet.v1.ReportingService/ListAuditRecords", &[A]),

@@ -123,6 +123,7 @@ pub struct Overrides {
     pub credentials_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cors_allowed_origins: Option<Vec<String>>,
 }
 
