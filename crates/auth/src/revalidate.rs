@@ -1,9 +1,11 @@
 //! A credential checked for the whole life of a call, not only when it
 //! opens: an `Ingest` or `WatchChanges` stream held for hours must stop when
 //! its credential is revoked or expires. The request body re-checks the
-//! credential (through the cache) before each frame it hands the handler;
-//! the response body re-checks it every [`RECHECK_INTERVAL`] while the call
-//! lasts, so a server stream that only sends is stopped too. A refused
+//! credential (through the cache) before a frame it hands the handler once
+//! the last confirmation is [`RECHECK_INTERVAL`] old or the credential's
+//! expiry has passed; the response body re-checks it every
+//! [`RECHECK_INTERVAL`] while the call lasts, so a server stream that only
+//! sends is stopped too. A refused
 //! credential ends the call with UNAUTHENTICATED (UNAVAILABLE when it can no
 //! longer be verified at all).
 
@@ -30,6 +32,10 @@ pub(crate) struct Revalidation {
     token: Arc<str>,
     /// The credential's expiry, when it has one: the check is due then too.
     expire_at: Option<Instant>,
+    /// When a check last confirmed the credential. Frames arriving sooner
+    /// than [`RECHECK_INTERVAL`] after it pass without a check: a fast
+    /// client's stream sends tens of thousands of frames a second.
+    confirmed_at: std::sync::Mutex<Instant>,
 }
 
 impl Revalidation {
@@ -46,12 +52,38 @@ impl Revalidation {
             authenticator,
             token: token.into(),
             expire_at,
+            confirmed_at: std::sync::Mutex::new(Instant::now()),
         })
     }
 
     fn check(self: &Arc<Self>) -> BoxFuture<'static, Result<Principal, AuthError>> {
         let this = self.clone();
-        Box::pin(async move { this.authenticator.authenticate(&this.token).await })
+        Box::pin(async move {
+            let principal = this.authenticator.authenticate(&this.token).await?;
+            this.set_confirmed(Instant::now());
+            Ok(principal)
+        })
+    }
+
+    /// Whether a frame must wait for a check: the last confirmation is
+    /// [`RECHECK_INTERVAL`] old, or the credential has expired since.
+    fn check_due(&self) -> bool {
+        let now = Instant::now();
+        if self.expire_at.is_some_and(|expiry| expiry <= now) {
+            return true;
+        }
+        let confirmed_at = match self.confirmed_at.lock() {
+            Ok(guard) => *guard,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        now.duration_since(confirmed_at) >= RECHECK_INTERVAL
+    }
+
+    fn set_confirmed(&self, at: Instant) {
+        match self.confirmed_at.lock() {
+            Ok(mut guard) => *guard = at,
+            Err(poisoned) => *poisoned.into_inner() = at,
+        }
     }
 
     /// When the next timed check is due.
@@ -89,8 +121,9 @@ fn poll_check(check: &mut Option<Check>, cx: &mut Context<'_>) -> Poll<Result<()
     Poll::Ready(result.map(drop).map_err(refusal))
 }
 
-/// The request body of a call: the credential is re-checked before every
-/// frame, and a refusal is the body's error (the handler's stream yields it).
+/// The request body of a call: the credential is re-checked before a frame
+/// when a check is due, and a refusal is the body's error (the handler's
+/// stream yields it).
 pub(crate) struct CheckedRequest {
     inner: tonic::body::Body,
     revalidation: Arc<Revalidation>,
@@ -130,6 +163,9 @@ impl Body for CheckedRequest {
             // are ready at once).
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) if frame.is_data() => {
+                    if !this.revalidation.check_due() {
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
                     this.held = Some(frame);
                     this.check = Some(this.revalidation.check());
                 }
