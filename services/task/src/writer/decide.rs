@@ -92,12 +92,16 @@ struct Recorded {
     cursor: CursorRef,
 }
 
+/// Each task the batch changed, with its version after the batch and its
+/// history: what the writer keeps for the next batch once this one commits.
+pub type Changed = Vec<(String, i64, TaskHistory)>;
+
 /// Decides every mutation of a batch, in order, each as its caller may.
 pub fn decide(
     mutations: &[(Mutation, Arc<Access>)],
     prefetched: Prefetched,
     record_time_us: i64,
-) -> (Vec<Result<Pending>>, Writes) {
+) -> (Vec<Result<Pending>>, Writes, Changed) {
     let mut batch = Batch {
         recorded: prefetched
             .applied
@@ -125,12 +129,21 @@ pub fn decide(
         .collect();
     let Batch {
         mut tasks,
+        mut histories,
         dirty,
         mut writes,
         ..
     } = batch;
     writes.tasks = dirty.iter().filter_map(|id| tasks.remove(id)).collect();
-    (outcomes, writes)
+    let changed = writes
+        .tasks
+        .iter()
+        .filter_map(|task| {
+            let history = histories.remove(&task.id)?;
+            Some((task.id.clone(), task.version, history))
+        })
+        .collect();
+    (outcomes, writes, changed)
 }
 
 struct Batch {

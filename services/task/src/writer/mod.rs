@@ -4,6 +4,7 @@
 //! request and tells change-log followers the newest cursor.
 
 pub mod decide;
+mod histories;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::{PlanRecord, micros};
 use crate::store::{self, batch};
 use decide::{CursorRef, Pending, Prefetched, Writes};
+use histories::HistoryCache;
 
 /// The default and usual largest number of mutations per transaction. Large
 /// enough that a busy writer's commits touch each hot index page once for
@@ -111,6 +113,8 @@ pub struct Writer {
     connection: KeptConnection,
     max_batch: usize,
     newest: watch::Sender<i64>,
+    /// The histories of the tasks recent batches changed.
+    histories: HistoryCache,
 }
 
 /// A running writer: its handle, the newest committed cursor, and its task.
@@ -128,6 +132,7 @@ impl Writer {
             connection: KeptConnection::default(),
             max_batch: max_batch.max(1),
             newest,
+            histories: HistoryCache::default(),
         };
         (writer, receiver)
     }
@@ -264,10 +269,11 @@ impl Writer {
             tasknet_storage::Backend::Postgres => connection.begin().await?,
         };
         batch::lock_writers(&mut transaction, self.database.backend()).await?;
-        let prefetched = prefetch(&mut transaction, mutations).await?;
-        let (pending, writes) = decide::decide(mutations, prefetched, micros(Utc::now()));
+        let prefetched = prefetch(&mut transaction, mutations, &self.histories).await?;
+        let (pending, writes, changed) = decide::decide(mutations, prefetched, micros(Utc::now()));
         let cursors = write(&mut transaction, writes).await?;
         transaction.commit().await?;
+        self.histories.keep(changed);
         crate::metrics::committed(mutations.len(), started.elapsed(), cursors.last().copied());
         if let Some(&newest) = cursors.last() {
             self.newest.send_replace(newest);
@@ -295,8 +301,13 @@ fn unavailable() -> Error {
     Error::Unavailable("the task database did not accept the change; retry".to_owned())
 }
 
-/// Reads every record the batch names, in a few statements.
-async fn prefetch(connection: &mut sqlx::AnyConnection, mutations: &[Item]) -> Result<Prefetched> {
+/// Reads every record the batch names, in a few statements; the histories
+/// of tasks a recent batch changed come from `kept` while still current.
+async fn prefetch(
+    connection: &mut sqlx::AnyConnection,
+    mutations: &[Item],
+    kept: &HistoryCache,
+) -> Result<Prefetched> {
     let mut update_ids = Vec::new();
     let mut task_ids = Vec::new();
     let mut update_task_ids = Vec::new();
@@ -329,9 +340,13 @@ async fn prefetch(connection: &mut sqlx::AnyConnection, mutations: &[Item]) -> R
     update_task_ids.retain(|id| tasks.contains_key(id));
     update_task_ids.sort_unstable();
     update_task_ids.dedup();
+    let mut histories = kept.take_current(&mut update_task_ids, |id| {
+        tasks.get(id).map(|task| task.version)
+    });
+    histories.extend(store::load_histories(connection, &update_task_ids).await?);
     Ok(Prefetched {
         applied: batch::load_applied(connection, &update_ids).await?,
-        histories: store::load_histories(connection, &update_task_ids).await?,
+        histories,
         tasks,
         plans: store::load_plans(connection, &plan_ids).await?,
     })
