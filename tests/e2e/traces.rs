@@ -53,6 +53,13 @@ async fn one_create_task_is_one_trace_across_task_and_organisation() {
         .into_inner()
         .token;
     exporter.reset();
+    // Other tests in this binary run on other threads with no subscriber;
+    // one of them may have registered the server-span callsite while this
+    // subscriber was being set, leaving it cached as "never" (tracing-core
+    // computes a callsite's interest once, outside the dispatcher lock).
+    // Every callsite used so far is registered by now: recompute them all
+    // with this subscriber present.
+    tracing::callsite::rebuild_interest_cache();
     let mut tasks = TaskServiceClient::new(system.channel_as(&system.task_endpoint, Some(&token)));
     tasks
         .create_task(creation(&units.hq, &units.haiphong))

@@ -313,6 +313,12 @@ impl TaskHistory {
     /// accepted before invalid. Changes that were invalid already (accepted
     /// before this rule) are not held against it.
     pub fn check(&self, change: &HistoryChange) -> Result<(), Conflict> {
+        // Only completions and reopenings are ever refused, and only they
+        // move what decides a refusal: any other change keeps every verdict
+        // as it was, so there is nothing to walk.
+        if !matches!(change.kind, ChangeKind::Completed | ChangeKind::Reopened) {
+            return Ok(());
+        }
         let (before, _) = self.invalid(None);
         let (after, refusal) = self.invalid(Some(change));
         if let Some((blocking, reason)) = refusal {
