@@ -227,6 +227,10 @@ async fn call_task(mut c: TaskServiceClient<TracedChannel>, method: &str) -> Res
             .watch_changes(v1::WatchChangesRequest::default())
             .await
             .map(drop),
+        "WatchUnitTasks" => c
+            .watch_unit_tasks(v1::WatchUnitTasksRequest::default())
+            .await
+            .map(drop),
         "ListAuditRecords" => c
             .list_audit_records(v1::ListAuditRecordsRequest::default())
             .await
@@ -344,6 +348,7 @@ const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.TaskService/ListTasks", &[O, U, L, A]),
     ("/tasknet.v1.TaskService/Ingest", &[O, L, A]),
     ("/tasknet.v1.TaskService/WatchChanges", &[A, S]),
+    ("/tasknet.v1.TaskService/WatchUnitTasks", &[O, A, S]),
     ("/tasknet.v1.TaskService/ListAuditRecords", &[A]),
     ("/tasknet.v1.TaskService/TransferOpenTasks", &[A]),
     (
@@ -982,7 +987,84 @@ async fn oversize_and_malformed_input_is_refused_naming_the_limit(system: &TestS
     );
 }
 
+/// WatchUnitTasks by credential: an office agent follows its own unit (named
+/// or not) and no other, naming `unit_id` in the refusal; an administrator
+/// and a service any unit; an unknown unit is NOT_FOUND; and a revoked
+/// office credential ends the open stream.
+async fn an_office_agent_follows_its_own_unit_only(system: &TestSystem) {
+    let units = units(system).await;
+    let hanoi_task = creation(&units.hq, &units.hanoi);
+    let haiphong_task = creation(&units.hq, &units.haiphong);
+    for task in [&hanoi_task, &haiphong_task] {
+        system.tasks().create_task(task.clone()).await.unwrap();
+    }
+    let hanoi_agent = issue(system, Role::OfficeAgent, Some(&units.hanoi)).await;
+    let follow = async |token: &str, unit: &str| {
+        tasks_as(system, Some(token))
+            .watch_unit_tasks(v1::WatchUnitTasksRequest {
+                unit_id: unit.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .map(|response| response.into_inner())
+    };
+    let first_task =
+        async |stream: &mut tasknet_proto::tonic::Streaming<v1::WatchUnitTasksResponse>| {
+            let response = stream.message().await.unwrap().unwrap();
+            let Some(v1::change::Event::TaskEvent(event)) = &response.changes[0].event else {
+                panic!("not a task event: {response:?}");
+            };
+            event.task.as_ref().unwrap().id.clone()
+        };
+    // Its own unit, named or left empty: only Hà Nội's task.
+    let mut own = follow(&hanoi_agent, "").await.unwrap();
+    assert_eq!(first_task(&mut own).await, hanoi_task.task_id);
+    let mut named = follow(&hanoi_agent, &units.hanoi).await.unwrap();
+    assert_eq!(first_task(&mut named).await, hanoi_task.task_id);
+    // Another office's: refused, naming the field.
+    let status = follow(&hanoi_agent, &units.haiphong).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().starts_with("unit_id: "), "{status:?}");
+    // Administrators and services: any unit; an unknown one is NOT_FOUND.
+    for role in [Role::Administrator, Role::Service] {
+        let token = issue(system, role, None).await;
+        let mut theirs = follow(&token, &units.haiphong).await.unwrap();
+        assert_eq!(first_task(&mut theirs).await, haiphong_task.task_id);
+        let status = follow(&token, &new_id()).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        assert!(status.message().starts_with("unit_id: "), "{status:?}");
+    }
+    // Staff read their tasks with ListTasks; the feed is the agent's.
+    let staff = issue(system, Role::UnitStaff, Some(&units.hanoi)).await;
+    let status = follow(&staff, &units.hanoi).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    // Revoking the agent's credential ends its open stream (the stream
+    // re-validation every long-lived call has), however quiet the feed.
+    let credential_id = tasknet_auth::token::parse(&hanoi_agent)
+        .unwrap()
+        .credential_id;
+    system
+        .organisation()
+        .revoke_credential(v1::RevokeCredentialRequest { credential_id })
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match own.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the stream ended without a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("a revoked credential's stream ends");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+}
+
 crate::system_tests!(
+    an_office_agent_follows_its_own_unit_only,
     every_rpc_against_every_role,
     forged_expired_and_revoked_credentials_are_refused,
     cross_unit_writes_are_refused_on_every_path,

@@ -208,6 +208,27 @@ impl Access {
         }
     }
 
+    /// The unit a `WatchUnitTasks` request follows: an office agent its
+    /// own unit only (the one it names, or none), administrators and
+    /// services any unit they name; no other credential follows a unit.
+    pub fn feed_unit(&self, requested: &str) -> Result<String> {
+        let principal = self.principal();
+        match (principal.role, principal.unit_id.as_deref()) {
+            (Role::Administrator | Role::Service, _) if requested.is_empty() => Err(
+                Error::invalid("unit_id", "is required: the unit whose tasks to follow"),
+            ),
+            (Role::Administrator | Role::Service, _) => Ok(requested.to_owned()),
+            (Role::OfficeAgent, Some(own)) if requested.is_empty() || requested == own => {
+                Ok(own.to_owned())
+            }
+            (Role::OfficeAgent, Some(_)) => Err(self.denied(
+                "unit_id",
+                &format!("may not follow the tasks of unit {requested}"),
+            )),
+            _ => Err(self.denied("unit_id", "this credential cannot follow a unit's tasks")),
+        }
+    }
+
     /// An audit record of an accepted change by this caller.
     pub fn audit(&self, target: String, subject_unit_id: &str) -> AuditEntry {
         AuditEntry::accepted(&self.context, target, subject_unit_id)

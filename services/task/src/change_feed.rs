@@ -1,7 +1,9 @@
-//! The change feed behind `WatchChanges`: the change log from a cursor on,
-//! then live. A follower reads the log in batches until it is caught up,
-//! then waits for the writer to announce a commit (or polls once a second,
-//! for commits by other replicas) and reads again. It ends when the client
+//! The change feed behind `WatchChanges` and `WatchUnitTasks`: the change
+//! log from a cursor on, then live — all of it, or the changes that concern
+//! one unit (see [`query::read_unit_changes`]). A follower reads the log in
+//! batches until it is caught up, then waits for the writer to announce a
+//! commit (or polls once a second, for commits by other replicas) and reads
+//! again. It ends when the client
 //! goes away or the service shuts down; the client resumes from the last
 //! cursor it stored. It needs only the database, the writer's newest-cursor
 //! signal and shutdown: not the writer itself, nor the unit directory.
@@ -39,11 +41,23 @@ const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// How often a caught-up follower looks for commits made elsewhere.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
-type Sender = mpsc::Sender<std::result::Result<v1::WatchChangesResponse, Status>>;
+type Sender<R> = mpsc::Sender<std::result::Result<R, Status>>;
 
 /// The responses of one follower, then the reason it was dropped, if it was.
-pub type ChangeStream =
-    Pin<Box<dyn Stream<Item = std::result::Result<v1::WatchChangesResponse, Status>> + Send>>;
+pub type FeedStream<R> = Pin<Box<dyn Stream<Item = std::result::Result<R, Status>> + Send>>;
+/// A `WatchChanges` follower's responses.
+pub type ChangeStream = FeedStream<v1::WatchChangesResponse>;
+/// A `WatchUnitTasks` follower's responses.
+pub type UnitTaskStream = FeedStream<v1::WatchUnitTasksResponse>;
+
+/// Which changes a follower sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// The whole log (`WatchChanges`).
+    All,
+    /// The changes that concern this unit (`WatchUnitTasks`).
+    Unit(String),
+}
 
 /// How much of the service one subscriber may hold.
 #[derive(Debug, Clone, Copy)]
@@ -143,21 +157,54 @@ impl ChangeFeed {
         request: v1::WatchChangesRequest,
         credential: &str,
     ) -> Result<ChangeStream> {
-        if request.after_cursor < 0 {
-            return Err(Error::invalid("after_cursor", "must not be negative"));
-        }
-        let max_batch = match i64::from(request.max_batch) {
-            0 => DEFAULT_MAX_BATCH,
-            size if size < 0 => return Err(Error::invalid("max_batch", "must not be negative")),
-            size => size.min(MAX_MAX_BATCH),
-        };
+        let max_batch = checked_window(request.after_cursor, request.max_batch)?;
+        self.start(
+            Scope::All,
+            request.after_cursor,
+            max_batch,
+            credential,
+            |changes| v1::WatchChangesResponse { changes },
+        )
+    }
+
+    /// Starts following the changes that concern `unit_id` for
+    /// `credential`. The caller has checked the unit exists and that the
+    /// credential may follow it; the window is checked here.
+    pub fn watch_unit(
+        &self,
+        unit_id: String,
+        request: &v1::WatchUnitTasksRequest,
+        credential: &str,
+    ) -> Result<UnitTaskStream> {
+        let max_batch = checked_window(request.after_cursor, request.max_batch)?;
+        self.start(
+            Scope::Unit(unit_id),
+            request.after_cursor,
+            max_batch,
+            credential,
+            |changes| v1::WatchUnitTasksResponse { changes },
+        )
+    }
+
+    fn start<R: Send + 'static>(
+        &self,
+        scope: Scope,
+        after_cursor: i64,
+        max_batch: i64,
+        credential: &str,
+        wrap: fn(Vec<v1::Change>) -> R,
+    ) -> Result<FeedStream<R>> {
         let follower = self.admit(credential)?;
         // One response queued: the follower reads ahead no further.
         let (sender, receiver) = mpsc::channel(1);
         let (dropped, reason) = tokio::sync::oneshot::channel::<Status>();
         let feed = self.clone();
         self.shutdown.spawn(async move {
-            if let Err(status) = follow(feed, request.after_cursor, max_batch, sender).await {
+            let from = Window {
+                after_cursor,
+                max_batch,
+            };
+            if let Err(status) = follow(feed, scope, from, sender, wrap).await {
                 let _ = dropped.send(status);
             }
             drop(follower);
@@ -168,35 +215,69 @@ impl ChangeFeed {
     }
 }
 
-/// Follows the log until the client goes away or the service stops; `Err`
-/// when the client stopped reading (it is dropped, not buffered for).
-#[tracing::instrument(name = "watch_changes", skip(feed, sender))]
-async fn follow(
-    feed: ChangeFeed,
+/// Where a follower starts and how much it reads at a time.
+#[derive(Debug, Clone, Copy)]
+struct Window {
     after_cursor: i64,
     max_batch: i64,
-    sender: Sender,
+}
+
+/// The batch size a request asks for, once its cursor and size are valid.
+fn checked_window(after_cursor: i64, max_batch: i32) -> Result<i64> {
+    if after_cursor < 0 {
+        return Err(Error::invalid("after_cursor", "must not be negative"));
+    }
+    match i64::from(max_batch) {
+        0 => Ok(DEFAULT_MAX_BATCH),
+        size if size < 0 => Err(Error::invalid("max_batch", "must not be negative")),
+        size => Ok(size.min(MAX_MAX_BATCH)),
+    }
+}
+
+/// Follows the log until the client goes away or the service stops; `Err`
+/// when the client stopped reading (it is dropped, not buffered for).
+#[tracing::instrument(name = "watch_changes", skip(feed, sender, wrap))]
+async fn follow<R>(
+    feed: ChangeFeed,
+    scope: Scope,
+    window: Window,
+    sender: Sender<R>,
+    wrap: fn(Vec<v1::Change>) -> R,
 ) -> std::result::Result<(), Status> {
     let mut newest = feed.newest.clone();
-    let mut cursor = after_cursor;
+    let mut cursor = window.after_cursor;
     let mut writer_running = true;
     loop {
         // Mark the announcement seen before reading, so a commit between the
         // read and the wait below still wakes the follower.
         newest.borrow_and_update();
-        let changes = match query::read_changes(&feed.pool, cursor, max_batch).await {
-            Ok(changes) => changes,
+        let read = match &scope {
+            Scope::All => query::read_changes(&feed.pool, cursor, window.max_batch)
+                .await
+                .map(query::LogRead::kept_all),
+            Scope::Unit(unit_id) => {
+                query::read_unit_changes(&feed.pool, unit_id, cursor, window.max_batch).await
+            }
+        };
+        let read = match read {
+            Ok(read) => read,
             Err(error) => {
                 let _ = sender.send(Err(Status::from(error))).await;
                 return Ok(());
             }
         };
-        let caught_up = (changes.len() as i64) < max_batch;
-        if let Some(last) = changes.last() {
-            cursor = last.cursor;
+        // A unit's read drops rows it looked at: whether the log is
+        // exhausted depends on the rows read, not on those kept.
+        let caught_up = read.rows < window.max_batch;
+        if let Some(last) = read.last_cursor {
+            cursor = last;
         }
-        for response in responses(changes) {
-            match sender.send_timeout(Ok(response), feed.limits.stall).await {
+        let changes = read.changes;
+        for batch in responses(changes) {
+            match sender
+                .send_timeout(Ok(wrap(batch)), feed.limits.stall)
+                .await
+            {
                 Ok(()) => {}
                 Err(SendTimeoutError::Closed(_)) => return Ok(()),
                 Err(SendTimeoutError::Timeout(_)) => {
@@ -226,20 +307,20 @@ async fn follow(
 }
 
 /// Splits changes into responses of bounded size.
-fn responses(changes: Vec<v1::Change>) -> Vec<v1::WatchChangesResponse> {
+fn responses(changes: Vec<v1::Change>) -> Vec<Vec<v1::Change>> {
     let mut responses = Vec::new();
-    let mut current = v1::WatchChangesResponse::default();
+    let mut current = Vec::new();
     let mut bytes = 0;
     for change in changes {
         let size = change.encoded_len() + 8;
-        if !current.changes.is_empty() && bytes + size > MAX_RESPONSE_BYTES {
+        if !current.is_empty() && bytes + size > MAX_RESPONSE_BYTES {
             responses.push(std::mem::take(&mut current));
             bytes = 0;
         }
         bytes += size;
-        current.changes.push(change);
+        current.push(change);
     }
-    if !current.changes.is_empty() {
+    if !current.is_empty() {
         responses.push(current);
     }
     responses

@@ -1,7 +1,8 @@
 //! Who may call each TaskService RPC. Writing tasks is for office agents
 //! (their own unit's), unit leadership (the units it covers) and
 //! administrators; the object-level half of those rules is in
-//! [`crate::access`]. The change feed is for the reporting service.
+//! [`crate::access`]. The whole change feed is for the reporting service;
+//! a unit's part of it (`WatchUnitTasks`) for that unit's office agent too.
 
 use tasknet_auth::RpcRule;
 use tasknet_auth::principal::{ALL_ROLES, Role};
@@ -57,6 +58,11 @@ pub const POLICY: &[RpcRule] = &[
     RpcRule {
         rpc: rpc!("WatchChanges"),
         roles: &[Role::Service, Role::Administrator],
+    },
+    // Which unit an office agent may follow is checked in access.rs.
+    RpcRule {
+        rpc: rpc!("WatchUnitTasks"),
+        roles: &[Role::OfficeAgent, Role::Service, Role::Administrator],
     },
     RpcRule {
         rpc: rpc!("ListAuditRecords"),

@@ -7,7 +7,7 @@ use tasknet_auth::AuthContext;
 use tasknet_proto::tonic::{self, Request, Response, Status};
 use tasknet_proto::v1;
 
-use crate::change_feed::ChangeStream;
+use crate::change_feed::{ChangeStream, UnitTaskStream};
 use crate::state::ServiceState;
 use crate::{ingest, plans, tasks, transfer};
 
@@ -113,6 +113,26 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         Ok(Response::new(
             self.state.feed.watch(request.into_inner(), &credential)?,
         ))
+    }
+
+    type WatchUnitTasksStream = UnitTaskStream;
+
+    async fn watch_unit_tasks(
+        &self,
+        request: Request<v1::WatchUnitTasksRequest>,
+    ) -> Reply<Self::WatchUnitTasksStream> {
+        let access = self.state.access(AuthContext::of(&request)?).await?;
+        let unit_id = access.feed_unit(&request.get_ref().unit_id)?;
+        self.state
+            .references
+            .check_unit("unit_id", &unit_id)
+            .await?;
+        let credential = &access.context.principal.credential_id;
+        Ok(Response::new(self.state.feed.watch_unit(
+            unit_id,
+            request.get_ref(),
+            credential,
+        )?))
     }
 
     async fn list_audit_records(

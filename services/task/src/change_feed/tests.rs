@@ -158,11 +158,11 @@ fn responses_are_cut_at_the_size_limit() {
         ..v1::Change::default()
     };
     let cut = responses(vec![big("a"), big("b"), big("c")]);
-    let sizes: Vec<usize> = cut.iter().map(|r| r.changes.len()).collect();
+    let sizes: Vec<usize> = cut.iter().map(Vec::len).collect();
     assert_eq!(sizes, [1, 1, 1]);
     let small = responses(vec![v1::Change::default(), v1::Change::default()]);
     assert_eq!(small.len(), 1);
-    assert_eq!(small[0].changes.len(), 2);
+    assert_eq!(small[0].len(), 2);
     assert!(responses(Vec::new()).is_empty());
 }
 

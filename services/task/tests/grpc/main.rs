@@ -11,3 +11,4 @@ mod tasks;
 mod throughput;
 mod transfer;
 mod watch;
+mod watch_unit;

@@ -72,9 +72,6 @@ async fn changes_after(harness: &mut Harness, after: i64) -> Vec<v1::Change> {
 
 async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
     let mut harness = Harness::start(db).await;
-    let mut organisation = OrganisationServiceClient::new(
-        tasknet_server::connect_lazy(&harness.organisation_endpoint).unwrap(),
-    );
     let binh_dinh = office("52");
     let gia_lai_2024 = office("64");
     let hanoi = office("01");
@@ -109,15 +106,7 @@ async fn open_tasks_pass_to_the_merged_office(db: TestDatabase) {
             .unwrap();
     }
 
-    let applied = organisation
-        .apply_reference_reorganisation(v1::ApplyReferenceReorganisationRequest {
-            name: "vn-provinces-2025".into(),
-            validate_only: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let reorganisation_id = applied.reorganisation.unwrap().id;
+    let reorganisation_id = harness.apply_provinces_2025().await;
     let before = harness.head().await;
 
     let response = transfer(&mut harness, &reorganisation_id).await.unwrap();
