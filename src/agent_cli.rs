@@ -1,6 +1,8 @@
 //! `tasknet agent …`: the provincial office agent on the command line —
-//! enter one update, import a CSV file, run the pusher, read the status, and
-//! retry or discard a parked update. Configuration: built-in defaults, then a
+//! enter one update (checked against the local copy of the office's tasks
+//! first), import a CSV file, run the pusher and the follower of the
+//! office's tasks, list those tasks, read the status, and retry or discard a
+//! parked update. Configuration: built-in defaults, then a
 //! TOML file (`--config`), then flags and `TASKNET_AGENT_…` variables.
 
 use std::path::PathBuf;
@@ -12,16 +14,18 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tasknet_agent::{
-    Agent, AgentConfig, ImportOptions, NewTask, PushSettings, SecretString, Update,
+    Agent, AgentConfig, Forecast, ImportOptions, NewTask, PushSettings, SecretString, Update,
 };
 use tasknet_server::{Shutdown, shutdown_signal};
 use uuid::Uuid;
 
 mod metrics;
 mod status;
+mod tasks;
 mod wait;
 
 use status::status;
+use tasks::{TasksArgs, list_tasks};
 use wait::wait_for;
 
 #[derive(Debug, Args)]
@@ -66,13 +70,16 @@ pub enum AgentCommand {
     Submit(SubmitCommand),
     /// Import a CSV file of updates (see docs/agent.md): every row, or none.
     Import(ImportArgs),
-    /// Push the outbox to the centre until stopped (SIGINT or SIGTERM).
+    /// Push the outbox to the centre, and follow the office's tasks into the
+    /// local copy, until stopped (SIGINT or SIGTERM).
     Run {
         /// Serve Prometheus metrics (outbox depth, oldest pending age) at
         /// http://ADDRESS/metrics.
         #[arg(long)]
         metrics_listen: Option<String>,
     },
+    /// The office's tasks as last seen from the centre, its pending updates applied (offline).
+    Tasks(TasksArgs),
     /// Pending, sent and parked counts, the oldest pending update, the last error and push.
     Status(AgentStatusArgs),
     /// Send a parked update again (after what the centre objected to was put right).
@@ -104,6 +111,9 @@ pub struct WhenArgs {
     /// The instant it took effect (RFC 3339, e.g. 2024-06-28T16:30:00+07:00).
     #[arg(long, conflicts_with = "on")]
     pub at: Option<DateTime<chrono::FixedOffset>>,
+    /// Store the update even though the local copy says the centre will refuse it.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
 }
@@ -289,7 +299,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let result = match args.command {
         AgentCommand::Submit(command) => submit(&agent, command).await,
         AgentCommand::Import(args) => import(&agent, args).await,
-        AgentCommand::Run { metrics_listen } => run_pusher(&agent, metrics_listen.as_deref()).await,
+        AgentCommand::Run { metrics_listen } => run_daemon(&agent, metrics_listen.as_deref()).await,
+        AgentCommand::Tasks(args) => list_tasks(&agent, &args).await,
         AgentCommand::Status(args) => status(&agent, args.format).await,
         AgentCommand::Retry { update_id } => {
             agent.retry_parked(update_id).await?;
@@ -343,8 +354,27 @@ async fn submit(agent: &Agent, command: SubmitCommand) -> anyhow::Result<()> {
         (None, None) => update,
     };
     let (task_id, kind) = (update.task_id, update.change.kind());
+    // An office clerk wants to hear at once that the centre will refuse an
+    // update (a completion of a task completed already), not find it parked
+    // later, holding the task's next updates: refused here unless --force.
+    let forecast = agent.forecast(&update).await?;
+    if let Forecast::Refuse(reason) = &forecast {
+        anyhow::ensure!(
+            when.force,
+            "not stored: the centre will most likely refuse this {kind} of task {task_id}: \
+             {reason}\n(the office's copy of its tasks says so; if the centre's copy differs, \
+             add --force to store it anyway)"
+        );
+    }
     let update_id = agent.submit_from(update, "cli").await?;
     println!("stored {kind} of task {task_id} as update {update_id}");
+    match forecast {
+        Forecast::Accept(outcome) => println!("the centre will most likely accept it: {outcome}"),
+        Forecast::Unknown(why) => println!("note: {why}"),
+        Forecast::Refuse(reason) => {
+            println!("stored with --force; the centre will most likely refuse it: {reason}");
+        }
+    }
     if when.wait.wait {
         wait_for(agent, &[update_id], &when.wait).await?;
     }
@@ -386,10 +416,10 @@ fn row_errors(file: &str, rows: &[tasknet_agent::RowError]) -> String {
     text
 }
 
-async fn run_pusher(agent: &Agent, metrics_listen: Option<&str>) -> anyhow::Result<()> {
+async fn run_daemon(agent: &Agent, metrics_listen: Option<&str>) -> anyhow::Result<()> {
     let config = agent.config();
     println!(
-        "tasknet agent for unit {} pushing to {} (outbox {}); stop with Ctrl-C",
+        "tasknet agent for unit {} pushing to and following {} (outbox {}); stop with Ctrl-C",
         config.unit_id,
         config.endpoint,
         agent.outbox_path().display()
@@ -406,10 +436,18 @@ async fn run_pusher(agent: &Agent, metrics_listen: Option<&str>) -> anyhow::Resu
     if let Some(addr) = metrics_listen {
         metrics::serve(agent.clone(), addr, shutdown.clone()).await?;
     }
-    let report = agent.run_pusher(shutdown).await?;
+    let report = agent.run(shutdown).await?;
+    let feed = agent.feed_state().await?;
     println!(
-        "stopped: {} acknowledged ({} duplicates), {} parked, {} retried, {} link failures",
-        report.acknowledged, report.duplicates, report.parked, report.retried, report.link_failures
+        "stopped: {} acknowledged ({} duplicates), {} parked, {} retried, {} link failures; \
+         {} tasks of the office in the local copy (up to change {})",
+        report.acknowledged,
+        report.duplicates,
+        report.parked,
+        report.retried,
+        report.link_failures,
+        feed.tasks,
+        feed.cursor
     );
     Ok(())
 }

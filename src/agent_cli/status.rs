@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tasknet_agent::{Agent, AgentStatus, OutboxEntry};
+use tasknet_agent::{Agent, AgentStatus, FeedState, OutboxEntry};
 use uuid::Uuid;
 
 use super::StatusFormat;
@@ -13,6 +13,8 @@ use super::wait::describe_refusal;
 struct StatusJson<'a> {
     #[serde(flatten)]
     status: &'a AgentStatus,
+    /// The local copy of the office's tasks.
+    tasks: &'a FeedState,
     parked_updates: Vec<ParkedJson>,
 }
 
@@ -28,6 +30,7 @@ struct ParkedJson {
 pub async fn status(agent: &Agent, format: StatusFormat) -> anyhow::Result<()> {
     let status = agent.status().await?;
     let parked = agent.parked(20).await?;
+    let feed = agent.feed_state().await?;
     match format {
         StatusFormat::Json => {
             let parked_updates = parked
@@ -42,16 +45,17 @@ pub async fn status(agent: &Agent, format: StatusFormat) -> anyhow::Result<()> {
                 .collect();
             let json = StatusJson {
                 status: &status,
+                tasks: &feed,
                 parked_updates,
             };
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
-        StatusFormat::Table => print_status(&status, &parked),
+        StatusFormat::Table => print_status(&status, &feed, &parked),
     }
     Ok(())
 }
 
-fn print_status(status: &AgentStatus, parked: &[OutboxEntry]) {
+fn print_status(status: &AgentStatus, feed: &FeedState, parked: &[OutboxEntry]) {
     let when = |at: Option<DateTime<Utc>>| {
         at.map_or_else(
             || "never".to_owned(),
@@ -89,8 +93,27 @@ fn print_status(status: &AgentStatus, parked: &[OutboxEntry]) {
         (Some(error), at) => println!("last error      {error} ({})", when(at)),
         _ => println!("last error      none"),
     }
+    println!(
+        "tasks           {} in the local copy, up to change {} (last news {})",
+        feed.tasks,
+        feed.cursor,
+        when(feed.last_change)
+    );
+    if let (Some(error), at) = (&feed.last_error, feed.last_error_at) {
+        println!("tasks error     {error} ({})", when(at));
+    }
     for entry in parked {
         println!("  parked {}", describe_refusal(entry));
+        let effective_order = entry
+            .refusal
+            .as_ref()
+            .is_some_and(|refusal| refusal.code == "FAILED_PRECONDITION");
+        if effective_order {
+            println!(
+                "    the centre's history of the task, in the order the changes took effect, \
+                 does not allow it: see `tasknet agent tasks`, then retry or discard it"
+            );
+        }
     }
 }
 

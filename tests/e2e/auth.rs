@@ -26,7 +26,12 @@ pub(crate) struct Units {
 }
 
 pub(crate) async fn units(system: &TestSystem) -> Units {
-    let mut organisation = system.organisation();
+    units_of(&mut system.organisation()).await
+}
+
+/// Loads the reference units through `organisation` (an administrator's)
+/// and finds the three the tests act in.
+pub(crate) async fn units_of(organisation: &mut OrganisationServiceClient<TracedChannel>) -> Units {
     organisation
         .load_reference_units(v1::LoadReferenceUnitsRequest {})
         .await

@@ -50,19 +50,21 @@ fn national_counts(report: &serde_json::Value) -> [i64; 5] {
     })
 }
 
-async fn three_processes(backend: Backend) {
-    let name = "processes::three_services_as_separate_processes";
+/// The three services as `tasknet serve` processes in `dir`, each on a
+/// database of its own on `backend` (`None` when that back end is not
+/// available); the databases live as long as the returned vector.
+pub(crate) async fn serve_processes(
+    backend: Backend,
+    test_name: &str,
+    dir: &Path,
+) -> Option<(ServeProcesses, Vec<TestDatabase>)> {
     let mut databases = Vec::new();
     for _ in 0..3 {
-        let Some(database) = TestDatabase::of(backend, name).await else {
-            return;
-        };
-        databases.push(database);
+        databases.push(TestDatabase::of(backend, test_name).await?);
     }
-    let dir = tempfile::tempdir().unwrap();
     // The organisation service creates admin.token and service.token in
     // credentials/ on first start; task and reporting read service.token.
-    let services = ServeProcesses::start(Path::new(BINARY), dir.path(), |kind| {
+    let services = ServeProcesses::start(Path::new(BINARY), dir, |kind| {
         let index = match kind {
             ServiceKind::Organisation => 0,
             ServiceKind::Task => 1,
@@ -72,6 +74,15 @@ async fn three_processes(backend: Backend) {
     })
     .await
     .unwrap();
+    Some((services, databases))
+}
+
+async fn three_processes(backend: Backend) {
+    let name = "processes::three_services_as_separate_processes";
+    let dir = tempfile::tempdir().unwrap();
+    let Some((services, _databases)) = serve_processes(backend, name, dir.path()).await else {
+        return;
+    };
     let organisation_endpoint = services.organisation.endpoint().to_owned();
     let task_endpoint = services.task.endpoint().to_owned();
     let reporting_endpoint = services.reporting.endpoint().to_owned();

@@ -14,11 +14,13 @@ use uuid::Uuid;
 
 use crate::config::AgentConfig;
 use crate::error::{Error, Result};
+use crate::follow::Follower;
 use crate::import::{self, ImportOptions, ImportReport};
 use crate::lock::PusherLock;
-use crate::outbox::{EntryState, Outbox, OutboxEntry};
+use crate::outbox::{EntryState, FeedState, Outbox, OutboxEntry};
 use crate::push::connect::{self, Credentials};
 use crate::push::{PushReport, PushStats, Pusher, Until};
+use crate::tasks::{self, Forecast, LocalTask};
 use crate::update::{self, TaskName, Update};
 
 /// Where the pusher stands, for `tasknet agent status`.
@@ -222,6 +224,65 @@ impl Agent {
             .await?;
         self.inner.wake.notify_one();
         Ok(())
+    }
+
+    /// The office's tasks as last seen from the centre, with its pending
+    /// updates folded on top; by assigned date.
+    pub async fn tasks(&self) -> Result<Vec<LocalTask>> {
+        let outbox = &self.inner.outbox;
+        let stored = outbox.stored_tasks().await?;
+        let unseen = outbox.unseen_entries().await?;
+        let references = outbox.references_by_task().await?;
+        let today = tasknet_domain::vietnam_date(Utc::now());
+        Ok(tasks::local_view(&stored, &unseen, &references, today))
+    }
+
+    /// What the centre will most likely answer `update`, judged on the
+    /// local copy of the office's tasks and its pending updates. Stores nothing.
+    pub async fn forecast(&self, update: &Update) -> Result<Forecast> {
+        let prepared = update::prepare(update, self.inner.unit_id, Utc::now())?;
+        let outbox = &self.inner.outbox;
+        let mut stored = outbox.stored_tasks().await?;
+        let unseen = outbox.unseen_entries().await?;
+        let task_id = prepared.task_id;
+        let entries: Vec<&OutboxEntry> = unseen
+            .iter()
+            .filter(|entry| entry.task_id == task_id)
+            .collect();
+        let stored = stored.remove(&task_id.to_string());
+        Ok(tasks::forecast(
+            stored.as_ref(),
+            &entries,
+            &prepared.request,
+        ))
+    }
+
+    /// How far the copy of the office's tasks follows the centre.
+    pub async fn feed_state(&self) -> Result<FeedState> {
+        self.inner.outbox.feed_state().await
+    }
+
+    /// Follows the centre's feed of the office's tasks into the local copy
+    /// until `shutdown` fires.
+    pub async fn follow_tasks(&self, shutdown: Shutdown) -> Result<()> {
+        let follower = Follower {
+            outbox: &self.inner.outbox,
+            config: &self.inner.config,
+            endpoint: &self.inner.endpoint,
+            credentials: &self.inner.credentials,
+            unit_id: self.inner.unit_id.to_string(),
+        };
+        follower.run(&shutdown).await
+    }
+
+    /// The daemon (`tasknet agent run`): pushes the outbox and follows the
+    /// office's tasks until `shutdown` fires.
+    pub async fn run(&self, shutdown: Shutdown) -> Result<PushReport> {
+        let (report, ()) = tokio::try_join!(
+            self.run_pusher(shutdown.clone()),
+            self.follow_tasks(shutdown)
+        )?;
+        Ok(report)
     }
 
     /// Pushes until `shutdown` fires (the daemon). Fails at once with

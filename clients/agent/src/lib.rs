@@ -29,19 +29,22 @@
 mod agent;
 mod config;
 mod error;
+mod follow;
 mod import;
 mod lock;
 mod outbox;
 mod push;
+mod tasks;
 mod update;
 
 pub use agent::{Agent, AgentStatus};
 pub use config::{AgentConfig, PushSettings, outbox_path};
 pub use error::{Error, Result, RowError};
 pub use import::{COLUMNS as IMPORT_COLUMNS, ImportOptions, ImportReport};
-pub use outbox::{Ack, EntryState, OutboxEntry, Refusal};
+pub use outbox::{Ack, EntryState, FeedState, OutboxEntry, Refusal};
 pub use push::{PushReport, refused_for_good};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use tasks::{Forecast, LocalTask};
 pub use update::{Change, NewTask, TaskName, Update, UpdateKind, noon_in_vietnam};
 
 /// Parsers shared with the command line, so it reads dates as import files do.

@@ -170,6 +170,18 @@ impl Outbox {
         rows.iter().map(entry).collect()
     }
 
+    /// The office's updates its copy of the centre's tasks does not show
+    /// yet: pending ones (held included), and acknowledged ones the feed has
+    /// not brought back yet; in the office's order.
+    pub async fn unseen_entries(&self) -> Result<Vec<OutboxEntry>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM outbox o WHERE o.state IN (0, 1) AND NOT EXISTS \
+             (SELECT 1 FROM task_events e WHERE e.update_id = o.update_id) ORDER BY o.seq"
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.pool()).await?;
+        rows.iter().map(entry).collect()
+    }
+
     pub async fn entry(&self, update_id: Uuid) -> Result<Option<OutboxEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM outbox WHERE update_id = $1");
         let row = sqlx::query(&sql)

@@ -6,6 +6,7 @@
 //! nothing else installed, and is read and written by the agent alone.
 
 mod entries;
+mod local;
 mod push;
 
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ use crate::error::{Error, Result};
 use crate::update::{Prepared, TaskName};
 
 pub use entries::{Ack, EntryState, OutboxEntry, Refusal};
+pub use local::FeedState;
+pub(crate) use local::StoredTask;
 pub(crate) use push::{Outcome, StoredItem, now_us};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

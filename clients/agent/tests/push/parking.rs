@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use crate::support::*;
 
-fn create(assignee: Option<Uuid>) -> Update {
+fn create(plan: Option<Uuid>) -> Update {
     let mut task = NewTask::new("Điều tra doanh nghiệp", ymd(2024, 6, 30));
     task.assigned_date = Some(ymd(2024, 3, 1));
-    task.assignee_unit_id = assignee;
+    task.plan_ids = plan.into_iter().collect();
     Update::create(task).effective_on(ymd(2024, 3, 1))
 }
 
@@ -36,8 +36,9 @@ async fn refused_updates_are_parked_and_hold_back_their_task(db: TestDatabase) {
         .submit(Update::note(a_id, "ghi chú sau").effective_on(ymd(2024, 6, 3)))
         .await
         .unwrap();
-    // B: assigned to a unit the centre does not know; its note waits.
-    let b = create(Some(Uuid::new_v4()));
+    // B: in a plan the centre does not know (another unit as assignee is
+    // refused locally, before it is stored); its note waits.
+    let b = create(Some(Uuid::now_v7()));
     let b_id = b.task_id;
     let b_create = agent.submit(b).await.unwrap();
     agent
@@ -75,12 +76,21 @@ async fn refused_updates_are_parked_and_hold_back_their_task(db: TestDatabase) {
         refusals,
         [
             (twice, "FAILED_PRECONDITION".into(), "complete".into()),
-            (b_create, "NOT_FOUND".into(), "task.assignee_unit_id".into()),
+            (b_create, "NOT_FOUND".into(), "task.plan_ids".into()),
             (stray, "NOT_FOUND".into(), "task_id".into()),
         ]
     );
     assert_eq!(centre.task(a_id).await.version, 2);
     assert_eq!(centre.task(c_id).await.version, 2);
+    // The effective-order refusal keeps the centre's message, which names
+    // the completion in force (what `tasknet agent status` prints).
+    let refused = agent.entry(twice).await.unwrap().unwrap().refusal.unwrap();
+    let first = agent.entries().await.unwrap()[1].update_id;
+    assert!(
+        refused.message.contains(&first.to_string())
+            && refused.message.contains("already completed"),
+        "{refused:?}"
+    );
 
     // Retried as it is, the second completion is refused again.
     agent.retry_parked(twice).await.unwrap();

@@ -1,0 +1,162 @@
+//! `tasknet agent tasks`: the office's tasks from the agent's local copy —
+//! as the centre last told them, with the office's pending updates applied
+//! and marked — filtered to the overdue or soon due, as a table, JSON or CSV.
+//! Works offline: it reads the local database only.
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use tasknet_agent::{Agent, FeedState, LocalTask};
+
+use crate::output::render_table;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TasksFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only open tasks past their deadline (at the end of today, Vietnam time).
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only open tasks due from today to this many days ahead (`7d`, or `7`).
+    #[arg(long, value_parser = parse_days)]
+    pub due_within: Option<i64>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TasksFormat,
+}
+
+fn parse_days(value: &str) -> Result<i64, String> {
+    let days = value.strip_suffix('d').unwrap_or(value);
+    match days.parse::<i64>() {
+        Ok(days) if (0..=3660).contains(&days) => Ok(days),
+        _ => Err(format!(
+            "{value:?} is not a number of days (like 7d) from 0 to 3660"
+        )),
+    }
+}
+
+#[derive(Serialize)]
+struct TasksJson<'a> {
+    /// The local copy is as of this cursor of the centre's change log.
+    cursor: i64,
+    last_change: Option<chrono::DateTime<Utc>>,
+    tasks: Vec<&'a LocalTask>,
+}
+
+pub async fn list_tasks(agent: &Agent, args: &TasksArgs) -> anyhow::Result<()> {
+    let today = tasknet_domain::vietnam_date(Utc::now());
+    let all = agent.tasks().await?;
+    let feed = agent.feed_state().await?;
+    let tasks: Vec<&LocalTask> = all
+        .iter()
+        .filter(|task| !args.overdue || (task.is_open() && task.deadline < today))
+        .filter(|task| {
+            args.due_within.is_none_or(|days| {
+                task.is_open()
+                    && task.deadline >= today
+                    && task.deadline <= today + TimeDelta::days(days)
+            })
+        })
+        .collect();
+    match args.format {
+        TasksFormat::Json => {
+            let json = TasksJson {
+                cursor: feed.cursor,
+                last_change: feed.last_change,
+                tasks,
+            };
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        TasksFormat::Csv => print!("{}", csv(&tasks)),
+        TasksFormat::Table => print_table(&tasks, &feed, today),
+    }
+    Ok(())
+}
+
+const COLUMNS: [&str; 9] = [
+    "task", "ref", "title", "assigned", "deadline", "status", "class", "version", "pending",
+];
+
+fn row(task: &LocalTask) -> [String; 9] {
+    let status = match task.completed_on {
+        Some(done) => format!("completed {done}"),
+        None => "open".to_owned(),
+    };
+    [
+        task.task_id.clone(),
+        task.reference.clone().unwrap_or_default(),
+        task.title.clone(),
+        task.assigned_date.to_string(),
+        task.deadline.to_string(),
+        status,
+        task.class.to_owned(),
+        task.version.to_string(),
+        task.pending.to_string(),
+    ]
+}
+
+fn print_table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) {
+    let since = feed.last_change.map_or_else(
+        || "never: run `tasknet agent run` to fetch them".to_owned(),
+        |at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    );
+    println!(
+        "{} task(s) of this office, as of {today}; last news from the centre: {since}",
+        tasks.len()
+    );
+    if let Some(error) = &feed.last_error {
+        println!("(the centre cannot be followed now: {error})");
+    }
+    if tasks.is_empty() {
+        return;
+    }
+    let mut lines = vec![
+        [
+            "task", "ref", "title", "deadline", "status", "class", "pending",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for task in tasks {
+        let [id, reference, title, _, deadline, status, class, _, pending] = row(task);
+        let short: String = title.chars().take(40).collect();
+        let pending = if task.pending > 0 {
+            format!("{pending} pending")
+        } else {
+            String::new()
+        };
+        lines.push(vec![id, reference, short, deadline, status, class, pending]);
+    }
+    print!("{}", render_table(&lines));
+    for task in tasks {
+        for conflict in &task.conflicts {
+            println!(
+                "  task {}: the centre will most likely refuse {conflict}",
+                task.task_id
+            );
+        }
+    }
+}
+
+/// RFC 4180: a field with a comma, quote or line break is quoted.
+fn csv(tasks: &[&LocalTask]) -> String {
+    let field = |value: &str| {
+        if value.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        } else {
+            value.to_owned()
+        }
+    };
+    let mut out = COLUMNS.join(",");
+    out.push('\n');
+    for task in tasks {
+        let cells: Vec<String> = row(task).iter().map(|cell| field(cell)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
