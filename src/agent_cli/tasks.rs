@@ -3,6 +3,8 @@
 //! and marked — filtered to the overdue or soon due, as a table, JSON or CSV.
 //! Works offline: it reads the local database only.
 
+use std::io::Write;
+
 use chrono::{NaiveDate, TimeDelta, Utc};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -62,57 +64,67 @@ pub async fn list_tasks(agent: &Agent, args: &TasksArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
-    match args.format {
+    let text = match args.format {
         TasksFormat::Json => {
             let json = TasksJson {
                 cursor: feed.cursor,
                 last_change: feed.last_change,
                 tasks,
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            serde_json::to_string_pretty(&json)? + "\n"
         }
-        TasksFormat::Csv => print!("{}", csv(&tasks)),
-        TasksFormat::Table => print_table(&tasks, &feed, today),
+        TasksFormat::Csv => csv(&tasks),
+        TasksFormat::Table => table(&tasks, &feed, today),
+    };
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-const COLUMNS: [&str; 9] = [
-    "task", "ref", "title", "assigned", "deadline", "status", "class", "version", "pending",
+const COLUMNS: [&str; 10] = [
+    "task",
+    "ref",
+    "title",
+    "assigned",
+    "deadline",
+    "status",
+    "completed_on",
+    "class",
+    "version",
+    "pending",
 ];
 
-fn row(task: &LocalTask) -> [String; 9] {
-    let status = match task.completed_on {
-        Some(done) => format!("completed {done}"),
-        None => "open".to_owned(),
-    };
+fn row(task: &LocalTask) -> [String; 10] {
     [
         task.task_id.clone(),
         task.reference.clone().unwrap_or_default(),
         task.title.clone(),
         task.assigned_date.to_string(),
         task.deadline.to_string(),
-        status,
+        task.status.to_owned(),
+        task.completed_on.map(|d| d.to_string()).unwrap_or_default(),
         task.class.to_owned(),
         task.version.to_string(),
         task.pending.to_string(),
     ]
 }
 
-fn print_table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) {
+fn table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) -> String {
     let since = feed.last_change.map_or_else(
         || "never: run `tasknet agent run` to fetch them".to_owned(),
         |at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     );
-    println!(
-        "{} task(s) of this office, as of {today}; last news from the centre: {since}",
+    let mut out = format!(
+        "{} task(s) of this office, as of {today}; last news from the centre: {since}\n",
         tasks.len()
     );
     if let Some(error) = &feed.last_error {
-        println!("(the centre cannot be followed now: {error})");
+        out.push_str(&format!("(the centre cannot be followed now: {error})\n"));
     }
     if tasks.is_empty() {
-        return;
+        return out;
     }
     let mut lines = vec![
         [
@@ -122,7 +134,23 @@ fn print_table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) {
         .to_vec(),
     ];
     for task in tasks {
-        let [id, reference, title, _, deadline, status, class, _, pending] = row(task);
+        let [
+            id,
+            reference,
+            title,
+            _,
+            deadline,
+            status,
+            done,
+            class,
+            _,
+            pending,
+        ] = row(task);
+        let status = if done.is_empty() {
+            status
+        } else {
+            format!("{status} {done}")
+        };
         let short: String = title.chars().take(40).collect();
         let pending = if task.pending > 0 {
             format!("{pending} pending")
@@ -131,15 +159,16 @@ fn print_table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) {
         };
         lines.push(vec![id, reference, short, deadline, status, class, pending]);
     }
-    print!("{}", render_table(&lines));
+    out.push_str(&render_table(&lines));
     for task in tasks {
         for conflict in &task.conflicts {
-            println!(
-                "  task {}: the centre will most likely refuse {conflict}",
+            out.push_str(&format!(
+                "  task {}: the centre will most likely refuse {conflict}\n",
                 task.task_id
-            );
+            ));
         }
     }
+    out
 }
 
 /// RFC 4180: a field with a comma, quote or line break is quoted.
