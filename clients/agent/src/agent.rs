@@ -242,14 +242,13 @@ impl Agent {
     pub async fn forecast(&self, update: &Update) -> Result<Forecast> {
         let prepared = update::prepare(update, self.inner.unit_id, Utc::now())?;
         let outbox = &self.inner.outbox;
-        let mut stored = outbox.stored_tasks().await?;
-        let unseen = outbox.unseen_entries().await?;
         let task_id = prepared.task_id;
+        let stored = outbox.stored_task(&task_id.to_string()).await?;
+        let unseen = outbox.unseen_entries().await?;
         let entries: Vec<&OutboxEntry> = unseen
             .iter()
             .filter(|entry| entry.task_id == task_id)
             .collect();
-        let stored = stored.remove(&task_id.to_string());
         Ok(tasks::forecast(
             stored.as_ref(),
             &entries,

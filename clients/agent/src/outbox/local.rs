@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use tasknet_proto::prost::Message;
 use tasknet_proto::v1;
 
@@ -122,37 +123,28 @@ impl Outbox {
 
     /// Every task of the copy (held or passed on), with its changes.
     pub async fn stored_tasks(&self) -> Result<HashMap<String, StoredTask>> {
-        let mut tasks = HashMap::new();
-        for row in sqlx::query("SELECT task_id, task, held FROM local_tasks")
+        let tasks = sqlx::query("SELECT task_id, task, held FROM local_tasks")
             .fetch_all(self.pool())
-            .await?
-        {
-            let id: String = row.try_get("task_id")?;
-            let bytes: Vec<u8> = row.try_get("task")?;
-            let task = v1::Task::decode(bytes.as_slice())
-                .map_err(|error| Error::Corrupt(format!("local task {id}: {error}")))?;
-            let held = row.try_get::<i64, _>("held")? == 1;
-            let stored = StoredTask {
-                task,
-                held,
-                events: Vec::new(),
-            };
-            tasks.insert(id, stored);
-        }
-        for row in sqlx::query("SELECT cursor, task_id, event FROM task_events ORDER BY cursor")
+            .await?;
+        let events = sqlx::query("SELECT cursor, task_id, event FROM task_events ORDER BY cursor")
             .fetch_all(self.pool())
-            .await?
-        {
-            let id: String = row.try_get("task_id")?;
-            let bytes: Vec<u8> = row.try_get("event")?;
-            let cursor: i64 = row.try_get("cursor")?;
-            let event = v1::TaskEvent::decode(bytes.as_slice())
-                .map_err(|error| Error::Corrupt(format!("local change {cursor}: {error}")))?;
-            if let Some(task) = tasks.get_mut(&id) {
-                task.events.push(event);
-            }
-        }
-        Ok(tasks)
+            .await?;
+        gather(&tasks, &events)
+    }
+
+    /// One task of the copy, with its changes (for checking one update).
+    pub async fn stored_task(&self, task_id: &str) -> Result<Option<StoredTask>> {
+        let tasks = sqlx::query("SELECT task_id, task, held FROM local_tasks WHERE task_id = $1")
+            .bind(task_id)
+            .fetch_all(self.pool())
+            .await?;
+        let events = sqlx::query(
+            "SELECT cursor, task_id, event FROM task_events WHERE task_id = $1 ORDER BY cursor",
+        )
+        .bind(task_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(gather(&tasks, &events)?.remove(task_id))
     }
 
     /// The office's references, by task id.
@@ -164,4 +156,33 @@ impl Outbox {
             .map(|row| Ok((row.try_get("task_id")?, row.try_get("reference")?)))
             .collect()
     }
+}
+
+/// Tasks from `local_tasks` rows with their changes from `task_events` rows.
+fn gather(tasks: &[SqliteRow], events: &[SqliteRow]) -> Result<HashMap<String, StoredTask>> {
+    let mut gathered = HashMap::new();
+    for row in tasks {
+        let id: String = row.try_get("task_id")?;
+        let bytes: Vec<u8> = row.try_get("task")?;
+        let task = v1::Task::decode(bytes.as_slice())
+            .map_err(|error| Error::Corrupt(format!("local task {id}: {error}")))?;
+        let held = row.try_get::<i64, _>("held")? == 1;
+        let stored = StoredTask {
+            task,
+            held,
+            events: Vec::new(),
+        };
+        gathered.insert(id, stored);
+    }
+    for row in events {
+        let id: String = row.try_get("task_id")?;
+        let bytes: Vec<u8> = row.try_get("event")?;
+        let cursor: i64 = row.try_get("cursor")?;
+        let event = v1::TaskEvent::decode(bytes.as_slice())
+            .map_err(|error| Error::Corrupt(format!("local change {cursor}: {error}")))?;
+        if let Some(task) = gathered.get_mut(&id) {
+            task.events.push(event);
+        }
+    }
+    Ok(gathered)
 }
