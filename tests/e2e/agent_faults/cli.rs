@@ -105,19 +105,27 @@ async fn submit_import_status_and_discard_against_the_centre() {
         "{stdout}"
     );
 
-    // Completed already: refused and parked; the note after it is held.
-    let (ok, stdout, _) = agent(
-        dir.path(),
-        &[
-            "submit",
-            "complete",
-            "--task",
-            "CV-117",
-            "--on",
-            "2024-06-29",
-            "--wait",
-        ],
+    // Completed already: the agent's own record says so, and refuses it
+    // before storing anything...
+    let complete_again = [
+        "submit",
+        "complete",
+        "--task",
+        "CV-117",
+        "--on",
+        "2024-06-29",
+        "--wait",
+    ];
+    let (ok, _, stderr) = agent(dir.path(), &complete_again);
+    assert!(!ok);
+    assert!(
+        stderr.contains("not stored") && stderr.contains("FAILED_PRECONDITION"),
+        "{stderr}"
     );
+    assert_eq!(status(dir.path())["pending"], 0);
+    // ...and with --force the centre refuses it: parked; the note after it is held.
+    let forced: Vec<&str> = complete_again.iter().copied().chain(["--force"]).collect();
+    let (ok, stdout, _) = agent(dir.path(), &forced);
     assert!(!ok);
     assert!(
         stdout.contains("parked: ") && stdout.contains("FAILED_PRECONDITION"),
