@@ -28,6 +28,16 @@ impl Centre {
         }
     }
 
+    /// Applies the 2025 provincial merger; returns its id.
+    pub async fn apply_provinces_2025(&self) -> String {
+        self.centre.apply_provinces_2025().await
+    }
+
+    /// Headquarters' unit id.
+    pub async fn hq(&self) -> String {
+        self.centre.unit_ids(v1::UnitCategory::Headquarters).await[0].clone()
+    }
+
     pub fn tasks(&self) -> TaskServiceClient<TracedChannel> {
         TaskServiceClient::new(connect_lazy(&self.task_endpoint).unwrap())
     }

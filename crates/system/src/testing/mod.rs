@@ -160,6 +160,27 @@ impl Centre {
         ids
     }
 
+    /// Applies the 2025 provincial merger (`vn-provinces-2025`) at the
+    /// organisation service; returns the reorganisation's id, for
+    /// TransferOpenTasks.
+    pub async fn apply_provinces_2025(&self) -> String {
+        let mut client = OrganisationServiceClient::new(
+            connect_lazy(self.organisation.endpoint()).expect("a valid endpoint"),
+        );
+        let applied = client
+            .apply_reference_reorganisation(v1::ApplyReferenceReorganisationRequest {
+                name: "vn-provinces-2025".into(),
+                validate_only: false,
+            })
+            .await
+            .expect("the merger applies")
+            .into_inner();
+        applied
+            .reorganisation
+            .expect("the applied reorganisation")
+            .id
+    }
+
     /// Stops the task service, then the organisation service.
     pub async fn stop(self) {
         self.task

@@ -108,19 +108,7 @@ impl Harness {
     /// Applies the 2025 provincial merger at the organisation service;
     /// returns the reorganisation's id.
     pub async fn apply_provinces_2025(&self) -> String {
-        let mut organisation =
-            tasknet_proto::v1::organisation_service_client::OrganisationServiceClient::new(
-                tasknet_server::connect_lazy(&self.organisation_endpoint).unwrap(),
-            );
-        let applied = organisation
-            .apply_reference_reorganisation(v1::ApplyReferenceReorganisationRequest {
-                name: "vn-provinces-2025".into(),
-                validate_only: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        applied.reorganisation.unwrap().id
+        self.centre.apply_provinces_2025().await
     }
 
     /// Stops both servers and waits for them.
