@@ -235,8 +235,9 @@ fn history_of_state(facts: &Facts, state: &FoldedTask) -> TaskHistory {
         deadline: state.deadline,
         assignee_unit_id: state.assignee_unit_id.clone(),
     });
+    // Conflicts name the change they meet: here, none the agent has seen.
     let synthetic = |effective_time: DateTime<Utc>, kind, note: &str| HistoryChange {
-        update_id: String::new(),
+        update_id: "in the centre's copy".to_owned(),
         effective_time,
         kind,
         note: note.to_owned(),

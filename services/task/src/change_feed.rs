@@ -254,10 +254,8 @@ async fn follow<R>(
         let read = match &scope {
             Scope::All => query::read_changes(&feed.pool, cursor, window.max_batch)
                 .await
-                .map(query::LogRead::kept_all),
-            Scope::Unit(unit_id) => {
-                query::read_unit_changes(&feed.pool, unit_id, cursor, window.max_batch).await
-            }
+                .map(|changes| query::LogRead::kept_all(changes, window.max_batch)),
+            Scope::Unit(unit_id) => read_unit(&feed.pool, unit_id, cursor, window.max_batch).await,
         };
         let read = match read {
             Ok(read) => read,
@@ -266,11 +264,9 @@ async fn follow<R>(
                 return Ok(());
             }
         };
-        // A unit's read drops rows it looked at: whether the log is
-        // exhausted depends on the rows read, not on those kept.
-        let caught_up = read.rows < window.max_batch;
-        if let Some(last) = read.last_cursor {
-            cursor = last;
+        let caught_up = read.exhausted;
+        if let Some(reached) = read.reached {
+            cursor = reached;
         }
         let changes = read.changes;
         for batch in responses(changes) {
@@ -304,6 +300,25 @@ async fn follow<R>(
             () = feed.shutdown.wait() => return Ok(()),
         }
     }
+}
+
+/// Rows a unit's follower looks at per read, at most: a read covers the
+/// rows committed since the last one, in ranges of this many cursors.
+const UNIT_SCAN_RANGE: i64 = 50_000;
+
+/// One read of a unit's changes after `cursor`, up to the head of the log
+/// (committed in cursor order, so nothing at or below it commits later).
+async fn read_unit(
+    pool: &sqlx::AnyPool,
+    unit_id: &str,
+    cursor: i64,
+    max_batch: i64,
+) -> Result<query::LogRead> {
+    let head = query::head_cursor(pool).await?;
+    let upto = head.min(cursor.saturating_add(UNIT_SCAN_RANGE));
+    let mut read = query::read_unit_changes(pool, unit_id, cursor, upto, max_batch).await?;
+    read.exhausted = read.reached.is_none_or(|reached| reached >= head);
+    Ok(read)
 }
 
 /// Splits changes into responses of bounded size.

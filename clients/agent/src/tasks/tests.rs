@@ -171,3 +171,40 @@ fn the_forecast_names_what_the_centre_will_answer() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_task_passed_to_the_office_folds_from_its_state() {
+    // The feed brought only the reassignment: the task as it stands,
+    // completed on 20 June, with its note.
+    let mut task = stored(Vec::new()).task;
+    task.completed_on = Some(date_to_proto(ymd(6, 20)));
+    task.last_note = "đã xong".to_owned();
+    task.version = 3;
+    let passed = StoredTask {
+        events: vec![v1::TaskEvent {
+            update_id: "moved".to_owned(),
+            kind: v1::TaskEventKind::Reassigned as i32,
+            effective_time: Some(timestamp_to_proto(noon_in_vietnam(ymd(7, 1)))),
+            task: Some(task.clone()),
+            ..v1::TaskEvent::default()
+        }],
+        task,
+        held: true,
+    };
+    let reopen = Wire::Reopen(v1::Reopening {
+        reason: "thiếu phụ lục".to_owned(),
+    });
+    let view = view(passed.clone(), &[entry(reopen, ymd(7, 2))]);
+    assert_eq!((view.completed_on, view.pending), (None, 1));
+    assert_eq!(view.last_note, "thiếu phụ lục");
+    assert_eq!(
+        forecast(Some(&passed), &[], &entry(complete(), ymd(7, 3)).request),
+        Forecast::Refuse(
+            "FAILED_PRECONDITION: this completion conflicts with the completion in the centre's \
+             copy effective \
+             2024-06-20 (2024-06-20 05:00:00 UTC): the task is already completed by then \
+             (on 2024-06-20)"
+                .to_owned()
+        )
+    );
+}

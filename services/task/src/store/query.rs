@@ -144,61 +144,67 @@ pub async fn read_changes(pool: &AnyPool, after: i64, limit: i64) -> Result<Vec<
 pub struct LogRead {
     /// The changes kept, in cursor order.
     pub changes: Vec<v1::Change>,
-    /// Rows read, kept or not: fewer than the limit means the log is exhausted.
-    pub rows: i64,
-    /// The cursor of the last row read, kept or not.
-    pub last_cursor: Option<i64>,
+    /// The cursor the read got to (the last row read, kept or not, or the
+    /// end of the range it looked at): the next read starts after it.
+    pub reached: Option<i64>,
+    /// Whether it read everything there was: the follower can wait.
+    pub exhausted: bool,
 }
 
 impl LogRead {
-    /// A read of the whole log, which keeps every row.
-    pub fn kept_all(changes: Vec<v1::Change>) -> Self {
+    /// A read of up to `limit` rows of the whole log, which keeps every row.
+    pub fn kept_all(changes: Vec<v1::Change>, limit: i64) -> Self {
         Self {
-            rows: changes.len() as i64,
-            last_cursor: changes.last().map(|change| change.cursor),
+            reached: changes.last().map(|change| change.cursor),
+            exhausted: (changes.len() as i64) < limit,
             changes,
         }
     }
 }
 
-/// The changes after `after` that concern `unit_id`, reading at most
+/// The changes in `(after, upto]` that concern `unit_id`, reading at most
 /// `limit` rows: every change of a task the unit holds now, and each
 /// reassignment that passed a task away from it. The SQL narrows the rows
 /// to those of the unit's tasks and to reassignments (their update ids are
 /// the only UUIDv5s in the log: clients' are UUIDv7), so a feed never
 /// decodes the rest of the log; of the reassignments of tasks it no longer
-/// holds, the ones naming the unit are kept.
+/// holds, the ones naming the unit are kept. The range keeps each read to
+/// the rows committed since the last one, however long the unit was quiet.
 pub async fn read_unit_changes(
     pool: &AnyPool,
     unit_id: &str,
     after: i64,
+    upto: i64,
     limit: i64,
 ) -> Result<LogRead> {
     let rows = sqlx::query(
         "WITH held AS (SELECT id FROM tasks WHERE assignee_unit_id = $1) \
          SELECT c.cursor, c.payload, \
          CAST(CASE WHEN c.task_id IN (SELECT id FROM held) THEN 1 ELSE 0 END AS BIGINT) AS held \
-         FROM change_log c WHERE c.cursor > $2 AND c.task_id IS NOT NULL \
+         FROM change_log c WHERE c.cursor > $2 AND c.cursor <= $3 AND c.task_id IS NOT NULL \
          AND (c.task_id IN (SELECT id FROM held) OR SUBSTR(c.update_id, 15, 1) = '5') \
-         ORDER BY c.cursor LIMIT $3",
+         ORDER BY c.cursor LIMIT $4",
     )
     .bind(unit_id)
     .bind(after)
+    .bind(upto)
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    let mut read = LogRead {
-        rows: rows.len() as i64,
-        ..LogRead::default()
-    };
+    let full = rows.len() as i64 >= limit;
+    let mut read = LogRead::default();
     for row in &rows {
         let cursor: i64 = row.try_get("cursor")?;
-        read.last_cursor = Some(cursor);
+        read.reached = Some(cursor);
         let change = decode_change(cursor, row.try_get("payload")?)?;
         let held = row.try_get::<i64, _>("held")? == 1;
         if held || passed_away_from(&change, unit_id) {
             read.changes.push(change);
         }
+    }
+    if !full && upto > after {
+        // Every row of the range was read: the next read starts after it.
+        read.reached = Some(upto);
     }
     Ok(read)
 }
