@@ -1,6 +1,7 @@
-//! `tasknet agent run --metrics-listen ADDRESS`: the outbox's depth and the
-//! age of its oldest pending update as Prometheus gauges, read from the
-//! outbox every few seconds while the pusher runs.
+//! `tasknet agent run --metrics-listen ADDRESS`: the outbox's depth, the
+//! age of its oldest pending update, and how fresh the local copy of the
+//! office's tasks is, as Prometheus gauges, read from the outbox database
+//! every few seconds while the agent runs.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -18,6 +19,8 @@ struct AgentMetrics {
     pending: Gauge,
     parked: Gauge,
     oldest: Gauge,
+    tasks: Gauge,
+    feed_failing: Gauge,
 }
 
 static METRICS: LazyLock<AgentMetrics> = LazyLock::new(|| {
@@ -25,6 +28,8 @@ static METRICS: LazyLock<AgentMetrics> = LazyLock::new(|| {
         pending: Gauge::default(),
         parked: Gauge::default(),
         oldest: Gauge::default(),
+        tasks: Gauge::default(),
+        feed_failing: Gauge::default(),
     };
     register(
         "tasknet_agent_outbox_pending",
@@ -43,6 +48,19 @@ static METRICS: LazyLock<AgentMetrics> = LazyLock::new(|| {
         "Age of the oldest pending update (0 when none is pending)",
         Some(Unit::Seconds),
         metrics.oldest.clone(),
+    );
+    register(
+        "tasknet_agent_tasks_held",
+        "Tasks of the office in the agent's local copy",
+        None,
+        metrics.tasks.clone(),
+    );
+    // Staff work from the copy: an alert on this says it has gone stale.
+    register(
+        "tasknet_agent_tasks_feed_failing",
+        "1 while the agent cannot follow the centre's feed of the office's tasks",
+        None,
+        metrics.feed_failing.clone(),
     );
     metrics
 });
@@ -63,6 +81,17 @@ pub async fn serve(agent: Agent, addr: &str, shutdown: Shutdown) -> anyhow::Resu
                         .set(status.oldest_pending_age_seconds.unwrap_or(0));
                 }
                 Err(error) => tracing::warn!(%error, "cannot read the outbox for metrics"),
+            }
+            match agent.feed_state().await {
+                Ok(feed) => {
+                    METRICS
+                        .tasks
+                        .set(i64::try_from(feed.tasks).unwrap_or(i64::MAX));
+                    METRICS
+                        .feed_failing
+                        .set(i64::from(feed.last_error.is_some()));
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the local copy for metrics"),
             }
             tokio::select! {
                 () = tokio::time::sleep(REFRESH) => {}

@@ -121,7 +121,9 @@ fn table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) -> String {
         tasks.len()
     );
     if let Some(error) = &feed.last_error {
-        out.push_str(&format!("(the centre cannot be followed now: {error})\n"));
+        out.push_str(&format!(
+            "(the last attempt to follow the centre failed: {error})\n"
+        ));
     }
     if tasks.is_empty() {
         return out;

@@ -63,6 +63,7 @@ impl Follower<'_> {
             Ok(response) => response.into_inner(),
             Err(status) => return Ok(Some(refused(&status))),
         };
+        self.outbox.clear_feed_error().await?;
         tracing::info!(unit = %self.unit_id, "following the centre's tasks of this office");
         loop {
             let message = tokio::select! {

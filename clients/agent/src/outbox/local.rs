@@ -24,6 +24,7 @@ pub struct FeedState {
     pub tasks: u64,
     /// When the last change was stored.
     pub last_change: Option<DateTime<Utc>>,
+    /// Why the agent cannot follow the centre now (cleared when it can again).
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
 }
@@ -86,11 +87,19 @@ impl Outbox {
         Ok(())
     }
 
-    /// Records why following the feed failed (cleared by the next change).
+    /// Records why following the feed failed (until it is followed again).
     pub async fn record_feed_error(&self, message: &str) -> Result<()> {
         sqlx::query("UPDATE feed_state SET last_error = $1, last_error_us = $2 WHERE id = 1")
             .bind(message)
             .bind(micros(Utc::now()))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Following again: the last failure is over.
+    pub async fn clear_feed_error(&self) -> Result<()> {
+        sqlx::query("UPDATE feed_state SET last_error = NULL, last_error_us = NULL WHERE id = 1")
             .execute(self.pool())
             .await?;
         Ok(())
@@ -107,17 +116,14 @@ impl Outbox {
         let last_change = row
             .try_get::<Option<i64>, _>("last_change_us")?
             .and_then(from_micros);
-        let last_error_at = row
-            .try_get::<Option<i64>, _>("last_error_us")?
-            .and_then(from_micros);
-        // An error older than the last change was got over.
-        let current = last_error_at.filter(|at| last_change.is_none_or(|change| change < *at));
         Ok(FeedState {
             cursor: row.try_get("cursor")?,
             tasks: row.try_get::<i64, _>("tasks")?.max(0) as u64,
             last_change,
-            last_error: current.and(row.try_get("last_error")?),
-            last_error_at: current,
+            last_error: row.try_get("last_error")?,
+            last_error_at: row
+                .try_get::<Option<i64>, _>("last_error_us")?
+                .and_then(from_micros),
         })
     }
 

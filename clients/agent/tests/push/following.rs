@@ -144,4 +144,25 @@ async fn the_copy_follows_the_centre_through_a_reorganisation(db: TestDatabase) 
     centre.stop().await;
 }
 
+/// A centre that cannot be reached: the copy says why, and keeps trying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_centre_is_recorded() {
+    let office = Uuid::now_v7().to_string();
+    let (_dir, agent) = agent(&office, "http://127.0.0.1:1").await;
+    let (shutdown, follower) = follow(&agent);
+    let mut error = None;
+    for _ in 0..200 {
+        error = agent.feed_state().await.unwrap().last_error;
+        if error.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = error.expect("the failure is recorded");
+    assert!(error.contains("cannot connect to"), "{error}");
+    shutdown.trigger();
+    follower.await.unwrap();
+    agent.close().await;
+}
+
 tasknet_storage::test_on_both_backends!(the_copy_follows_the_centre_through_a_reorganisation);
