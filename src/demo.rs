@@ -244,7 +244,7 @@ async fn wait_for_reports(
 ) -> anyhow::Result<()> {
     let mut client =
         ReportingServiceClient::new(tasknet_server::connect_lazy_with(endpoint, options)?);
-    let mut progress = None;
+    let mut progress: Option<Progress> = None;
     loop {
         let applied = client
             .get_sync_state(v1::GetSyncStateRequest {})
@@ -254,7 +254,9 @@ async fn wait_for_reports(
             .applied_cursor;
         if applied >= cursor {
             if let Some(progress) = progress {
-                Progress::finish(&progress);
+                let total = u64::try_from(cursor).unwrap_or(0);
+                progress.update(total, total);
+                progress.finish();
             }
             return Ok(());
         }
