@@ -1,6 +1,7 @@
 //! What a person reads from the `tasknet` command agrees with what it did:
 //! `demo load` refuses to mix two data sets before writing anything and
-//! says a repeat changed nothing; `up --demo` prints its next steps only
+//! says a repeat changed nothing; `report plans` without `--kind` lists
+//! every kind; `up --demo` prints its next steps only
 //! once the demo data is in the reports, spelled as they can be typed, with
 //! progress as log lines when its output is not a terminal. Also the
 //! helper other modules use to run the CLI against a [`TestSystem`].
@@ -110,6 +111,28 @@ async fn demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing(system:
     );
     let loaded = figures(system).await;
     assert!(loaded[0][0] > 0, "{loaded:?}");
+    // The README's form: without --kind, every kind's plans.
+    let plans = tasknet(
+        system,
+        &[
+            "report",
+            "plans",
+            "--period",
+            "2024",
+            "--as-of",
+            "2024-06-30",
+        ],
+    );
+    let (table, stderr) = texts(&plans);
+    assert!(plans.status.success(), "{stderr}");
+    for kind in ["KEY_TASKS", "LEGAL_DOCUMENTS", "ANNUAL_WORK_PLAN"] {
+        assert!(table.contains(kind), "{kind} missing from\n{table}");
+    }
+    // 4 of 6 key tasks: 66.66 % cut, as the summary cuts it.
+    assert!(
+        table.contains("66.66%") && table.contains("truncated"),
+        "{table}"
+    );
 
     let again = tasknet(system, &["demo", "load", "--size", "small"]);
     let (stdout, stderr) = texts(&again);
