@@ -225,6 +225,10 @@ pub struct StatusArgs {
     /// The structure of units the figures are stated on.
     #[arg(long, value_enum, default_value = "current")]
     pub basis: BasisArg,
+    /// How shares and changes are cut to two decimals (the table's footer
+    /// and the JSON's `rounding` say which).
+    #[arg(long, value_enum, default_value = "truncate")]
+    pub rounding: RoundingArg,
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     #[command(flatten)]
@@ -251,6 +255,9 @@ pub struct PlansArgs {
     pub plan_id: Option<String>,
     #[arg(long)]
     pub as_of: chrono::NaiveDate,
+    /// How the done share is cut to two decimals.
+    #[arg(long, value_enum, default_value = "truncate")]
+    pub rounding: RoundingArg,
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
     #[command(flatten)]

@@ -27,6 +27,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     print_metrics(&system);
     let mut stopping = false;
     if args.demo {
+        // The next steps wait for the load and for reporting to catch up: a
+        // report asked for earlier would show part of the data, silently.
+        println!("Loading the demo data; the next steps follow once reports include all of it.");
         let client = crate::connect::client_options_from_file(admin_path, &config)?;
         let endpoints = crate::demo::DemoEndpoints::one(system.endpoint());
         let loading = crate::demo::load(&endpoints, &client, args.demo_size);
@@ -36,6 +39,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
     }
     if !stopping {
+        print_next_steps(&system, admin_path);
         signal.await.context("signal task failed")?;
     }
     system.stop().await
@@ -67,13 +71,84 @@ fn print_banner(config: &Config, system: &System, admin: &std::path::Path) {
             crate::dashboard_link::sign_in_link(endpoint, token.expose())
         );
     }
+}
+
+/// Commands to try, spelled as this very binary can be run from here.
+fn print_next_steps(system: &System, admin: &std::path::Path) {
+    let (addr, endpoint) = (system.local_addr(), system.endpoint());
+    let tasknet = command_name();
+    // The CLI finds `up`'s credential by itself only in ./tasknet-data.
+    let token = if same_file(admin, &crate::connect::default_token_file()) {
+        String::new()
+    } else {
+        format!(" --token-file {}", shell_word(&admin.display().to_string()))
+    };
     println!("Try:");
     println!(
-        "  tasknet report status --period 2024-H1 --as-of 2024-06-30 --by category --endpoint {endpoint}"
+        "  {tasknet} report status --period 2024-H1 --as-of 2024-06-30 --by category --endpoint {endpoint}{token}"
     );
-    println!("  grpcurl -plaintext {} list", addr);
-    println!("  tasknet admin token create --role office-agent --unit 01 --endpoint {endpoint}");
+    println!("  grpcurl -plaintext {addr} list");
+    println!(
+        "  {tasknet} admin token create --role office-agent --unit 01 --endpoint {endpoint}{token}"
+    );
     println!("Stop with Ctrl-C.");
+}
+
+/// How the user can run this binary again: `tasknet` when that is what the
+/// PATH finds, `cargo run [--release] --` when cargo started it from its
+/// target directory, else its path.
+fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "tasknet".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("tasknet"))
+            .find(|candidate| candidate.is_file())
+    });
+    command_for(
+        &exe,
+        on_path.as_deref(),
+        std::env::var_os("CARGO").is_some(),
+    )
+}
+
+/// [`command_name`] without the environment: `exe` is this binary, `on_path`
+/// the `tasknet` the PATH finds, `under_cargo` whether cargo started it.
+fn command_for(
+    exe: &std::path::Path,
+    on_path: Option<&std::path::Path>,
+    under_cargo: bool,
+) -> String {
+    if on_path.is_some_and(|found| same_file(found, exe)) {
+        return "tasknet".to_owned();
+    }
+    let profile = exe
+        .parent()
+        .and_then(|dir| dir.file_name())
+        .and_then(|name| name.to_str());
+    match profile {
+        Some("release") if under_cargo => "cargo run --release --".to_owned(),
+        Some("debug") if under_cargo => "cargo run --".to_owned(),
+        _ => shell_word(&exe.display().to_string()),
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `text` quoted for a POSIX shell when it needs to be.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 fn print_metrics(system: &System) {
@@ -136,6 +211,28 @@ fn origins(flags: Vec<String>) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_steps_name_the_binary_as_it_can_be_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let release = dir.path().join("target/release");
+        std::fs::create_dir_all(&release).unwrap();
+        let exe = release.join("tasknet");
+        std::fs::write(&exe, "").unwrap();
+        let other = dir.path().join("tasknet");
+        std::fs::write(&other, "").unwrap();
+        // `cargo run --release -- up`: not on the PATH, started by cargo.
+        assert_eq!(command_for(&exe, None, true), "cargo run --release --");
+        assert_eq!(
+            command_for(&exe, Some(&other), true),
+            "cargo run --release --"
+        );
+        // The PATH finds this very binary.
+        assert_eq!(command_for(&exe, Some(&exe), true), "tasknet");
+        // Run by its path.
+        assert_eq!(command_for(&exe, None, false), exe.display().to_string());
+        assert_eq!(shell_word("/a b/tasknet"), "'/a b/tasknet'");
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -97,18 +97,28 @@ fn organisation(endpoint: &EndpointArgs) -> anyhow::Result<Organisation> {
     Ok(OrganisationServiceClient::new(channel))
 }
 
-/// What `reorganise` did, for JSON.
+/// What `reorganise` did (or, with `--dry-run`, would do), for JSON.
 #[derive(Debug, Serialize)]
 struct Reorganised {
     reorganisation_id: String,
     name: String,
     effective_date: String,
-    /// False when it had been applied before this run.
+    /// False when it had been applied before this run (nothing applied now).
     applied_now: bool,
+    /// True when it had been applied before this run (a repeat).
+    applied_before: bool,
+    /// When it was first applied, if before this run.
+    applied_before_at: Option<String>,
     dry_run: bool,
     units_ended: i32,
     units_created: i32,
+    /// Open tasks passed to the successors by this run (0 on a dry run).
     tasks_transferred: i64,
+    /// Of the ended units' tasks, those this run found passed on before.
+    tasks_transferred_before: i64,
+    /// On a dry run: open tasks the units that end (or ended) still hold,
+    /// which a real run would pass on.
+    tasks_to_transfer: Option<i64>,
 }
 
 async fn reorganise(args: ReorganiseArgs) -> anyhow::Result<()> {
@@ -118,29 +128,48 @@ async fn reorganise(args: ReorganiseArgs) -> anyhow::Result<()> {
         validate_only: args.dry_run,
     };
     let (response, applied_now) = match client.apply_reference_reorganisation(request).await {
-        Ok(response) => (response.into_inner(), true),
-        // Applied before: say so (the service's message is clear), and go
-        // on to pass on whatever tasks are left, which is safe to repeat.
-        Err(status) if status.code() == Code::AlreadyExists && !args.dry_run => {
-            eprintln!("note: {}", status.message());
+        Ok(response) => (response.into_inner(), !args.dry_run),
+        // Applied before: not an error for a repeat, real or dry. Say what is
+        // in force and go on to the tasks, which is safe to repeat.
+        Err(status) if status.code() == Code::AlreadyExists => {
             (existing(&mut client, &args.reference).await?, false)
         }
         Err(status) => return Err(status).context("the reorganisation was refused"),
     };
     let reorganisation = response.reorganisation.clone().unwrap_or_default();
+    // ApplyReorganisation's answer to a dry run says so; `existing` does not.
+    let applied_before = !applied_now && !response.validated_only;
+    let applied_before_at = reorganisation
+        .apply_time
+        .as_ref()
+        .filter(|_| applied_before)
+        .map(show_time);
     let mut outcome = Reorganised {
         reorganisation_id: reorganisation.id.clone(),
         name: reorganisation.name.clone(),
         effective_date: show_date(reorganisation.effective_date.as_ref()),
         applied_now,
+        applied_before,
+        applied_before_at,
         dry_run: args.dry_run,
         units_ended: response.units_ended,
         units_created: response.units_created,
         tasks_transferred: 0,
+        tasks_transferred_before: 0,
+        tasks_to_transfer: None,
     };
-    if !args.dry_run {
-        let channel = channel(&args.endpoint, Service::Task)?;
-        let transfer = TaskServiceClient::new(channel)
+    let channel = channel(&args.endpoint, Service::Task)?;
+    let mut tasks = TaskServiceClient::new(channel);
+    if args.dry_run {
+        let ending: std::collections::BTreeSet<&str> = response
+            .links
+            .iter()
+            .filter(|l| l.primary && !l.successor_unit_id.is_empty())
+            .map(|l| l.predecessor_unit_id.as_str())
+            .collect();
+        outcome.tasks_to_transfer = Some(open_tasks_of(&mut tasks, &ending).await?);
+    } else {
+        let transfer = tasks
             .transfer_open_tasks(v1::TransferOpenTasksRequest {
                 reorganisation_id: reorganisation.id.clone(),
             })
@@ -148,12 +177,49 @@ async fn reorganise(args: ReorganiseArgs) -> anyhow::Result<()> {
             .context("TransferOpenTasks failed (run the command again to retry)")?
             .into_inner();
         outcome.tasks_transferred = transfer.transferred;
+        outcome.tasks_transferred_before = transfer.already_transferred;
     }
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
-        OutputFormat::Table => print_reorganised(&outcome),
+        OutputFormat::Table => print!("{}", describe_outcome(&outcome)),
     }
     Ok(())
+}
+
+/// Open tasks the units `unit_ids` hold now (what a transfer would pass on).
+async fn open_tasks_of(
+    tasks: &mut TaskServiceClient<tasknet_server::TracedChannel>,
+    unit_ids: &std::collections::BTreeSet<&str>,
+) -> anyhow::Result<i64> {
+    let mut count = 0;
+    for unit_id in unit_ids {
+        let mut page_token = String::new();
+        loop {
+            let page = tasks
+                .list_tasks(v1::ListTasksRequest {
+                    assignee_unit_id: (*unit_id).to_owned(),
+                    status: v1::TaskStatus::Open as i32,
+                    page_size: 1000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .context("ListTasks failed")?
+                .into_inner();
+            count += i64::try_from(page.tasks.len()).unwrap_or(i64::MAX);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+    }
+    Ok(count)
+}
+
+fn show_time(time: &tasknet_proto::prost_types::Timestamp) -> String {
+    chrono::DateTime::from_timestamp(time.seconds, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// An applied reorganisation, as ApplyReorganisation would have answered.
@@ -189,22 +255,46 @@ async fn existing(
     })
 }
 
-fn print_reorganised(outcome: &Reorganised) {
-    let verb = match (outcome.dry_run, outcome.applied_now) {
-        (true, _) => "checks out (nothing changed)",
-        (false, true) => "applied",
-        (false, false) => "was already applied",
-    };
-    println!(
-        "{} (effective {}) {verb}: {} units end on the day before, {} new units begin.",
-        outcome.name, outcome.effective_date, outcome.units_ended, outcome.units_created
+/// What happened, in words that hold for every case: a first run, a repeat,
+/// and either as a dry run. A repeat says "nothing applied" and counts only
+/// what this run passed on, so the two lines never contradict each other.
+fn describe_outcome(outcome: &Reorganised) -> String {
+    let units = format!(
+        "{} units end on the day before, {} new units begin",
+        outcome.units_ended, outcome.units_created
     );
-    if !outcome.dry_run {
-        println!(
-            "{} open tasks passed to the successors (recorded as REASSIGNED in the change log).",
-            outcome.tasks_transferred
-        );
-    }
+    let head = format!("{} (effective {})", outcome.name, outcome.effective_date);
+    let first = if outcome.applied_now {
+        format!("{head} applied: {units}.")
+    } else if outcome.applied_before {
+        let at = outcome
+            .applied_before_at
+            .as_deref()
+            .map_or_else(String::new, |at| format!(" (on {at})"));
+        format!("{head} was applied before{at}: nothing applied now. In force: {units}.")
+    } else {
+        format!("{head} checks out (dry run, nothing changed): {units}.")
+    };
+    let tasks = |n: i64| match n {
+        1 => "1 open task".to_owned(),
+        n => format!("{n} open tasks"),
+    };
+    // A dry run counts what a real run would pass on, in the same words.
+    let second = match (outcome.tasks_to_transfer, outcome.tasks_transferred) {
+        (Some(0), _) => {
+            "No open tasks are left to pass on: none would be passed on (dry run).".to_owned()
+        }
+        (Some(n), _) => format!(
+            "{} left to pass on: they would be passed to the successors (dry run).",
+            tasks(n)
+        ),
+        (None, 0) => "No open tasks were left to pass on: none passed on now.".to_owned(),
+        (None, n) => format!(
+            "{} passed on now to the successors (recorded as REASSIGNED in the change log).",
+            tasks(n)
+        ),
+    };
+    format!("{first}\n{second}\n")
 }
 
 async fn reorganisations(args: ListArgs) -> anyhow::Result<()> {

@@ -6,6 +6,8 @@ use serde::Serialize;
 use tasknet_domain::date_to_proto;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::{self, GroupBy, PlanKind};
+use tasknet_render::numbers::scaled_percent;
+use tasknet_render::{NumberStyle, Rounding, format_percent};
 
 use crate::cli::{
     GroupByArg, LanguageArg, PlanKindArg, PlansArgs, ReportCommand, RoundingArg, StatusArgs,
@@ -87,7 +89,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
         .await
         .context("StatusBreakdown failed")?
         .into_inner();
-    let report = StatusReport::from(&response);
+    let report = StatusReport::new(&response, args.rounding.into());
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Table => print!("{}", report.table()),
@@ -95,7 +97,8 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The JSON form of a status breakdown: every count exact, shares derived.
+/// The JSON form of a status breakdown: every count exact; shares and
+/// changes cut to two decimals by the one rule named in `rounding`.
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub period: [String; 2],
@@ -109,6 +112,9 @@ pub struct StatusReport {
     pub basis: String,
     /// On the current structure: the day whose units the figures are for.
     pub structure_date: String,
+    /// How every percentage here was cut to two decimals: `TRUNCATE` (the
+    /// source report's rule, the default) or `HALF_EVEN`.
+    pub rounding: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +125,10 @@ pub struct StatusRow {
     pub name_en: String,
     pub current: Counts,
     pub previous: Counts,
+    /// The current period's share of each class, in percent, by the report's rule.
+    pub shares: Shares,
+    /// The change of the total against the previous period, in percent, by
+    /// the report's rule (none when the previous period had no tasks).
     pub total_change_percent: Option<f64>,
     /// By unit on the current structure: earlier units counted in this row.
     pub restated_unit_ids: Vec<String>,
@@ -135,13 +145,56 @@ pub struct Counts {
     pub open_overdue: i64,
 }
 
-impl Counts {
-    fn share(&self, count: i64) -> String {
-        if self.total == 0 {
-            "-".to_owned()
-        } else {
-            format!("{:.2}%", count as f64 * 100.0 / self.total as f64)
+/// Shares of the four classes in percent (none when there are no tasks).
+#[derive(Debug, Clone, Serialize)]
+pub struct Shares {
+    pub completed_on_time: Option<f64>,
+    pub completed_late: Option<f64>,
+    pub open_within_deadline: Option<f64>,
+    pub open_overdue: Option<f64>,
+}
+
+/// Decimals every percentage of the table and its JSON is cut to, as in the
+/// source report.
+const DECIMALS: u32 = 2;
+
+/// `numerator / denominator` in percent by `rounding`, as a number for JSON.
+/// Computed exactly by the renderer's integer arithmetic, then shown as f64:
+/// two decimals survive the conversion.
+fn percent_value(numerator: i64, denominator: i64, rounding: Rounding) -> Option<f64> {
+    scaled_percent(numerator, denominator, DECIMALS, rounding)
+        .map(|hundredths| hundredths as f64 / 10_f64.powi(DECIMALS as i32))
+}
+
+/// The same percentage as the table prints it: `87.94%`, or `-` for none.
+fn percent_text(numerator: i64, denominator: i64, rounding: Rounding, signed: bool) -> String {
+    match format_percent(
+        numerator,
+        denominator,
+        DECIMALS,
+        rounding,
+        NumberStyle::English,
+    ) {
+        None => "-".to_owned(),
+        Some(text) if signed && !text.starts_with('-') => format!("+{text}%"),
+        Some(text) => format!("{text}%"),
+    }
+}
+
+impl From<RoundingArg> for Rounding {
+    fn from(rounding: RoundingArg) -> Self {
+        match rounding {
+            RoundingArg::Truncate => Rounding::Truncate,
+            RoundingArg::HalfEven => Rounding::HalfEven,
         }
+    }
+}
+
+/// The name the JSON gives a rule, as the protobuf enum spells it.
+fn rounding_name(rounding: Rounding) -> &'static str {
+    match rounding {
+        Rounding::Truncate => "TRUNCATE",
+        Rounding::HalfEven => "HALF_EVEN",
     }
 }
 
@@ -158,41 +211,57 @@ impl From<Option<&v1::StatusCounts>> for Counts {
     }
 }
 
-impl From<&v1::BreakdownRow> for StatusRow {
-    fn from(row: &v1::BreakdownRow) -> Self {
+impl StatusRow {
+    /// A row with its percentages cut by `rounding`, from the counts (the
+    /// service's own change figure is a float, cut by no stated rule).
+    fn new(row: &v1::BreakdownRow, rounding: Rounding) -> Self {
+        let current = Counts::from(row.current.as_ref());
+        let previous = Counts::from(row.previous.as_ref());
+        let share = |count: i64| percent_value(count, current.total, rounding);
         Self {
             key: row.group_key.clone(),
             code: row.group_code.clone(),
             name_vi: row.group_name_vi.clone(),
             name_en: row.group_name_en.clone(),
-            current: row.current.as_ref().into(),
-            previous: row.previous.as_ref().into(),
-            total_change_percent: row.total_change_percent,
+            shares: Shares {
+                completed_on_time: share(current.completed_on_time),
+                completed_late: share(current.completed_late),
+                open_within_deadline: share(current.open_within_deadline),
+                open_overdue: share(current.open_overdue),
+            },
+            total_change_percent: percent_value(
+                current.total - previous.total,
+                previous.total,
+                rounding,
+            ),
+            current,
+            previous,
             restated_unit_ids: row.restated_unit_ids.clone(),
             valid_to: show_date(row.group_valid_to.as_ref()),
         }
     }
 }
 
-impl From<&v1::StatusBreakdownResponse> for StatusReport {
-    fn from(response: &v1::StatusBreakdownResponse) -> Self {
+impl StatusReport {
+    pub fn new(response: &v1::StatusBreakdownResponse, rounding: Rounding) -> Self {
         let range = |range: Option<&v1::DateRange>| {
             [
                 show_date(range.and_then(|r| r.start.as_ref())),
                 show_date(range.and_then(|r| r.end.as_ref())),
             ]
         };
+        let default_row = v1::BreakdownRow::default();
         Self {
             period: range(response.period.as_ref()),
             as_of: show_date(response.as_of.as_ref()),
             previous_period: range(response.previous_period.as_ref()),
             previous_as_of: show_date(response.previous_as_of.as_ref()),
-            rows: response.rows.iter().map(StatusRow::from).collect(),
-            national: response
-                .national
-                .as_ref()
-                .map(StatusRow::from)
-                .unwrap_or_else(|| StatusRow::from(&v1::BreakdownRow::default())),
+            rows: response
+                .rows
+                .iter()
+                .map(|row| StatusRow::new(row, rounding))
+                .collect(),
+            national: StatusRow::new(response.national.as_ref().unwrap_or(&default_row), rounding),
             applied_cursor: response.applied_cursor,
             basis: response
                 .basis()
@@ -200,11 +269,18 @@ impl From<&v1::StatusBreakdownResponse> for StatusReport {
                 .trim_start_matches("REPORT_BASIS_")
                 .to_owned(),
             structure_date: show_date(response.structure_date.as_ref()),
+            rounding: rounding_name(rounding).to_owned(),
         }
     }
-}
 
-impl StatusReport {
+    fn rounding(&self) -> Rounding {
+        if self.rounding == rounding_name(Rounding::HalfEven) {
+            Rounding::HalfEven
+        } else {
+            Rounding::Truncate
+        }
+    }
+
     /// An aligned table a person can read; widths count characters, not bytes,
     /// so Vietnamese names line up.
     pub fn table(&self) -> String {
@@ -224,6 +300,7 @@ impl StatusReport {
             code: String::new(),
             ..self.national.clone()
         };
+        let rounding = self.rounding();
         for row in self.rows.iter().chain(std::iter::once(&national)) {
             let mut label = if row.code.is_empty() || row.code == row.name_vi {
                 row.name_vi.clone()
@@ -237,16 +314,22 @@ impl StatusReport {
                 let count = row.restated_unit_ids.len();
                 label.push_str(&format!(" (+{count} đơn vị cũ/earlier units)"));
             }
+            let (current, previous) = (&row.current, &row.previous);
+            let share = |count: i64| percent_text(count, current.total, rounding, false);
             lines.push(vec![
                 label,
-                row.current.total.to_string(),
-                row.current.share(row.current.completed_on_time),
-                row.current.share(row.current.completed_late),
-                row.current.share(row.current.open_within_deadline),
-                row.current.share(row.current.open_overdue),
-                row.previous.total.to_string(),
-                row.total_change_percent
-                    .map_or_else(|| "-".to_owned(), |p| format!("{p:+.2}%")),
+                current.total.to_string(),
+                share(current.completed_on_time),
+                share(current.completed_late),
+                share(current.open_within_deadline),
+                share(current.open_overdue),
+                previous.total.to_string(),
+                percent_text(
+                    current.total - previous.total,
+                    previous.total,
+                    rounding,
+                    true,
+                ),
             ]);
         }
         let mut out = format!(
@@ -260,7 +343,25 @@ impl StatusReport {
             self.basis_line()
         );
         out.push_str(&render_table(&lines));
+        out.push_str(rounding_line(rounding));
+        out.push('\n');
         out
+    }
+}
+
+/// The table's footer: the rule every percentage above follows.
+fn rounding_line(rounding: Rounding) -> &'static str {
+    match rounding {
+        Rounding::Truncate => {
+            "Tỷ lệ cắt bỏ sau hai chữ số thập phân, như báo cáo gốc / \
+             Percentages truncated to two decimals (not rounded), as in the source report \
+             (--rounding half-even to round)"
+        }
+        Rounding::HalfEven => {
+            "Tỷ lệ làm tròn đến hai chữ số thập phân (nửa về số chẵn) / \
+             Percentages rounded to two decimals, half to even (--rounding truncate to cut \
+             as the source report does)"
+        }
     }
 }
 
@@ -280,25 +381,48 @@ impl StatusReport {
 
 async fn plans(args: PlansArgs) -> anyhow::Result<()> {
     use v1::plan_progress_request::Selector;
-    let selector = match (&args.plan_id, args.kind) {
-        (Some(plan_id), _) => Selector::PlanId(plan_id.clone()),
-        (None, kind) => Selector::PlansOfKind(v1::PlansOfKind {
-            kind: kind.map_or(PlanKind::Unspecified, plan_kind) as i32,
-            period: args.period.as_deref().map(period),
-        }),
+    let selectors = match (&args.plan_id, args.kind) {
+        (Some(plan_id), _) => vec![Selector::PlanId(plan_id.clone())],
+        (None, kind) => {
+            // The service answers one kind per request: without --kind, ask
+            // for each in turn, as the help promises.
+            let kinds = kind.map_or_else(
+                || {
+                    vec![
+                        PlanKind::KeyTasks,
+                        PlanKind::LegalDocuments,
+                        PlanKind::AnnualWorkPlan,
+                        PlanKind::Other,
+                    ]
+                },
+                |kind| vec![plan_kind(kind)],
+            );
+            kinds
+                .into_iter()
+                .map(|kind| {
+                    Selector::PlansOfKind(v1::PlansOfKind {
+                        kind: kind as i32,
+                        period: args.period.as_deref().map(period),
+                    })
+                })
+                .collect()
+        }
     };
-    let request = v1::PlanProgressRequest {
-        selector: Some(selector),
-        as_of: Some(date_to_proto(args.as_of)),
-        min_cursor: 0,
-    };
-    let response = client(&args.endpoint)
-        .await?
-        .plan_progress(request)
-        .await
-        .context("PlanProgress failed")?
-        .into_inner();
-    let rows: Vec<PlanRow> = response.plans.iter().map(PlanRow::from).collect();
+    let mut client = client(&args.endpoint).await?;
+    let mut rows: Vec<PlanRow> = Vec::new();
+    for selector in selectors {
+        let request = v1::PlanProgressRequest {
+            selector: Some(selector),
+            as_of: Some(date_to_proto(args.as_of)),
+            min_cursor: 0,
+        };
+        let response = client
+            .plan_progress(request)
+            .await
+            .context("PlanProgress failed")?
+            .into_inner();
+        rows.extend(response.plans.iter().map(PlanRow::from));
+    }
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutputFormat::Table => {
@@ -309,21 +433,18 @@ async fn plans(args: PlansArgs) -> anyhow::Result<()> {
                 "Total".to_owned(),
                 "Done %".to_owned(),
             ]];
+            let rounding = Rounding::from(args.rounding);
             for row in &rows {
-                let share = if row.total == 0 {
-                    "-".to_owned()
-                } else {
-                    format!("{:.2}%", row.done as f64 * 100.0 / row.total as f64)
-                };
                 lines.push(vec![
                     row.name.clone(),
                     row.kind.clone(),
                     row.done.to_string(),
                     row.total.to_string(),
-                    share,
+                    percent_text(row.done, row.total, rounding, false),
                 ]);
             }
             print!("{}", render_table(&lines));
+            println!("{}", rounding_line(rounding));
         }
     }
     Ok(())

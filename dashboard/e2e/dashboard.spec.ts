@@ -2,6 +2,7 @@
 // every figure on the page is compared with what the services answer.
 
 import { readFileSync } from "node:fs";
+import type { Page } from "@playwright/test";
 import ExcelJS from "exceljs";
 import { GroupBy, Language, ReportBasis, StatusClass, SummaryFormat } from "../src/gen/tasknet/v1/reporting_pb.js";
 import { PlanKind } from "../src/gen/tasknet/v1/task_pb.js";
@@ -10,6 +11,16 @@ import { axeSeriousViolations, counts, expect, rowValues, screenshot, settled, s
 const H1_2024 = "?period=2024-H1&asof=2024-06-30";
 const label = (value: string) => ({ kind: { case: "label" as const, value } });
 const day = (year: number, month: number, d: number) => ({ year, month, day: d });
+
+/** The tiles on the Units page's map: each province's code and where the grid put it. */
+async function mapTiles(page: Page): Promise<{ code: string; row: number; column: number }[]> {
+  return page.locator("#tile-map li").evaluateAll((items) =>
+    items.map((li) => {
+      const style = getComputedStyle(li);
+      return { code: (li as HTMLElement).dataset.code ?? "", row: Number(style.gridRowStart), column: Number(style.gridColumnStart) };
+    }),
+  );
+}
 
 test("signs in by link, keeps the token out of the URL, and shows exactly the service's overview figures", async ({ page, server }) => {
   const reader = await server.reader();
@@ -140,6 +151,16 @@ test("the basis switch across the 2025 merger restates Gia Lai (code 52) as the 
       await expect(restated).toHaveCount(basis === "current" && row.restatedUnitIds.length > 0 ? 1 : 0);
     }
     await expect(page.locator("#basis-note")).toContainText(basis === "current" ? "cơ cấu hiện tại" : "không tính lại");
+    // The provinces on the tile-grid map: after the merger, the 34, each on a
+    // square of its own, north above south.
+    const tiles = await mapTiles(page);
+    const provinceCodes = answer.rows.filter((r) => /^\d{2}$/.test(r.groupCode)).map((r) => r.groupCode);
+    for (const tile of tiles) expect(provinceCodes).toContain(tile.code);
+    if (basis === "current") expect(tiles.length).toBe(34);
+    expect(new Set(tiles.map((t) => `${t.row},${t.column}`)).size).toBe(tiles.length);
+    const rowOf = (code: string) => tiles.find((t) => t.code === code)?.row ?? Number.NaN;
+    expect(rowOf("01")).toBeLessThan(rowOf("46"));
+    expect(rowOf("46")).toBeLessThan(rowOf("79"));
     expect(await axeSeriousViolations(page)).toEqual([]);
     await screenshot(page, `units-${basis}`);
   }
@@ -257,6 +278,10 @@ test("a permalink round-trips every setting, also in a fresh session", async ({ 
   expect(await fresh.locator("#units-table").innerText()).toBe(table);
   await expect(fresh.locator("#basis")).toHaveValue("historical");
   await expect(fresh.locator("#filter-category")).toHaveValue("UNIT_CATEGORY_PROVINCIAL_OFFICE");
+  // 2024 on its own structure: the map of the 63.
+  const tiles = await mapTiles(fresh);
+  expect(tiles.length).toBe(63);
+  expect(new Set(tiles.map((t) => `${t.row},${t.column}`)).size).toBe(63);
   await context.close();
 });
 

@@ -66,7 +66,7 @@ const STRINGS = {
   ],
   restatedFrom: ["Gồm số liệu của", "Includes"],
   tiles: ["Các tỉnh, thành phố", "Provinces side by side"],
-  tilesNote: ["Màu theo tỷ lệ quá hạn; xếp theo vùng.", "Colour by overdue share; arranged by region."],
+  tilesNote: ["Màu theo tỷ lệ quá hạn; mỗi tỉnh một ô, đặt theo vị trí trên bản đồ.", "Colour by overdue share; one square per province, placed roughly where it lies."],
   class: ["Phân loại", "Class"],
   title_: ["Nội dung", "Title"],
   assignee: ["Đơn vị thực hiện", "Assignee"],

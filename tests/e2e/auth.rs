@@ -831,6 +831,28 @@ pub(crate) async fn task_audit(
         .records
 }
 
+/// The first task-service audit record with `outcome` that `wanted`
+/// accepts, waiting for it: refusals are recorded in the background (a
+/// refusal never waits on the database), so one appears shortly after.
+pub(crate) async fn audited_eventually(
+    system: &TestSystem,
+    outcome: v1::AuditOutcome,
+    wanted: impl Fn(&v1::AuditRecord) -> bool,
+) -> v1::AuditRecord {
+    let found = async {
+        loop {
+            let records = task_audit(system, outcome).await;
+            if let Some(record) = records.into_iter().find(|r| wanted(r)) {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), found)
+        .await
+        .unwrap_or_else(|_| panic!("no such {outcome:?} record in the task service's audit log"))
+}
+
 async fn changes_and_refusals_are_audited(system: &TestSystem) {
     let units = units(system).await;
     let agent = issue(system, Role::OfficeAgent, Some(&units.hanoi)).await;
@@ -874,13 +896,10 @@ async fn changes_and_refusals_are_audited(system: &TestSystem) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let denied = loop {
-        let denied = task_audit(system, v1::AuditOutcome::Denied).await;
-        if let Some(record) = denied.into_iter().find(|r| r.credential_id == agent_id) {
-            break record;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let denied = audited_eventually(system, v1::AuditOutcome::Denied, |r| {
+        r.credential_id == agent_id
+    })
+    .await;
     assert_eq!(denied.rpc, "/tasknet.v1.TaskService/CreateTask");
     assert!(
         denied.message.contains("task.assignee_unit_id"),

@@ -5,6 +5,8 @@
 //! reproduced together with its three category changes (seed/README.md): no
 //! integer previous-year total gives all four, so the data set matches the
 //! categories and prints +2.67 % for the total, and says so in a note.
+//! `tasknet report status` shows the same figures by the same rule, and
+//! another demo data set is refused on top of this one.
 
 use tasknet_demo::{DemoSpec, SEED_NOTE_VI};
 use tasknet_domain::date_to_proto;
@@ -212,6 +214,89 @@ async fn seed_report_is_reproduced(system: &TestSystem) {
             "{row} missing from\n{csv}"
         );
     }
+
+    status_table_agrees_with_the_summary(system, &english);
+    another_demo_is_refused_and_changes_nothing(system, &english).await;
+}
+
+/// `tasknet report status` prints the summary's figures, cut by the same
+/// rule (truncation unless asked), and says which rule in its footer and JSON.
+fn status_table_agrees_with_the_summary(system: &TestSystem, english: &str) {
+    let status = |extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            "status",
+            "--period",
+            "2024-H1",
+            "--as-of",
+            "2024-06-30",
+            "--by",
+            "category",
+        ];
+        args.extend(extra);
+        let output = crate::user_output::tasknet(system, &args);
+        let (stdout, stderr) = crate::user_output::texts(&output);
+        assert!(output.status.success(), "{stderr}");
+        stdout
+    };
+    let table = status(&[]);
+    // (the summary's words, the table's cell): the same figure.
+    for (summary, cell) in [
+        ("(up 2.67% on the same period", "+2.67%"),
+        ("2,886 tasks (up 11.38%)", "+11.38%"),
+        ("251 tasks (down 30.27%)", "-30.27%"),
+        ("109,450 tasks (up 2.57%)", "+2.57%"),
+        ("87.94% of tasks were completed on time", "87.94%"),
+        ("8.44% were completed late", "8.44%"),
+        ("0.54% were not completed but still within", "0.54%"),
+        ("3.07% were not completed and overdue", "3.07%"),
+    ] {
+        assert!(
+            english.contains(summary),
+            "{summary:?} missing from {english}"
+        );
+        assert!(table.contains(cell), "{cell:?} missing from\n{table}");
+    }
+    assert!(!table.contains("+2.68%"), "{table}");
+    assert!(table.contains("truncated to two decimals"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&status(&["--format", "json"])).unwrap();
+    assert_eq!(json["rounding"], "TRUNCATE");
+    assert_eq!(json["national"]["total_change_percent"], 2.67);
+    assert_eq!(json["national"]["shares"]["completed_on_time"], 87.94);
+    // Asked for, rounding applies to every figure alike.
+    let rounded = status(&["--rounding", "half-even"]);
+    for cell in ["+2.68%", "+11.39%", "-30.28%"] {
+        assert!(rounded.contains(cell), "{cell:?} missing from\n{rounded}");
+    }
+    assert!(
+        rounded.contains("rounded to two decimals, half to even"),
+        "{rounded}"
+    );
+}
+
+/// Loading the small demo on top of the seed's is refused before anything
+/// is written; the seed report reads as before.
+async fn another_demo_is_refused_and_changes_nothing(system: &TestSystem, english: &str) {
+    let error = tasknet_demo::load_split(
+        &system.organisation_endpoint,
+        &system.task_endpoint,
+        &system.admin,
+        &DemoSpec::small(),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    let conflict = error
+        .downcast_ref::<tasknet_demo::DemoConflict>()
+        .unwrap_or_else(|| panic!("not a conflict: {error:#}"));
+    assert_eq!(conflict.requested, "small");
+    let message = conflict.to_string();
+    assert!(
+        message.contains("That is the size of the seed demo data set"),
+        "{message}"
+    );
+    let after = summary(system, v1::Language::En, v1::SummaryFormat::Text, 0).await;
+    assert_eq!(after, english, "the refused load changed the report");
 }
 
 crate::system_tests!(seed_report_is_reproduced);

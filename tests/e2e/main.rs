@@ -21,3 +21,4 @@ mod reorganisation;
 mod reports;
 mod traces;
 mod upgrade;
+mod user_output;

@@ -486,6 +486,106 @@ async fn a_second_or_overlapping_merger_is_refused_and_changes_nothing(system: &
     assert_eq!(everything(system).await, before, "nothing changed");
 }
 
+/// `tasknet org reorganise` says what it did: applied and one open task
+/// passed on; on a repeat, nothing applied and none passed on — never
+/// "already applied" beside a count of tasks passed; `--dry-run` answers a
+/// first run and a repeat in the same words as the real run, exit 0.
+async fn a_repeated_reorganisation_says_what_it_did(system: &TestSystem) {
+    let units = crate::reports::reference_units(system).await;
+    let hq = units
+        .iter()
+        .find(|u| u.category() == UnitCategory::Headquarters)
+        .unwrap();
+    let binh_dinh = lookup(system, "52", ymd(2025, 6, 30)).await.unwrap();
+    let assigned = ymd(2025, 6, 2);
+    let at = tasknet_domain::vietnam_start_of_day(assigned) + chrono::Duration::hours(10);
+    let id = |n: u64| {
+        let millis = at.timestamp_millis() as u64;
+        uuid::Builder::from_unix_timestamp_millis(millis, &[n as u8; 10])
+            .into_uuid()
+            .to_string()
+    };
+    system
+        .tasks()
+        .create_task(v1::CreateTaskRequest {
+            update_id: id(1),
+            task_id: id(2),
+            effective_time: Some(tasknet_domain::timestamp_to_proto(at)),
+            task: Some(v1::NewTask {
+                title: "Điều tra lao động việc làm tháng 6".into(),
+                assigning_unit_id: hq.id.clone(),
+                assignee_unit_id: binh_dinh.id.clone(),
+                assigned_date: Some(date_to_proto(assigned)),
+                deadline: Some(date_to_proto(ymd(2025, 8, 31))),
+                plan_ids: vec![],
+            }),
+        })
+        .await
+        .unwrap();
+    let reorganise = |dry_run: bool| {
+        let mut args = vec!["org", "reorganise", "--reference", "vn-provinces-2025"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let output = crate::user_output::tasknet(system, &args);
+        let (stdout, stderr) = crate::user_output::texts(&output);
+        assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+        stdout
+    };
+    let checked = reorganise(true);
+    assert!(
+        checked.contains("checks out (dry run, nothing changed)"),
+        "{checked}"
+    );
+    assert!(
+        checked.contains(
+            "1 open task left to pass on: they would be passed to the successors (dry run)"
+        ),
+        "{checked}"
+    );
+    let applied = reorganise(false);
+    assert!(
+        applied.contains("(effective 2025-07-01) applied: 52 units end"),
+        "{applied}"
+    );
+    assert!(
+        applied.contains("1 open task passed on now to the successors"),
+        "{applied}"
+    );
+    let before = everything(system).await;
+
+    let repeated = reorganise(false);
+    let dry_repeat = reorganise(true);
+    for output in [&repeated, &dry_repeat] {
+        assert!(
+            output.contains("was applied before (on ") && output.contains("nothing applied now"),
+            "{output}"
+        );
+        assert!(!output.contains("passed on now to"), "{output}");
+    }
+    assert!(
+        repeated.contains("No open tasks were left to pass on: none passed on now."),
+        "{repeated}"
+    );
+    assert!(
+        dry_repeat
+            .contains("No open tasks are left to pass on: none would be passed on (dry run)."),
+        "{dry_repeat}"
+    );
+    // The same first line, word for word.
+    assert_eq!(repeated.lines().next(), dry_repeat.lines().next());
+    assert_eq!(everything(system).await, before, "a repeat changes nothing");
+    let task = system
+        .tasks()
+        .get_task(v1::GetTaskRequest { task_id: id(2) })
+        .await
+        .unwrap()
+        .into_inner()
+        .task
+        .unwrap();
+    assert_ne!(task.assignee_unit_id, binh_dinh.id, "passed on once");
+}
+
 /// Every unit and every lineage link.
 async fn everything(system: &TestSystem) -> (Vec<v1::Unit>, v1::ListReorganisationsResponse) {
     let mut client = system.organisation();
@@ -509,4 +609,5 @@ async fn everything(system: &TestSystem) -> (Vec<v1::Unit>, v1::ListReorganisati
 crate::system_tests!(
     reports_across_the_merger_match_an_independent_count,
     a_second_or_overlapping_merger_is_refused_and_changes_nothing,
+    a_repeated_reorganisation_says_what_it_did,
 );

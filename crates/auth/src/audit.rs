@@ -16,6 +16,7 @@ use tasknet_proto::tonic::Status;
 use tasknet_proto::v1::{self, AuditOutcome};
 use tasknet_storage::Migrations;
 use tasknet_storage::bulk::{Arg, BulkInsert};
+use tokio_util::task::TaskTracker;
 
 use crate::principal::{AuthContext, Principal, Role};
 use crate::rate::{KeyedLimiter, Rate, Take};
@@ -295,6 +296,8 @@ fn record_from_row(row: &AnyRow) -> sqlx::Result<v1::AuditRecord> {
 pub struct AuditLog {
     pool: AnyPool,
     limiter: Arc<KeyedLimiter>,
+    /// The rejected attempts being written, waited for at shutdown.
+    writes: TaskTracker,
 }
 
 /// Rejected attempts recorded per caller and minute.
@@ -308,7 +311,18 @@ impl AuditLog {
                 REJECTIONS_PER_MINUTE,
                 Duration::from_secs(60),
             ))),
+            writes: TaskTracker::new(),
         }
+    }
+
+    /// Waits for the rejected attempts still being written: a service
+    /// calls it when it stops, before its pool closes, so no record is lost.
+    pub async fn flush(&self) {
+        self.writes.close();
+        self.writes.wait().await;
+        // Open again: a log shared with a service still running keeps taking
+        // records (close only lets `wait` end once nothing is in flight).
+        self.writes.reopen();
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -336,7 +350,7 @@ impl AuditLog {
         tracing::warn!(rpc = %entry.rpc, outcome = entry.outcome, credential = %entry.credential_id,
             peer = %entry.peer, message = %entry.message, suppressed = entry.suppressed, "rejected request");
         let pool = self.pool.clone();
-        tokio::spawn(async move {
+        self.writes.spawn(async move {
             let result = async {
                 let mut connection = pool.acquire().await?;
                 insert(&mut connection, std::slice::from_ref(&entry)).await
@@ -368,6 +382,44 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn rejections_being_written_are_in_the_log_after_a_flush() {
+        let database = tasknet_storage::testing::TestDatabase::sqlite();
+        let store = tasknet_storage::Database::open(
+            database.url(),
+            &tasknet_storage::DatabaseOptions::default(),
+            &MIGRATIONS,
+        )
+        .await
+        .unwrap();
+        let log = AuditLog::new(store.pool().clone());
+        for n in 0..5 {
+            log.record_rejection(AuditEntry::rejected(
+                None,
+                "/tasknet.v1.TaskService/CreateTask",
+                Some(format!("10.0.0.{n}:1")),
+                AuditOutcome::Invalid,
+                "task.title: is required",
+            ));
+        }
+        log.flush().await;
+        let filter = AuditFilter::from_request(&v1::ListAuditRecordsRequest::default()).unwrap();
+        let (records, _) = list(store.pool(), &filter).await.unwrap();
+        assert_eq!(records.len(), 5);
+        // The log still takes records after a flush.
+        log.record_rejection(AuditEntry::rejected(
+            None,
+            "/tasknet.v1.TaskService/CreateTask",
+            Some("10.0.0.9:1".to_owned()),
+            AuditOutcome::Denied,
+            "no",
+        ));
+        log.flush().await;
+        let (records, _) = list(store.pool(), &filter).await.unwrap();
+        assert_eq!(records.len(), 6);
+        store.close().await;
+    }
 
     #[test]
     fn list_requests_are_validated_naming_the_field() {

@@ -7,6 +7,7 @@
 //! with UNAVAILABLE, never admitted unchecked).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,8 @@ pub struct CachedAuthenticator {
     inner: Arc<dyn Authenticate>,
     settings: CacheSettings,
     entries: Mutex<HashMap<[u8; 32], Entry>>,
+    /// Refusals learned from `inner` (see [`Authenticate::refusals_seen`]).
+    refusals: AtomicU64,
 }
 
 impl CachedAuthenticator {
@@ -60,6 +63,7 @@ impl CachedAuthenticator {
             inner,
             settings,
             entries: Mutex::new(HashMap::new()),
+            refusals: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +106,7 @@ impl CachedAuthenticator {
             }
             Err(AuthError::Invalid(reason)) => {
                 self.store(key, Err(reason.clone()));
+                self.refusals.fetch_add(1, Ordering::Release);
                 Err(AuthError::Invalid(reason))
             }
             Err(AuthError::Unavailable(reason)) => match cached {
@@ -130,6 +135,10 @@ fn fresh(principal: &Principal) -> Result<Principal, AuthError> {
 impl Authenticate for CachedAuthenticator {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(self.check(token))
+    }
+
+    fn refusals_seen(&self) -> u64 {
+        self.refusals.load(Ordering::Acquire)
     }
 }
 
@@ -204,6 +213,23 @@ mod tests {
             cache.authenticate("good").await,
             Err(AuthError::Invalid(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn refusals_learned_are_counted_once_each() {
+        let fake = Arc::new(Fake::default());
+        let cache = cache(&fake, 60_000, 60_000);
+        assert!(cache.authenticate("good").await.is_ok());
+        assert_eq!(cache.refusals_seen(), 0);
+        // Asked once, remembered after: one refusal learned.
+        for _ in 0..3 {
+            assert!(cache.authenticate("bad").await.is_err());
+        }
+        assert_eq!(cache.refusals_seen(), 1);
+        // An outage is not a refusal.
+        fake.down.store(true, Ordering::SeqCst);
+        assert!(cache.authenticate("unseen").await.is_err());
+        assert_eq!(cache.refusals_seen(), 1);
     }
 
     #[tokio::test]

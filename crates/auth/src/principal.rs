@@ -195,4 +195,14 @@ impl From<AuthError> for Status {
 /// Turns a token into the principal it stands for.
 pub trait Authenticate: Send + Sync + 'static {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Principal, AuthError>>;
+
+    /// How many times this authenticator has learned that a credential is
+    /// refused (revoked, expired, unknown). A call in progress whose
+    /// credential was confirmed before the count moved checks it again on
+    /// its next message, so a revocation a new call has seen stops open
+    /// streams too. An authenticator that asks every time keeps the
+    /// default: nothing it answered can go stale.
+    fn refusals_seen(&self) -> u64 {
+        0
+    }
 }

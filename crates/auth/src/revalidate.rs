@@ -2,10 +2,10 @@
 //! opens: an `Ingest` or `WatchChanges` stream held for hours must stop when
 //! its credential is revoked or expires. The request body re-checks the
 //! credential (through the cache) before a frame it hands the handler once
-//! the last confirmation is [`RECHECK_INTERVAL`] old or the credential's
-//! expiry has passed; the response body re-checks it every
-//! [`RECHECK_INTERVAL`] while the call lasts, so a server stream that only
-//! sends is stopped too. A refused
+//! the last confirmation is [`RECHECK_INTERVAL`] old, the cache has learned
+//! of a refused credential since, or the credential's expiry has passed; the
+//! response body re-checks it every [`RECHECK_INTERVAL`] while the call
+//! lasts, so a server stream that only sends is stopped too. A refused
 //! credential ends the call with UNAUTHENTICATED (UNAVAILABLE when it can no
 //! longer be verified at all).
 
@@ -32,10 +32,18 @@ pub(crate) struct Revalidation {
     token: Arc<str>,
     /// The credential's expiry, when it has one: the check is due then too.
     expire_at: Option<Instant>,
-    /// When a check last confirmed the credential. Frames arriving sooner
-    /// than [`RECHECK_INTERVAL`] after it pass without a check: a fast
-    /// client's stream sends tens of thousands of frames a second.
-    confirmed_at: std::sync::Mutex<Instant>,
+    /// When a check last confirmed the credential, and the authenticator's
+    /// refusal count before it. Frames arriving sooner than
+    /// [`RECHECK_INTERVAL`] after it, with no refusal learned since, pass
+    /// without a check: a fast client's stream sends tens of thousands of
+    /// frames a second.
+    confirmed: std::sync::Mutex<Confirmation>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Confirmation {
+    at: Instant,
+    refusals_seen: u64,
 }
 
 impl Revalidation {
@@ -49,40 +57,51 @@ impl Revalidation {
             Instant::now() + left
         });
         Arc::new(Self {
-            authenticator,
             token: token.into(),
             expire_at,
-            confirmed_at: std::sync::Mutex::new(Instant::now()),
+            confirmed: std::sync::Mutex::new(Confirmation {
+                at: Instant::now(),
+                refusals_seen: authenticator.refusals_seen(),
+            }),
+            authenticator,
         })
     }
 
     fn check(self: &Arc<Self>) -> BoxFuture<'static, Result<Principal, AuthError>> {
         let this = self.clone();
         Box::pin(async move {
+            // Counted before asking: a refusal learned meanwhile makes the
+            // next frame ask again.
+            let refusals_seen = this.authenticator.refusals_seen();
             let principal = this.authenticator.authenticate(&this.token).await?;
-            this.set_confirmed(Instant::now());
+            this.set_confirmed(Confirmation {
+                at: Instant::now(),
+                refusals_seen,
+            });
             Ok(principal)
         })
     }
 
     /// Whether a frame must wait for a check: the last confirmation is
-    /// [`RECHECK_INTERVAL`] old, or the credential has expired since.
+    /// [`RECHECK_INTERVAL`] old, the authenticator has learned of a refused
+    /// credential since (perhaps this one), or the credential has expired.
     fn check_due(&self) -> bool {
         let now = Instant::now();
         if self.expire_at.is_some_and(|expiry| expiry <= now) {
             return true;
         }
-        let confirmed_at = match self.confirmed_at.lock() {
+        let confirmed = match self.confirmed.lock() {
             Ok(guard) => *guard,
             Err(poisoned) => *poisoned.into_inner(),
         };
-        now.duration_since(confirmed_at) >= RECHECK_INTERVAL
+        now.duration_since(confirmed.at) >= RECHECK_INTERVAL
+            || self.authenticator.refusals_seen() != confirmed.refusals_seen
     }
 
-    fn set_confirmed(&self, at: Instant) {
-        match self.confirmed_at.lock() {
-            Ok(mut guard) => *guard = at,
-            Err(poisoned) => *poisoned.into_inner() = at,
+    fn set_confirmed(&self, confirmation: Confirmation) {
+        match self.confirmed.lock() {
+            Ok(mut guard) => *guard = confirmation,
+            Err(poisoned) => *poisoned.into_inner() = confirmation,
         }
     }
 

@@ -120,7 +120,32 @@ pub struct TaskHistory {
     /// In the order the centre accepted them (arrival); ties on the
     /// effective date keep this order.
     pub changes: Vec<HistoryChange>,
+    /// The fold of every change, kept by [`TaskHistory::accept`] so a change
+    /// that lands last in effective order (nearly all of them: offices report
+    /// as they go) costs one step, not a walk of the whole history.
+    latest: LatestFold,
 }
+
+/// [`TaskHistory::current`] of the first `covers` changes, and the latest
+/// effective time among them. Derived data: it never makes two histories
+/// differ, and it is ignored once `changes` has been changed directly.
+#[derive(Debug, Clone, Default)]
+struct LatestFold(Option<CachedFold>);
+
+#[derive(Debug, Clone)]
+struct CachedFold {
+    covers: usize,
+    state: FoldedTask,
+    latest_time: DateTime<Utc>,
+}
+
+impl PartialEq for LatestFold {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LatestFold {}
 
 /// The state while walking a history in effective order, with the changes
 /// that put the completion status where it is.
@@ -134,13 +159,19 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn start(origin: &TaskOrigin) -> Self {
+        Self::resume(FoldedTask {
+            deadline: origin.deadline,
+            completed_on: None,
+            assignee_unit_id: origin.assignee_unit_id.clone(),
+            last_note: String::new(),
+        })
+    }
+
+    /// Walking on from `state` (which changes put it there is not known:
+    /// fine for applying, not for naming a conflict).
+    fn resume(state: FoldedTask) -> Self {
         Self {
-            state: FoldedTask {
-                deadline: origin.deadline,
-                completed_on: None,
-                assignee_unit_id: origin.assignee_unit_id.clone(),
-                last_note: String::new(),
-            },
+            state,
             completion: None,
             reopening: None,
         }
@@ -204,10 +235,32 @@ pub fn effective_order<T>(changes: &[T], effective: impl Fn(&T) -> NaiveDate) ->
 
 impl TaskHistory {
     pub fn new(origin: TaskOrigin) -> Self {
+        Self::with_changes(origin, Vec::new())
+    }
+
+    /// A history of `changes` accepted earlier, in arrival order.
+    pub fn with_changes(origin: TaskOrigin, changes: Vec<HistoryChange>) -> Self {
         Self {
             origin,
-            changes: Vec::new(),
+            changes,
+            latest: LatestFold::default(),
         }
+    }
+
+    /// The kept fold, if it covers every change.
+    fn latest(&self) -> Option<&CachedFold> {
+        self.latest
+            .0
+            .as_ref()
+            .filter(|cached| cached.covers == self.changes.len())
+    }
+
+    /// Whether `change`, arriving now, comes after every accepted change in
+    /// effective order (no earlier effective time, so no earlier date, and
+    /// it arrived last): then the kept fold plus it is the whole fold.
+    fn lands_last(&self, change: &HistoryChange) -> Option<&CachedFold> {
+        self.latest()
+            .filter(|cached| change.effective_time >= cached.latest_time)
     }
 
     /// The number of accepted changes, the creation included: the version.
@@ -222,11 +275,27 @@ impl TaskHistory {
     /// The state once every accepted change has taken effect: the task
     /// service's current state.
     pub fn current(&self) -> FoldedTask {
+        match self.latest() {
+            Some(cached) => cached.state.clone(),
+            None => self.fold_all().state,
+        }
+    }
+
+    fn fold_all(&self) -> CachedFold {
         let mut walk = Walk::start(&self.origin);
         for change in self.ordered() {
             walk.apply(change);
         }
-        walk.state
+        CachedFold {
+            covers: self.changes.len(),
+            state: walk.state,
+            latest_time: self
+                .changes
+                .iter()
+                .map(|change| change.effective_time)
+                .max()
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        }
     }
 
     /// The state in force at the end of `as_of` (Vietnam time): every change
@@ -319,6 +388,19 @@ impl TaskHistory {
         if !matches!(change.kind, ChangeKind::Completed | ChangeKind::Reopened) {
             return Ok(());
         }
+        // Landing last, it can only be refused itself, by the state the
+        // whole history leaves the task in (a refusal takes the walk below,
+        // which names the change in force).
+        if let Some(cached) = self.lands_last(change) {
+            let completed = cached.state.completed_on.is_some();
+            let valid = match change.kind {
+                ChangeKind::Completed => !completed,
+                _ => completed,
+            };
+            if valid {
+                return Ok(());
+            }
+        }
         let (before, _) = self.invalid(None);
         let (after, refusal) = self.invalid(Some(change));
         if let Some((blocking, reason)) = refusal {
@@ -344,7 +426,17 @@ impl TaskHistory {
     /// Checks `change` and appends it if it keeps the history valid.
     pub fn accept(&mut self, change: HistoryChange) -> Result<(), Conflict> {
         self.check(&change)?;
+        let next = self.lands_last(&change).map(|cached| {
+            let mut walk = Walk::resume(cached.state.clone());
+            walk.apply(&change);
+            CachedFold {
+                covers: cached.covers + 1,
+                state: walk.state,
+                latest_time: change.effective_time,
+            }
+        });
         self.changes.push(change);
+        self.latest.0 = Some(next.unwrap_or_else(|| self.fold_all()));
         Ok(())
     }
 

@@ -137,7 +137,7 @@ impl TaskTimeline {
                 }
             })
             .collect();
-        TaskHistory { origin, changes }
+        TaskHistory::with_changes(origin, changes)
     }
 
     /// The state in force at the end of `as_of`.

@@ -205,12 +205,14 @@ impl System {
     }
 
     /// Shuts down: health goes NOT_SERVING, in-flight RPCs drain within the
-    /// configured limit, then each service finishes its background work and
-    /// closes its pool (in the reverse of the order they opened).
+    /// configured limit, then each service finishes its background work (its
+    /// audit records of rejected attempts included) and closes its pool (in the reverse of the order they opened).
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.trigger();
         let served = (&mut self.serving).await.context("server task failed");
         while let Some(app) = self.apps.pop() {
+            // Rejected attempts still being audited are written first.
+            app.audit_log().flush().await;
             app.close().await;
         }
         served?

@@ -1,6 +1,6 @@
 //! Units: every provincial office and central unit with its split, overdue
 //! share and change against last year; sortable, filtered by category and
-//! region; on either basis; and the provinces side by side as a tile grid.
+//! region; on either basis; and the provinces side by side on a tile-grid map.
 
 import type { Ctx, Rendered } from "../context.js";
 import { h, mount } from "../dom.js";
@@ -12,6 +12,7 @@ import { UnitCategory } from "../gen/tasknet/v1/common_pb.js";
 import { type BreakdownRow, GroupBy } from "../gen/tasknet/v1/reporting_pb.js";
 import { asOfOf, basisOf, CLASS_NAMES, type Counts, countsOf, periodOf } from "../query.js";
 import { countCell, drillLink, periodLine } from "./common.js";
+import { chooseMap, mapSize, type Place, placeName } from "../tilemap.js";
 
 interface UnitRow {
   id: string;
@@ -183,40 +184,47 @@ export async function units(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
       )
     : null;
 
-  // Tile grid of provinces, arranged by region.
+  // The provinces on a tile-grid map (where each lies, north at the top);
+  // any the map does not place (a code seen twice across a merger, say)
+  // follow it in a plain row.
   const provinces = all.filter((r) => (dir ? r.category === "UNIT_CATEGORY_PROVINCIAL_OFFICE" : /^\d{2}$/.test(r.code)));
-  const byRegion = new Map<string, UnitRow[]>();
-  for (const p of provinces) {
-    const list = byRegion.get(p.region) ?? [];
-    list.push(p);
-    byRegion.set(p.region, list);
+  const { map, unplaced } = chooseMap(provinces.map((p) => p.code));
+  const size = mapSize(map);
+  const placed = new Set<string>();
+  const tile = (p: UnitRow, place: Place | undefined) => {
+    const share = percentValue(p.counts.open_overdue, p.counts.total) ?? 0;
+    const region = dir?.regions.get(p.region)?.[lang === "vi" ? 0 : 1] ?? p.region;
+    const style = place ? `grid-row: ${place[0] + 1}; grid-column: ${place[1] + 1}` : "";
+    return h("li", { class: `tile shade-${shade(share)}`, "data-code": p.code, title: `${p.name} (${region})`, style }, drillLink(ctx, "unit", p.id, "open_overdue", ""));
+  };
+  const onMap: HTMLLIElement[] = [];
+  const apart: HTMLLIElement[] = [];
+  // North to south, as the map reads: also the order a screen reader gives.
+  const byPlace = [...provinces].sort((a, b) => {
+    const pa = map.get(a.code) ?? [99, 99];
+    const pb = map.get(b.code) ?? [99, 99];
+    return pa[0] - pb[0] || pa[1] - pb[1] || a.code.localeCompare(b.code);
+  });
+  for (const p of byPlace) {
+    const place = map.get(p.code);
+    if (place && !unplaced.includes(p.code) && !placed.has(p.code)) {
+      placed.add(p.code);
+      onMap.push(tile(p, place));
+    } else {
+      apart.push(tile(p, undefined));
+    }
   }
   const tiles = h(
     "section",
     { "aria-labelledby": "tiles-h", class: "card" },
     h("h2", { id: "tiles-h" }, `${t(lang, "tiles")} (${provinces.length})`),
     h("p", { class: "note" }, t(lang, "tilesNote")),
-    [...byRegion.entries()].map(([region, list]) =>
-      h(
-        "div",
-        { class: "tile-region" },
-        h("h3", {}, dir?.regions.get(region)?.[lang === "vi" ? 0 : 1] ?? region),
-        h(
-          "ul",
-          { class: "tiles" },
-          list
-            .sort((a, b) => a.code.localeCompare(b.code))
-            .map((p) => {
-              const share = percentValue(p.counts.open_overdue, p.counts.total) ?? 0;
-              return h(
-                "li",
-                { class: `tile shade-${shade(share)}`, "data-code": p.code },
-                drillLink(ctx, "unit", p.id, "open_overdue", ""),
-              );
-            }),
-        ),
-      ),
+    h(
+      "div",
+      { class: "scroll" },
+      h("ul", { class: "tiles tile-map", id: "tile-map", style: `grid-template-rows: repeat(${size.rows}, auto); grid-template-columns: repeat(${size.columns}, 92px)` }, onMap),
     ),
+    apart.length > 0 ? h("ul", { class: "tiles", id: "tiles-apart" }, apart) : null,
   );
   // Fill the tile links' text (drillLink's text is the name; tiles show code + share).
   for (const li of tiles.querySelectorAll<HTMLLIElement>("li.tile")) {
@@ -226,7 +234,7 @@ export async function units(ctx: Ctx, main: HTMLElement): Promise<Rendered> {
     mount(
       a,
       h("span", { class: "tile-code" }, p.code),
-      h("span", { class: "tile-name" }, p.name),
+      h("span", { class: "tile-name" }, placeName(p.name)),
       h("span", { class: "tile-share" }, h("span", { class: "sr-only" }, `${t(lang, "overdueShare")}: `), formatPercent(p.counts.open_overdue, p.counts.total, lang)),
     );
   }

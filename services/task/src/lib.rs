@@ -12,6 +12,8 @@
 // tasks, plans, transfer; ingest; service; app.
 mod access;
 mod app;
+#[cfg(feature = "bulk-load")]
+pub mod bulk_load;
 mod change_feed;
 mod command;
 mod error;

@@ -56,13 +56,13 @@ impl TaskState {
     }
 }
 
-/// The state after a change, the event that records it in the change log,
-/// and the task's history with it (what the next change is checked against).
+/// The state after a change and the event that records it in the change
+/// log. (The rule extends the task's history in place: what the next change
+/// is checked against.)
 #[derive(Debug, Clone)]
 pub struct Transition {
     pub state: TaskState,
     pub event: v1::TaskEvent,
-    pub history: TaskHistory,
 }
 
 impl TaskState {

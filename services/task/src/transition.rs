@@ -13,8 +13,8 @@ use crate::command::{CreateTask, TaskChange, UpdateTask};
 use crate::error::{Error, Result};
 use crate::model::{TaskState, Transition};
 
-/// A new task at version 1.
-pub fn create(create: &CreateTask, record_time_us: i64) -> Transition {
+/// A new task at version 1, and its history.
+pub fn create(create: &CreateTask, record_time_us: i64) -> (Transition, TaskHistory) {
     let state = TaskState {
         id: create.task_id.clone(),
         title: create.title.clone(),
@@ -43,21 +43,18 @@ pub fn create(create: &CreateTask, record_time_us: i64) -> Transition {
         &state,
     );
     event.new_deadline = None;
-    Transition {
-        state,
-        event,
-        history,
-    }
+    (Transition { state, event }, history)
 }
 
-/// Applies an update to a task whose accepted changes are `history`, or
-/// says why it cannot be applied. The task's state is then its history
+/// Applies an update to a task whose accepted changes are `history`
+/// (extended with it in place), or says why it cannot be applied (`history`
+/// unchanged). The task's state is then its history
 /// folded in effective order (`tasknet_domain::TaskHistory`), whatever order
 /// the changes arrived in; an update that would leave the history invalid in
 /// that order is refused naming the change it conflicts with.
 pub fn update(
     current: &TaskState,
-    history: &TaskHistory,
+    history: &mut TaskHistory,
     update: &UpdateTask,
     record_time_us: i64,
 ) -> Result<Transition> {
@@ -125,21 +122,19 @@ pub fn update(
         kind,
         note: note.clone(),
     };
-    let mut history = history.clone();
+    let new_deadline = match change.kind {
+        ChangeKind::DeadlineChanged { deadline } => Some(date_to_proto(deadline)),
+        _ => None,
+    };
+    let note = change.note.clone();
     history
-        .accept(change.clone())
+        .accept(change)
         .map_err(|conflict| Error::failed_precondition(field, conflict.to_string()))?;
-    let state = current.folded(&history, record_time_us);
+    let state = current.folded(history, record_time_us);
     let mut event = event(&update.update_id, event_kind, update.effective_time, &state);
-    if let ChangeKind::DeadlineChanged { deadline } = change.kind {
-        event.new_deadline = Some(date_to_proto(deadline));
-    }
-    event.note = change.note;
-    Ok(Transition {
-        state,
-        event,
-        history,
-    })
+    event.new_deadline = new_deadline;
+    event.note = note;
+    Ok(Transition { state, event })
 }
 
 fn event(

@@ -99,7 +99,6 @@ async fn ingest_as_fast_as_possible(system: &TestSystem) {
 mod on_sqlite {
     // One back end is enough: this is the transport, not storage.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "CPU-bound for 10+ minutes in a debug build since per-frame credential re-validation (issue 12): run with --ignored until that is made cheap"]
     async fn ingest_as_fast_as_possible() {
         let name = concat!(module_path!(), "::ingest_as_fast_as_possible");
         let system = crate::support::TestSystem::start(tasknet_storage::Backend::Sqlite, name)

@@ -6,8 +6,6 @@
 //! reads as an unknown id; refusals inside Ingest name their field and are
 //! audited; titles and report names refuse control and bidi characters.
 
-use std::time::Duration;
-
 use tasknet_auth::principal::Role;
 use tasknet_domain::{date_to_proto, timestamp_to_proto};
 use tasknet_proto::tonic::Code;
@@ -15,7 +13,7 @@ use tasknet_proto::v1;
 use tasknet_proto::v1::ingest_request::Mutation;
 use tasknet_proto::v1::ingest_response::Outcome;
 
-use crate::auth::{completion, creation, issue, task_audit, tasks_as, units};
+use crate::auth::{audited_eventually, completion, creation, issue, tasks_as, units};
 use crate::support::TestSystem;
 
 fn day(year: i32, month: u32, day: u32) -> chrono::NaiveDate {
@@ -274,21 +272,10 @@ async fn ingest_refusals_name_their_field_and_are_audited(system: &TestSystem) {
     );
     // Both are in the audit log (written in the background).
     for outcome in [v1::AuditOutcome::Denied, v1::AuditOutcome::Invalid] {
-        let audited = async {
-            loop {
-                let records = task_audit(system, outcome).await;
-                if records
-                    .iter()
-                    .any(|r| r.credential_id == agent_id && r.rpc.ends_with("/Ingest"))
-                {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), audited)
-            .await
-            .unwrap_or_else(|_| panic!("no {outcome:?} record of the Ingest refusal"));
+        audited_eventually(system, outcome, |r| {
+            r.credential_id == agent_id && r.rpc.ends_with("/Ingest")
+        })
+        .await;
     }
 }
 

@@ -14,7 +14,7 @@ use tasknet_proto::v1::ingest_response::Outcome;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::auth::{Units, creation, issue, issue_expiring, task_audit, tasks_as, units};
+use crate::auth::{Units, audited_eventually, creation, issue, issue_expiring, tasks_as, units};
 use crate::support::TestSystem;
 
 /// How long a test waits for what must happen before it fails.
@@ -214,13 +214,10 @@ async fn an_oversize_item_ends_ingest_naming_the_limit(system: &TestSystem) {
     assert!(status.message().contains("limit"), "{status:?}");
     assert!(!task_exists(system, &huge.task_id).await);
     assert!(!task_exists(system, &after.task_id).await);
-    let refusals = task_audit(system, v1::AuditOutcome::Invalid).await;
-    assert!(
-        refusals
-            .iter()
-            .any(|record| record.rpc.ends_with("/Ingest") && record.message.contains("limit")),
-        "{refusals:?}"
-    );
+    audited_eventually(system, v1::AuditOutcome::Invalid, |record| {
+        record.rpc.ends_with("/Ingest") && record.message.contains("limit")
+    })
+    .await;
 }
 
 crate::system_tests!(

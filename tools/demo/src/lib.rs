@@ -15,7 +15,8 @@
 //!   Vietnam. Same spec and units, same bytes.
 //! - [`expected_breakdown`] and [`expected_plan_progress`] count what the
 //!   reports must say, independently of any database.
-//! - [`load`] runs the whole thing against a running server.
+//! - [`load`] runs the whole thing against a running server, after
+//!   [`preflight`] has checked it would not mix two data sets.
 //! - [`ContinuationSpec`] and [`load_continuation`]: the half-years after
 //!   the seed's (H2 2024, H1 2025, H2 2025) across the provincial merger of
 //!   1 July 2025, which the loader applies between them, passing the merged
@@ -35,6 +36,7 @@ mod generate;
 mod load;
 mod note;
 mod population;
+mod preflight;
 mod scenario;
 mod spec;
 mod titles;
@@ -55,6 +57,7 @@ pub use load::{
 };
 pub use note::add_seed_note;
 pub use population::province_populations;
+pub use preflight::{DemoConflict, Preflight, demo_name, preflight};
 pub use spec::{
     ClassCounts, DemoSpec, NamedTask, PlanSpec, SEED, SEED_NOTE_EN, SEED_NOTE_VI, YearSpec,
 };

@@ -28,6 +28,7 @@ use crate::expected::{
     ExpectedCounts, ExpectedPlanProgress, expected_breakdown, expected_plan_progress,
 };
 use crate::generate::{DemoDataset, DemoError, generate};
+use crate::preflight::preflight;
 use crate::spec::DemoSpec;
 
 /// Concurrent `Ingest` streams [`load`] uses.
@@ -173,6 +174,8 @@ pub async fn load_split(
     let units: Arc<[v1::Unit]> = load_units(organisation_endpoint, client).await?.into();
     progress(stage(LoadStage::Generating, 0));
     let dataset = generate(spec, &units).context("failed to generate the demo data set")?;
+    // Before writing anything (plans included): refuses to mix data sets.
+    preflight(task_endpoint, client, spec, &dataset).await?;
     let dataset = Arc::new(dataset);
     let mut summary = load_dataset(
         task_endpoint,

@@ -14,7 +14,7 @@ use crate::model::{TaskState, Transition};
 /// reorganisation (it stays with the unit that completed it).
 pub fn transition(
     current: &TaskState,
-    history: &TaskHistory,
+    history: &mut TaskHistory,
     reassign: &Reassign,
     record_time_us: i64,
 ) -> Result<Transition> {
@@ -41,7 +41,6 @@ pub fn transition(
         ));
     }
     let effective_time = vietnam_start_of_day(reassign.effective);
-    let mut history = history.clone();
     // A holder change never makes a history invalid: pushed, not checked.
     history.changes.push(HistoryChange {
         update_id: reassign.update_id.clone(),
@@ -51,7 +50,7 @@ pub fn transition(
         },
         note: String::new(),
     });
-    let state = current.folded(&history, record_time_us);
+    let state = current.folded(history, record_time_us);
     let event = v1::TaskEvent {
         update_id: reassign.update_id.clone(),
         kind: v1::TaskEventKind::Reassigned as i32,
@@ -64,11 +63,7 @@ pub fn transition(
         new_assignee_unit_id: reassign.to_unit_id.clone(),
         note: String::new(),
     };
-    Ok(Transition {
-        state,
-        event,
-        history,
-    })
+    Ok(Transition { state, event })
 }
 
 #[cfg(test)]
@@ -97,7 +92,7 @@ mod tests {
 
     /// The rule applied to `task` (its history standing in).
     fn pass_on(task: &TaskState, reassign: &Reassign) -> Result<Transition> {
-        transition(task, &task.stand_in_history(), reassign, 10)
+        transition(task, &mut task.stand_in_history(), reassign, 10)
     }
 
     fn reassign() -> Reassign {

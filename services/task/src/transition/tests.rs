@@ -6,25 +6,46 @@ use super::*;
 use crate::parse;
 use crate::test_support::*;
 
-fn new_task() -> Transition {
-    let now = instant("2024-12-31T03:00:00Z");
-    let request = parse::create_task(&create_request(&new_id()), now).unwrap();
-    create(&request, 1_000)
+/// A task after a change: its state, the change's event, its history.
+#[derive(Debug)]
+struct Step {
+    state: TaskState,
+    event: v1::TaskEvent,
+    history: TaskHistory,
 }
 
-/// The change applied to the task as `after` left it.
-fn apply(
-    after: &Transition,
-    effective: &str,
-    change: v1::update_task_request::Change,
-) -> Result<Transition> {
+fn new_task() -> Step {
+    let now = instant("2024-12-31T03:00:00Z");
+    let request = parse::create_task(&create_request(&new_id()), now).unwrap();
+    let (Transition { state, event }, history) = create(&request, 1_000);
+    Step {
+        state,
+        event,
+        history,
+    }
+}
+
+/// The change applied to the task as `after` left it (which stays as it
+/// was: each test may branch from it).
+fn apply(after: &Step, effective: &str, change: v1::update_task_request::Change) -> Result<Step> {
     let now = instant("2024-12-31T03:00:00Z");
     let request = update_request(&after.state.id, effective, change);
     let update_task = parse::update_task(&request, now).unwrap();
-    update(&after.state, &after.history, &update_task, 2_000)
+    let mut history = after.history.clone();
+    let before = history.clone();
+    let result = update(&after.state, &mut history, &update_task, 2_000);
+    if result.is_err() {
+        assert_eq!(history, before, "a refused update changed the history");
+    }
+    let Transition { state, event } = result?;
+    Ok(Step {
+        state,
+        event,
+        history,
+    })
 }
 
-fn failure(result: Result<Transition>) -> (tasknet_proto::tonic::Code, String) {
+fn failure(result: Result<Step>) -> (tasknet_proto::tonic::Code, String) {
     let status = tasknet_proto::tonic::Status::from(result.unwrap_err());
     (status.code(), status.message().to_owned())
 }
@@ -33,7 +54,7 @@ fn failure(result: Result<Transition>) -> (tasknet_proto::tonic::Code, String) {
 fn creation_starts_open_at_version_one() {
     let now = instant("2024-12-31T03:00:00Z");
     let request = create_request(&new_id());
-    let transition = create(&parse::create_task(&request, now).unwrap(), 1_000);
+    let (transition, _) = create(&parse::create_task(&request, now).unwrap(), 1_000);
     assert_eq!(transition.state.version, 1);
     assert_eq!(transition.state.status(), v1::TaskStatus::Open);
     assert_eq!(transition.event.kind, v1::TaskEventKind::Created as i32);
@@ -129,14 +150,14 @@ fn deadline_changes_are_recorded_in_the_event() {
 fn stale_versions_are_refused() {
     use tasknet_proto::tonic::Code;
     let after = apply(&new_task(), "2024-06-10T01:00:00Z", note("started")).unwrap();
-    let (task, history) = (&after.state, &after.history);
+    let (task, mut history) = (&after.state, after.history.clone());
     assert_eq!(task.last_note, "started");
     let now = instant("2024-12-31T03:00:00Z");
     let mut request = update_request(&task.id, "2024-06-11T01:00:00Z", note("again"));
     request.expected_version = Some(1);
     let update = parse::update_task(&request, now).unwrap();
     let status = tasknet_proto::tonic::Status::from(
-        super::update(task, history, &update, 3_000).unwrap_err(),
+        super::update(task, &mut history, &update, 3_000).unwrap_err(),
     );
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(
@@ -146,7 +167,7 @@ fn stale_versions_are_refused() {
     request.expected_version = Some(2);
     let update = parse::update_task(&request, now).unwrap();
     assert_eq!(
-        super::update(task, history, &update, 3_000)
+        super::update(task, &mut history, &update, 3_000)
             .unwrap()
             .state
             .version,

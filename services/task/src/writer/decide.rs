@@ -199,7 +199,8 @@ impl Batch {
                 ),
             ));
         }
-        let transition = transition::create(create, self.record_time_us);
+        let (transition, history) = transition::create(create, self.record_time_us);
+        self.histories.insert(create.task_id.clone(), history);
         for plan_id in &create.plan_ids {
             self.writes
                 .memberships
@@ -230,7 +231,7 @@ impl Batch {
         &mut self,
         change: Change<'_>,
         access: &Access,
-        rule: impl FnOnce(&TaskState, &TaskHistory, i64) -> Result<Transition>,
+        rule: impl FnOnce(&TaskState, &mut TaskHistory, i64) -> Result<Transition>,
     ) -> Result<Pending> {
         // Access first: a caller learns nothing about another unit's task,
         // not even whether an update id was applied to it.
@@ -243,15 +244,11 @@ impl Batch {
         let current = self.tasks.get(change.task_id).ok_or_else(|| {
             Error::not_found("task_id", format!("there is no task {}", change.task_id))
         })?;
-        let stand_in;
-        let history = match self.histories.get(change.task_id) {
-            Some(history) => history,
-            None => {
-                tracing::warn!(task_id = %current.id, "no readable history; folding its current state");
-                stand_in = current.stand_in_history();
-                &stand_in
-            }
-        };
+        let history = self.histories.entry(current.id.clone()).or_insert_with(|| {
+            tracing::warn!(task_id = %current.id, "no readable history; folding its current state");
+            current.stand_in_history()
+        });
+        // The rule extends the history in place only when it accepts.
         let transition = rule(current, history, self.record_time_us)?;
         let audit = access
             .audit(format!("task/{}", current.id), &current.assignee_unit_id)
@@ -267,12 +264,7 @@ impl Batch {
         transition: Transition,
         mut audit: AuditEntry,
     ) -> Pending {
-        let Transition {
-            state,
-            event,
-            history,
-        } = transition;
-        self.histories.insert(state.id.clone(), history);
+        let Transition { state, event } = transition;
         audit.after = task_json(&state);
         audit.time_us = self.record_time_us;
         self.writes.audit.push(audit);
