@@ -198,6 +198,7 @@ where
 /// Serves `/metrics` on `addr` until shutdown; returns the bound address.
 pub async fn serve(addr: &str, shutdown: Shutdown) -> anyhow::Result<SocketAddr> {
     LazyLock::force(&RPC);
+    crate::connections::register_metrics();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen for metrics on {addr}"))?;
