@@ -32,7 +32,7 @@ use tasknet_proto::tonic::{self, Code, Request, Response, Status};
 use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
-use tasknet_server::{ClientOptions, connect_lazy_with};
+use tasknet_server::{ClientOptions, connect_lazy_with, testing};
 use tasknet_storage::Backend;
 use tasknet_storage::testing::TestDatabase;
 use tasknet_system::ServiceKind;
@@ -150,28 +150,6 @@ async fn receive(receiver: Receiver) -> (String, tokio::task::JoinHandle<()>) {
     (url, serving)
 }
 
-/// The ids of reference units by administrative code, on 30 June 2024.
-async fn unit_ids(
-    organisation: &mut OrganisationServiceClient<tasknet_server::TracedChannel>,
-) -> HashMap<String, String> {
-    let request = v1::ListUnitsRequest {
-        as_of: Some(v1::Date {
-            year: 2024,
-            month: 6,
-            day: 30,
-        }),
-        page_size: 1000,
-        ..Default::default()
-    };
-    let response = organisation.list_units(request).await.unwrap().into_inner();
-    assert!(response.next_page_token.is_empty());
-    response
-        .units
-        .into_iter()
-        .map(|unit| (unit.code, unit.id))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
     let name = "traces::one_create_task";
@@ -211,10 +189,10 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
     let admin = read_token(&dir.path().join(CREDENTIALS_DIR).join("admin.token")).unwrap();
     let mut org =
         OrganisationServiceClient::new(connect_lazy_with(organisation.endpoint(), &admin).unwrap());
-    org.load_reference_units(v1::LoadReferenceUnitsRequest {})
-        .await
-        .unwrap();
-    let units = unit_ids(&mut org).await;
+    let units =
+        testing::reference_unit_ids(connect_lazy_with(organisation.endpoint(), &admin).unwrap())
+            .await
+            .unwrap();
     let (hq, haiphong) = (&units["TCTK"], &units["31"]);
     // A credential the task service has never seen, so CreateTask asks
     // the organisation service about it.
