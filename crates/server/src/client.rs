@@ -41,6 +41,13 @@ impl TracedChannel {
             authorization,
         }
     }
+
+    /// Traces the calls on a channel its caller connected itself (with
+    /// settings of its own); sends no credential: add one with an
+    /// interceptor around it, which runs before the client span begins.
+    pub fn from_channel(channel: Channel) -> Self {
+        Self::new(channel, None)
+    }
 }
 
 impl tower::Service<http::Request<Body>> for TracedChannel {
