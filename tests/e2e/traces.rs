@@ -6,7 +6,8 @@
 //! `tasknet.v1.TaskService/CreateTask` → its client span for the outgoing
 //! `tasknet.v1.OrganisationService/AuthenticateToken` → the organisation
 //! service's server span of that call, each with the RPC conventions'
-//! attributes; refused calls' spans carry their code and an error status.
+//! attributes; refused calls' spans carry their code and an error status,
+//! the CLI's client span of a refused call as well as the server's.
 //! (It replaces an in-process test with an in-memory exporter, which never
 //! saw the exporter or the filters that decide what is traced — `RUST_LOG=warn`
 //! once silenced every span — and whose per-test subscriber raced other test
@@ -36,6 +37,7 @@ use tasknet_server::{ClientOptions, connect_lazy_with, testing};
 use tasknet_storage::Backend;
 use tasknet_storage::testing::TestDatabase;
 use tasknet_system::ServiceKind;
+use tasknet_system::testing::process::Launch;
 use tasknet_system::testing::processes::{
     CREDENTIALS_DIR, read_token, serve, start, with_endpoints,
 };
@@ -162,9 +164,7 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
     let receiver = Receiver::default();
     let (collector, receiving) = receive(receiver.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let exporting = |launch: tasknet_system::testing::process::Launch| {
-        launch.env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
-    };
+    let exporting = |launch: Launch| launch.env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector);
     let organisation = exporting(serve(
         Path::new(BINARY),
         ServiceKind::Organisation,
@@ -223,6 +223,21 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::Unauthenticated);
+    // The CLI exports its calls too: one refused for its credential.
+    let cli = Launch::new(BINARY)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+        .env_remove("TASKNET_TOKEN_FILE")
+        .args([
+            "admin",
+            "token",
+            "list",
+            "--endpoint",
+            organisation.endpoint(),
+        ])
+        .args(["--token", "tn_not_a_credential"])
+        .output()
+        .unwrap();
+    assert!(!cli.status.success());
 
     // SIGTERM: each process flushes its spans to the receiver before it exits.
     task.terminate().unwrap();
@@ -325,4 +340,23 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
             "{trace_names:?}"
         );
     }
+
+    // The CLI's refused call: its client span and the organisation's server
+    // span, one trace, both with the code and an error status.
+    let list = "tasknet.v1.OrganisationService/ListCredentials";
+    let cli = spans
+        .iter()
+        .find(|received| received.service == "tasknet-cli" && received.span.name == list)
+        .unwrap_or_else(|| panic!("no CLI span: {:?}", names()));
+    let cli = check_rpc(cli, SpanKind::Client, list, Code::Unauthenticated);
+    let answered = spans
+        .iter()
+        .find(|received| {
+            received.service == "tasknet-organisation"
+                && received.span.name == list
+                && received.span.parent_span_id == cli.span_id
+        })
+        .unwrap_or_else(|| panic!("no organisation span under the CLI's: {:?}", names()));
+    let answered = check_rpc(answered, SpanKind::Server, list, Code::Unauthenticated);
+    assert_eq!(answered.trace_id, cli.trace_id);
 }
