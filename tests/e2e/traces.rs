@@ -7,7 +7,8 @@
 //! `tasknet.v1.OrganisationService/AuthenticateToken` → the organisation
 //! service's server span of that call, each with the RPC conventions'
 //! attributes; refused calls' spans carry their code and an error status,
-//! the CLI's client span of a refused call as well as the server's.
+//! the CLI's client span of a refused call as well as the server's, and a
+//! call that reached no server is UNAVAILABLE.
 //! (It replaces an in-process test with an in-memory exporter, which never
 //! saw the exporter or the filters that decide what is traced — `RUST_LOG=warn`
 //! once silenced every span — and whose per-test subscriber raced other test
@@ -223,21 +224,22 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::Unauthenticated);
-    // The CLI exports its calls too: one refused for its credential.
-    let cli = Launch::new(BINARY)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
-        .env_remove("TASKNET_TOKEN_FILE")
-        .args([
-            "admin",
-            "token",
-            "list",
-            "--endpoint",
-            organisation.endpoint(),
-        ])
-        .args(["--token", "tn_not_a_credential"])
-        .output()
-        .unwrap();
-    assert!(!cli.status.success());
+    // The CLI exports its calls too: one refused for its credential, one
+    // to a port where nothing listens.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    for endpoint in [organisation.endpoint(), closed.as_str()] {
+        let cli = Launch::new(BINARY)
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector)
+            .env_remove("TASKNET_TOKEN_FILE")
+            .args(["admin", "token", "list", "--endpoint", endpoint])
+            .args(["--token", "tn_not_a_credential"])
+            .output()
+            .unwrap();
+        assert!(!cli.status.success());
+    }
 
     // SIGTERM: each process flushes its spans to the receiver before it exits.
     task.terminate().unwrap();
@@ -344,11 +346,23 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
     // The CLI's refused call: its client span and the organisation's server
     // span, one trace, both with the code and an error status.
     let list = "tasknet.v1.OrganisationService/ListCredentials";
-    let cli = spans
-        .iter()
-        .find(|received| received.service == "tasknet-cli" && received.span.name == list)
-        .unwrap_or_else(|| panic!("no CLI span: {:?}", names()));
-    let cli = check_rpc(cli, SpanKind::Client, list, Code::Unauthenticated);
+    let cli_span = |code: Code| {
+        spans
+            .iter()
+            .find(|received| {
+                received.service == "tasknet-cli"
+                    && received.span.name == list
+                    && attribute(&received.span, "rpc.grpc.status_code")
+                        == Some((code as i32).to_string())
+            })
+            .unwrap_or_else(|| panic!("no CLI span with {code:?}: {:?}", names()))
+    };
+    let cli = check_rpc(
+        cli_span(Code::Unauthenticated),
+        SpanKind::Client,
+        list,
+        Code::Unauthenticated,
+    );
     let answered = spans
         .iter()
         .find(|received| {
@@ -359,4 +373,18 @@ async fn one_create_task_is_one_exported_trace_across_task_and_organisation() {
         .unwrap_or_else(|| panic!("no organisation span under the CLI's: {:?}", names()));
     let answered = check_rpc(answered, SpanKind::Server, list, Code::Unauthenticated);
     assert_eq!(answered.trace_id, cli.trace_id);
+    // Nobody answered: the call never reached a server.
+    let unanswered = check_rpc(
+        cli_span(Code::Unavailable),
+        SpanKind::Client,
+        list,
+        Code::Unavailable,
+    );
+    assert!(
+        spans
+            .iter()
+            .all(|received| received.span.parent_span_id != unanswered.span_id),
+        "{:?}",
+        names()
+    );
 }
