@@ -72,7 +72,11 @@ impl tower::Service<http::Request<Body>> for TracedChannel {
                 .headers_mut()
                 .insert(http::header::AUTHORIZATION, value.clone());
         }
-        let inner = span.in_scope(|| self.inner.call(request));
+        // Not called inside the span: the channel's buffer would keep a
+        // handle to it (the current span) until its worker is done with the
+        // request, so the span could end after the response — after a CLI
+        // has flushed its spans and exited, losing it.
+        let inner = self.inner.call(request);
         TracedFuture {
             inner,
             call: Some(CallSpan::new(span)),
