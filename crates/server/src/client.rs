@@ -1,14 +1,15 @@
 //! gRPC channels to other tasknet services: each call gets a client span
 //! (`tasknet.v1.OrganisationService/AuthenticateToken`, kind client, with
 //! the `rpc.*` attributes and the status code it ended with) whose trace
-//! context the request carries, and, when configured, the caller's bearer
-//! credential; TLS (with an optional client certificate) when the URL is
-//! `https://`.
+//! context the request carries, and is counted in the process's
+//! `rpc_client_call_duration_seconds`; requests carry, when configured, the
+//! caller's bearer credential; TLS (with an optional client certificate)
+//! when the URL is `https://`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use tonic::transport::channel::ResponseFuture as ChannelFuture;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tracing::Span;
 
+use crate::metrics::record_client_call;
 use crate::propagation::inject_context;
 use crate::rpc_span::{client_span, record_code, record_transport_error};
 
@@ -63,7 +65,8 @@ impl tower::Service<http::Request<Body>> for TracedChannel {
         // A child of whatever span the caller is in (the server span of the
         // RPC being answered, for service-to-service calls); the callee's
         // server span becomes this span's child.
-        let span = client_span(request.uri().path());
+        let path = request.uri().path().to_owned();
+        let span = client_span(&path);
         inject_context(&span, request.headers_mut());
         if let Some(value) = &self.authorization
             && !request.headers().contains_key(http::header::AUTHORIZATION)
@@ -79,7 +82,7 @@ impl tower::Service<http::Request<Body>> for TracedChannel {
         let inner = self.inner.call(request);
         TracedFuture {
             inner,
-            call: Some(CallSpan::new(span)),
+            call: Some(CallSpan::new(span, path)),
         }
     }
 }
@@ -89,18 +92,27 @@ impl tower::Service<http::Request<Body>> for TracedChannel {
 /// the call counts as CANCELLED.
 struct CallSpan {
     span: Span,
+    path: String,
+    started: Instant,
     ended: bool,
 }
 
 impl CallSpan {
-    fn new(span: Span) -> Self {
-        Self { span, ended: false }
+    fn new(span: Span, path: String) -> Self {
+        Self {
+            span,
+            path,
+            started: Instant::now(),
+            ended: false,
+        }
     }
 
+    /// The call ended with `code`: recorded in its span and the metrics, once.
     fn end(&mut self, code: i32) {
         if !self.ended {
             self.ended = true;
             record_code(&self.span, code);
+            record_client_call(&self.path, code, self.started);
         }
     }
 }
@@ -146,8 +158,9 @@ impl Future for TracedFuture {
             }
             Err(error) => {
                 if let Some(call) = call.as_mut() {
+                    // What the caller sees: UNAVAILABLE.
+                    call.end(tonic::Code::Unavailable as i32);
                     record_transport_error(&call.span, &error);
-                    call.ended = true;
                 }
                 Err(error)
             }

@@ -69,10 +69,8 @@ pub fn record_code(span: &Span, code: i32) {
     }
 }
 
-/// A client call that failed before any response (no connection): the
-/// caller sees UNAVAILABLE.
+/// Why a client call failed before any response (no connection).
 pub fn record_transport_error(span: &Span, error: &tonic::transport::Error) {
-    record_code(span, tonic::Code::Unavailable as i32);
     span.record("otel.status_description", error.to_string());
 }
 
