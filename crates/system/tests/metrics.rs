@@ -1,6 +1,8 @@
 //! The Prometheus endpoint of a running system: after known calls, a scrape
 //! shows exactly those calls in `rpc_server_call_duration_seconds` by method
-//! and status code, and the refused ones in `tasknet_auth_refusals_total`;
+//! and status code (and the test's own calls in
+//! `rpc_client_call_duration_seconds`), and the refused ones in
+//! `tasknet_auth_refusals_total`;
 //! one created task is one accepted mutation, one writer batch and commit,
 //! and one more change-log entry, which reporting applies (its lag back to
 //! zero); the connections opened are counted open, and the one over the
@@ -172,6 +174,11 @@ async fn a_scrape_counts_the_calls_made() {
         after.contains("# TYPE rpc_server_call_duration_seconds histogram"),
         "{after}"
     );
+    // This test's own calls, as the client saw them (same process, same registry).
+    for (code, calls) in [(Code::Ok, 3), (Code::Unauthenticated, 2)] {
+        let series = list_credentials_series("rpc_client_call_duration_seconds_count", code);
+        assert_eq!(grew(&before, &after, &series), calls, "{after}");
+    }
 
     // One task created: one accepted mutation, one writer transaction of
     // one mutation, one more change, applied by reporting.
