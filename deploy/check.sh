@@ -2,7 +2,8 @@
 # Checks the deployment files (run from .ci/run, or by hand from anywhere):
 # the Kubernetes manifests against the API schemas (kubernetes-validate
 # --strict, from PyPI, in a virtualenv), the compose file (docker-compose
-# config), and the Prometheus alert rules (promtool check rules). Installs
+# config), and the Prometheus rules (promtool check rules, and their unit
+# tests with promtool test rules). Installs
 # what is missing: Debian's docker-compose and prometheus packages, and the
 # virtualenv under /var/cache/tasknet-ci (outside the checkout).
 set -euo pipefail
@@ -39,6 +40,9 @@ docker-compose -f compose.yaml config --quiet
 
 echo "== promtool check rules"
 promtool check rules prometheus/*.yaml
+
+echo "== promtool test rules"
+promtool test rules prometheus/tests/*.yaml
 
 echo "== Grafana dashboard JSON"
 python3 -m json.tool grafana/tasknet.json >/dev/null

@@ -1,21 +1,70 @@
 //! The connections a server holds: admission against the total and
 //! per-address limits on accept, and a watchdog on each connection that
 //! closes it when it has not begun a request in time or has been idle too long.
+//! The process's metrics count the connections open and those refused.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use tasknet_proto::tonic::transport::server::{Connected, TcpConnectInfo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::limits::ConnectionLimits;
+use crate::metrics::register;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+/// The connections of every server in the process (one per `tasknet serve`
+/// or `tasknet up`; a scrape target is a process).
+struct ConnectionMetrics {
+    open: Gauge,
+    refused: Family<LimitLabel, Counter>,
+}
+
+static METRICS: LazyLock<ConnectionMetrics> = LazyLock::new(|| {
+    let metrics = ConnectionMetrics {
+        open: Gauge::default(),
+        refused: Family::default(),
+    };
+    // Both series exist from the start, so a rate over them is defined.
+    for limit in [Refusal::Total, Refusal::PerAddress] {
+        let _ = metrics.refused.get_or_create(&limit.label());
+    }
+    register(
+        "tasknet_server_connections",
+        "Client connections the gRPC server holds open",
+        None,
+        metrics.open.clone(),
+    );
+    register(
+        "tasknet_server_refused_connections",
+        "Connections closed on accept because a limit was reached, by the limit \
+         (connections.max_connections or connections.max_connections_per_address)",
+        None,
+        metrics.refused.clone(),
+    );
+    metrics
+});
+
+/// Registers the connection metrics (before any connection, so a scrape
+/// shows them from the start).
+pub(crate) fn register_metrics() {
+    LazyLock::force(&METRICS);
+}
 
 /// Every connection the server holds, by peer address.
 #[derive(Clone, Default)]
@@ -91,6 +140,20 @@ enum Refusal {
     PerAddress,
 }
 
+impl Refusal {
+    /// The configuration key of the limit.
+    fn key(self) -> &'static str {
+        match self {
+            Refusal::Total => "connections.max_connections",
+            Refusal::PerAddress => "connections.max_connections_per_address",
+        }
+    }
+
+    fn label(self) -> LimitLabel {
+        LimitLabel { limit: self.key() }
+    }
+}
+
 impl ConnectionTable {
     fn lock(&self) -> MutexGuard<'_, Table> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -121,6 +184,7 @@ impl ConnectionTable {
                     let activity = Arc::new(Activity::new());
                     table.by_peer.insert(peer, activity.clone());
                     *table.per_address.entry(peer.ip()).or_default() += 1;
+                    METRICS.open.inc();
                     Some(activity)
                 }
                 Err(refusal) => {
@@ -139,7 +203,9 @@ impl ConnectionTable {
 
     fn release(&self, peer: SocketAddr) {
         let mut table = self.lock();
-        table.by_peer.remove(&peer);
+        if table.by_peer.remove(&peer).is_some() {
+            METRICS.open.dec();
+        }
         if let Some(count) = table.per_address.get_mut(&peer.ip()) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -164,16 +230,14 @@ impl Table {
     /// connections must not become a flood of log lines).
     fn refuse(&mut self, refusal: Refusal, peer: SocketAddr) {
         self.refused += 1;
+        METRICS.refused.get_or_create(&refusal.label()).inc();
         let now = Instant::now();
         let due = self
             .last_refusal_log
             .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(10));
         if due {
             self.last_refusal_log = Some(now);
-            let limit = match refusal {
-                Refusal::Total => "connections.max_connections",
-                Refusal::PerAddress => "connections.max_connections_per_address",
-            };
+            let limit = refusal.key();
             tracing::warn!(
                 %peer,
                 limit,

@@ -17,6 +17,7 @@ pub mod remote_auth;
 pub mod rpc_span;
 pub mod shutdown;
 pub mod telemetry;
+pub mod testing;
 pub mod web;
 
 pub use app::ServiceApp;

@@ -88,6 +88,7 @@ pub struct RpcLabels {
 
 struct RpcMetrics {
     duration: HistogramFamily<RpcLabels>,
+    client_duration: HistogramFamily<RpcLabels>,
     refusals: Family<RpcLabels, Counter>,
 }
 
@@ -95,6 +96,7 @@ static RPC: LazyLock<RpcMetrics> = LazyLock::new(|| {
     let metrics = RpcMetrics {
         // 100 µs to ~3 min.
         duration: histograms(0.0001, 21),
+        client_duration: histograms(0.0001, 21),
         refusals: Family::default(),
     };
     register(
@@ -103,6 +105,14 @@ static RPC: LazyLock<RpcMetrics> = LazyLock::new(|| {
          response headers, for streams)",
         Some(Unit::Seconds),
         metrics.duration.clone(),
+    );
+    register(
+        "rpc_client_call_duration",
+        "Duration of RPCs this process made, by method and gRPC status code (until the \
+         status: for streams, their whole length; 1 CANCELLED when the caller gave up, \
+         14 UNAVAILABLE when no server answered)",
+        Some(Unit::Seconds),
+        metrics.client_duration.clone(),
     );
     register(
         "tasknet_auth_refusals",
@@ -120,15 +130,33 @@ pub fn split_path(path: &str) -> (&str, &str) {
         .unwrap_or((path, ""))
 }
 
-/// Records one answered RPC.
-fn record(path: &str, code: i32, started: Instant) {
+fn labels(path: &str, code: i32) -> RpcLabels {
     let (service, method) = split_path(path);
-    let labels = RpcLabels {
+    RpcLabels {
         rpc_system: "grpc",
         rpc_service: service.to_owned(),
         rpc_method: method.to_owned(),
         rpc_grpc_status_code: code,
-    };
+    }
+}
+
+/// Health checks and reflection are not the services' work.
+fn counted(path: &str) -> bool {
+    !path.starts_with("/grpc.")
+}
+
+/// Records one RPC this process made, ended with `code`.
+pub(crate) fn record_client_call(path: &str, code: i32, started: Instant) {
+    if counted(path) {
+        RPC.client_duration
+            .get_or_create(&labels(path, code))
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Records one answered RPC.
+fn record(path: &str, code: i32, started: Instant) {
+    let labels = labels(path, code);
     RPC.duration
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
@@ -186,8 +214,7 @@ where
                 Ok(response) => status_code(response.headers()),
                 Err(_) => tonic::Code::Internal as i32,
             };
-            // Health checks and reflection are not the services' work.
-            if !path.starts_with("/grpc.") {
+            if counted(&path) {
                 record(&path, code, started);
             }
             response
@@ -198,6 +225,7 @@ where
 /// Serves `/metrics` on `addr` until shutdown; returns the bound address.
 pub async fn serve(addr: &str, shutdown: Shutdown) -> anyhow::Result<SocketAddr> {
     LazyLock::force(&RPC);
+    crate::connections::register_metrics();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen for metrics on {addr}"))?;

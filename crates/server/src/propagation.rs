@@ -38,6 +38,26 @@ pub fn set_parent_from_headers(span: &tracing::Span, headers: &http::HeaderMap) 
     let _ = span.set_parent(context);
 }
 
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let key = http::HeaderName::from_bytes(key.as_bytes());
+        let value = http::HeaderValue::try_from(value);
+        if let (Ok(key), Ok(value)) = (key, value) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// Writes `span`'s trace context into an outgoing request's headers.
+pub fn inject_context(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    let context = span.context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(headers));
+    });
+}
+
 /// Writes the current span's trace context into outgoing request metadata.
 pub fn inject_current_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();

@@ -31,6 +31,9 @@ impl Drop for TelemetryGuard {
 pub fn init(service_name: &str, default_filter: &str) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
+    // `RUST_LOG` chooses what is logged; it must not choose what is traced:
+    // an operator quieting the logs (`RUST_LOG=warn`) still wants the RPC
+    // spans, which are at INFO. So each layer has its own filter.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let json = std::env::var("TASKNET_LOG_FORMAT").is_ok_and(|format| format == "json");
@@ -48,18 +51,22 @@ pub fn init(service_name: &str, default_filter: &str) -> TelemetryGuard {
     // The OpenTelemetry SDK's own informational events carry a `message`
     // field of their own besides the event's message: in JSON that is a
     // duplicated key. Its warnings and errors are still logged.
-    let fmt_layer = fmt_layer.with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
-        !(metadata.target().starts_with("opentelemetry")
-            && *metadata.level() > tracing::Level::WARN)
-    }));
+    let fmt_layer =
+        fmt_layer
+            .with_filter(filter)
+            .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+                !(metadata.target().starts_with("opentelemetry")
+                    && *metadata.level() > tracing::Level::WARN)
+            }));
 
     let provider = otlp_provider(service_name);
-    let otel_layer = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("tasknet")));
+    let otel_layer = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("tasknet"))
+            .with_filter(trace_filter())
+    });
 
     let installed = tracing_subscriber::registry()
-        .with(filter)
         .with(fmt_layer)
         .with(otel_layer)
         .try_init();
@@ -72,6 +79,23 @@ pub fn init(service_name: &str, default_filter: &str) -> TelemetryGuard {
         tracing::info!("exporting traces over OTLP");
     }
     TelemetryGuard { provider }
+}
+
+/// What is exported as spans: INFO and above (the RPC spans and the
+/// services' own), never the exporter's own work (its HTTP/2 client would
+/// otherwise trace the export of its traces).
+fn trace_filter() -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::Level::INFO)
+        .with_target("opentelemetry", tracing::level_filters::LevelFilter::OFF)
+        .with_target(
+            "opentelemetry_sdk",
+            tracing::level_filters::LevelFilter::OFF,
+        )
+        .with_target(
+            "opentelemetry_otlp",
+            tracing::level_filters::LevelFilter::OFF,
+        )
 }
 
 fn otlp_provider(service_name: &str) -> Option<SdkTracerProvider> {

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use tasknet_proto::tonic::service::Routes;
 use tasknet_server::{
-    ConnectionLimits, ConnectionTable, GrpcServer, ServeOptions, Shutdown, connect_lazy,
+    ConnectionLimits, ConnectionTable, GrpcServer, ServeOptions, Shutdown, connect_lazy, testing,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -84,21 +84,15 @@ async fn check(client: &mut HealthClient<tasknet_server::TracedChannel>) -> bool
         .is_ok_and(|response| response.into_inner().status == 1)
 }
 
-/// A raw TCP connection from `source` that sends nothing.
 async fn idle_socket(source: &str, server: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    socket.connect(server).await.unwrap()
+    testing::idle_socket(source, server).await.unwrap()
 }
 
-/// Waits until the server closes `stream` (end of file or a reset),
-/// skipping what it sent before (its HTTP/2 settings).
 async fn closed_by_server(stream: &mut TcpStream) {
-    let mut buffer = [0_u8; 1024];
-    let closed = async { while let Ok(1..) = stream.read(&mut buffer).await {} };
-    tokio::time::timeout(PATIENCE, closed)
-        .await
-        .expect("the server kept the connection open");
+    assert!(
+        testing::closed_by_server(stream, PATIENCE).await,
+        "the server kept the connection open"
+    );
 }
 
 #[tokio::test]

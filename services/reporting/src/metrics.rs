@@ -29,14 +29,16 @@ static METRICS: LazyLock<ReportingMetrics> = LazyLock::new(|| {
     };
     register(
         "tasknet_reporting_applied_cursor",
-        "The task change-log cursor the read model has applied (lag in changes: \
-         tasknet_change_log_head minus this)",
+        "The task change-log cursor the read model has applied (the lag in changes is the \
+         task service's tasknet_change_log_head minus this: the recording rule \
+         tasknet:reporting_lag:changes)",
         None,
         metrics.applied.clone(),
     );
     register(
         "tasknet_reporting_apply_delay",
-        "How long before its application the newest applied change was recorded",
+        "The lag in seconds: how long before its application the newest applied change was \
+         recorded (set when a batch is applied)",
         Some(Unit::Seconds),
         metrics.delay.clone(),
     );
