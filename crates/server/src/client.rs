@@ -186,6 +186,17 @@ pin_project! {
     }
 }
 
+/// An empty body with no call: what a client answers when an interceptor
+/// in front of this channel refuses a request before it is sent.
+impl Default for TracedBody {
+    fn default() -> Self {
+        Self {
+            inner: Body::empty(),
+            call: None,
+        }
+    }
+}
+
 impl http_body::Body for TracedBody {
     type Data = Bytes;
     type Error = tonic::Status;

@@ -1,23 +1,25 @@
 //! The connection to the centre: a fresh HTTP/2 connection per session (a
-//! stalled link must not be reused), with the office's bearer token and the
-//! trace context on every call.
+//! stalled link must not be reused), with the office's bearer token on every
+//! call, each call a client span that carries its trace context.
 
 use std::time::Duration;
 
 use tasknet_proto::tonic;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
+use tasknet_server::TracedChannel;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::AgentConfig;
 use crate::error::{Error, Result};
 
-pub type Client = TaskServiceClient<InterceptedService<Channel, Credentials>>;
+pub type Client = TaskServiceClient<InterceptedService<TracedChannel, Credentials>>;
 
-/// Adds `authorization: Bearer …` (when configured) and `traceparent`.
+/// Adds `authorization: Bearer …` (when configured); the channel below adds
+/// `traceparent`, inside the call's client span.
 #[derive(Clone, Default)]
 pub struct Credentials {
     authorization: Option<MetadataValue<Ascii>>,
@@ -41,7 +43,6 @@ impl tonic::service::Interceptor for Credentials {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        tasknet_server::propagation::inject_current_context(request.metadata_mut());
         if let Some(value) = &self.authorization {
             request
                 .metadata_mut()
@@ -85,7 +86,7 @@ pub async fn connect(
 ) -> Result<Client, String> {
     match tokio::time::timeout(timeout, endpoint.connect()).await {
         Ok(Ok(channel)) => Ok(TaskServiceClient::with_interceptor(
-            channel,
+            TracedChannel::from_channel(channel),
             credentials.clone(),
         )),
         Ok(Err(error)) => Err(format!(
