@@ -59,16 +59,22 @@ pub fn client_options(args: &EndpointArgs) -> anyhow::Result<ClientOptions> {
             path.is_file().then(|| read_token(&path)).transpose()?
         }
     };
-    let tls = match &args.ca_file {
-        Some(path) => Some(ClientTls {
-            ca_pem: Some(
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-            ),
-            ..ClientTls::default()
-        }),
-        None => None,
-    };
+    let tls = client_tls(args.ca_file.as_deref())?;
     Ok(ClientOptions { token, tls })
+}
+
+/// TLS trusting the CA certificate in `ca_file`, when one is given.
+pub fn client_tls(ca_file: Option<&Path>) -> anyhow::Result<Option<ClientTls>> {
+    ca_file
+        .map(|path| {
+            let ca_pem =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(ClientTls {
+                ca_pem: Some(ca_pem),
+                ..ClientTls::default()
+            })
+        })
+        .transpose()
 }
 
 /// Client options sending the token in `path` (for `tasknet up --demo`).

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tasknet_server::{ClientOptions, ClientTls};
+use tasknet_server::ClientOptions;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -34,15 +34,7 @@ pub struct HealthArgs {
 }
 
 pub async fn run(args: HealthArgs) -> anyhow::Result<()> {
-    let tls = match &args.ca_file {
-        Some(path) => Some(ClientTls {
-            ca_pem: Some(
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-            ),
-            ..ClientTls::default()
-        }),
-        None => None,
-    };
+    let tls = crate::connect::client_tls(args.ca_file.as_deref())?;
     let channel =
         tasknet_server::connect_lazy_with(&args.endpoint, &ClientOptions { token: None, tls })?;
     let mut client = HealthClient::new(channel);
