@@ -35,6 +35,18 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 /// The national counts of a `report status --format json` answer.
+/// The independent count of the small demo's 2024-H1 nationwide figures as
+/// of 30 June: the same generator over the same reference units.
+pub(crate) fn small_demo_national_2024_h1() -> tasknet_demo::ClassCounts {
+    let units = tasknet_organisation::reference::reference_units().unwrap();
+    let dataset = tasknet_demo::generate(&tasknet_demo::DemoSpec::small(), &units).unwrap();
+    let period = tasknet_domain::DatePeriod::parse("2024-H1").unwrap();
+    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
+    tasknet_demo::expected_breakdown(&dataset, &units, period, as_of)
+        .unwrap()
+        .national
+}
+
 fn national_counts(report: &serde_json::Value) -> [i64; 5] {
     let c = &report["national"]["current"];
     [
@@ -318,16 +330,10 @@ async fn up_with_demo_data_answers_reports() {
         "--token-file",
         admin_token,
     ]));
-    // The independent count: the same generator over the same reference units.
-    let units = tasknet_organisation::reference::reference_units().unwrap();
-    let dataset = tasknet_demo::generate(&tasknet_demo::DemoSpec::small(), &units).unwrap();
-    let period = tasknet_domain::DatePeriod::parse("2024-H1").unwrap();
-    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
-    let expected = tasknet_demo::expected_breakdown(&dataset, &units, period, as_of)
-        .unwrap()
-        .national
-        .to_array();
-    assert_eq!(national_counts(&report), expected);
+    assert_eq!(
+        national_counts(&report),
+        small_demo_national_2024_h1().to_array()
+    );
     assert!(dir.path().join("data/task.db").is_file());
     administration_through_the_cli(&endpoint, admin_token);
     // What `grpcurl -plaintext ADDR list` shows (grpcurl 1.8 asks reflection v1alpha,

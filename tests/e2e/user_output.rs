@@ -229,13 +229,7 @@ async fn up_prints_next_steps_once_the_demo_is_in_the_reports() {
         .args(&words[1..])
         .run()
         .unwrap();
-    let units = tasknet_organisation::reference::reference_units().unwrap();
-    let dataset = tasknet_demo::generate(&tasknet_demo::DemoSpec::small(), &units).unwrap();
-    let period = tasknet_domain::DatePeriod::parse("2024-H1").unwrap();
-    let as_of = chrono::NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
-    let expected = tasknet_demo::expected_breakdown(&dataset, &units, period, as_of)
-        .unwrap()
-        .national;
+    let expected = crate::processes::small_demo_national_2024_h1();
     let national = table
         .lines()
         .find(|line| line.starts_with("Toàn quốc / National"))
