@@ -11,6 +11,7 @@ const FILES: &[&str] = &[
     "tasknet/v1/organisation.proto",
     "tasknet/v1/task.proto",
     "tasknet/v1/reporting.proto",
+    "tasknet/v1/notification.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -369,6 +369,42 @@ impl OrganisationService for Organisation {
             Organisation::lookup_unit(self, request.get_ref()).await?,
         ))
     }
+
+    // Issue 17 (unit contacts): implemented by the contacts work.
+    async fn create_unit_contact(
+        &self,
+        _request: Request<v1::CreateUnitContactRequest>,
+    ) -> Result<Response<v1::CreateUnitContactResponse>, Status> {
+        Err(Status::unimplemented("unit contacts are not built yet"))
+    }
+
+    async fn update_unit_contact(
+        &self,
+        _request: Request<v1::UpdateUnitContactRequest>,
+    ) -> Result<Response<v1::UpdateUnitContactResponse>, Status> {
+        Err(Status::unimplemented("unit contacts are not built yet"))
+    }
+
+    async fn delete_unit_contact(
+        &self,
+        _request: Request<v1::DeleteUnitContactRequest>,
+    ) -> Result<Response<v1::DeleteUnitContactResponse>, Status> {
+        Err(Status::unimplemented("unit contacts are not built yet"))
+    }
+
+    async fn get_unit_contact(
+        &self,
+        _request: Request<v1::GetUnitContactRequest>,
+    ) -> Result<Response<v1::GetUnitContactResponse>, Status> {
+        Err(Status::unimplemented("unit contacts are not built yet"))
+    }
+
+    async fn list_unit_contacts(
+        &self,
+        _request: Request<v1::ListUnitContactsRequest>,
+    ) -> Result<Response<v1::ListUnitContactsResponse>, Status> {
+        Err(Status::unimplemented("unit contacts are not built yet"))
+    }
 }
 
 impl Organisation {

@@ -13,6 +13,13 @@ const READERS: &[Role] = &[
     Role::DashboardReader,
     Role::Administrator,
 ];
+const READERS_AND_SERVICES: &[Role] = &[
+    Role::UnitStaff,
+    Role::UnitLeadership,
+    Role::DashboardReader,
+    Role::Administrator,
+    Role::Service,
+];
 const ADMIN: &[Role] = &[Role::Administrator];
 
 macro_rules! rpc {
@@ -33,13 +40,7 @@ pub const POLICY: &[RpcRule] = &[
     },
     RpcRule {
         rpc: rpc!("GetSyncState"),
-        roles: &[
-            Role::UnitStaff,
-            Role::UnitLeadership,
-            Role::DashboardReader,
-            Role::Administrator,
-            Role::Service,
-        ],
+        roles: READERS_AND_SERVICES,
     },
     RpcRule {
         rpc: rpc!("ReportSummary"),
@@ -47,7 +48,8 @@ pub const POLICY: &[RpcRule] = &[
     },
     RpcRule {
         rpc: rpc!("ListGroupTasks"),
-        roles: READERS,
+        // The notification service reads the tasks it chases here.
+        roles: READERS_AND_SERVICES,
     },
     RpcRule {
         rpc: rpc!("GetTaskTimeline"),

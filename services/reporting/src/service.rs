@@ -155,4 +155,19 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
     ) -> Result<Response<v1::GetSyncStateResponse>, Status> {
         Ok(Response::new(self.reports.sync_state().await?))
     }
+
+    // Issue 17 (scorecards, trajectory): implemented by the scorecard work.
+    async fn unit_scorecards(
+        &self,
+        _request: Request<v1::UnitScorecardsRequest>,
+    ) -> Result<Response<v1::UnitScorecardsResponse>, Status> {
+        Err(Status::unimplemented("UnitScorecards is not built yet"))
+    }
+
+    async fn get_trajectory(
+        &self,
+        _request: Request<v1::GetTrajectoryRequest>,
+    ) -> Result<Response<v1::GetTrajectoryResponse>, Status> {
+        Err(Status::unimplemented("GetTrajectory is not built yet"))
+    }
 }
