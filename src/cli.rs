@@ -167,6 +167,10 @@ pub enum ReportCommand {
     Plans(PlansArgs),
     /// The review report's paragraphs and figures (text, JSON or SDMX-CSV).
     Summary(SummaryArgs),
+    /// Unit scorecards and rankings within provincial offices and central units.
+    Scorecard(crate::scorecard_cli::ScorecardArgs),
+    /// Expected against actual completions, day by day, of a plan or a unit.
+    Trajectory(crate::scorecard_cli::TrajectoryArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,7 @@ mod health_cli;
 mod org_cli;
 mod output;
 mod report;
+mod scorecard_cli;
 mod units;
 
 use std::process::ExitCode;

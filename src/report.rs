@@ -22,6 +22,8 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
         ReportCommand::Status(args) => status(args).await,
         ReportCommand::Plans(args) => plans(args).await,
         ReportCommand::Summary(args) => summary(args).await,
+        ReportCommand::Scorecard(args) => crate::scorecard_cli::scorecard(args).await,
+        ReportCommand::Trajectory(args) => crate::scorecard_cli::trajectory(args).await,
     }
 }
 
@@ -56,14 +58,14 @@ async fn summary(args: SummaryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn client(
+pub async fn client(
     endpoint: &EndpointArgs,
 ) -> anyhow::Result<ReportingServiceClient<tasknet_server::TracedChannel>> {
     let channel = channel(endpoint, Service::Reporting)?;
     Ok(ReportingServiceClient::new(channel))
 }
 
-fn period(label: &str) -> v1::Period {
+pub fn period(label: &str) -> v1::Period {
     v1::Period {
         kind: Some(v1::period::Kind::Label(label.to_owned())),
     }

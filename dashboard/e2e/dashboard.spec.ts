@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import type { Page } from "@playwright/test";
 import ExcelJS from "exceljs";
-import { GroupBy, Language, ReportBasis, StatusClass, SummaryFormat } from "../src/gen/tasknet/v1/reporting_pb.js";
+import { Language } from "../src/gen/tasknet/v1/common_pb.js";
+import { GroupBy, ReportBasis, StatusClass, SummaryFormat } from "../src/gen/tasknet/v1/reporting_pb.js";
 import { PlanKind } from "../src/gen/tasknet/v1/task_pb.js";
 import { axeSeriousViolations, counts, expect, rowValues, screenshot, settled, signIn, test } from "./fixtures.js";
 

@@ -14,10 +14,11 @@ import { type PeriodKind, parsePeriod, parseState, periodFor, serializeState, ty
 import { errorBox } from "./views/common.js";
 import { drill } from "./views/drill.js";
 import { overview } from "./views/overview.js";
+import { scores } from "./views/scores.js";
 import { trend } from "./views/trend.js";
 import { units } from "./views/units.js";
 
-const VIEWS: Record<View, ViewFn> = { overview, units, drill, trend };
+const VIEWS: Record<View, ViewFn> = { overview, units, drill, trend, scores };
 const REFRESH_MS = 15_000;
 
 const root = document.getElementById("app") as HTMLElement;
@@ -164,7 +165,7 @@ async function start(): Promise<void> {
       h(
         "ul",
         {},
-        (["overview", "units", "drill", "trend"] as View[]).map((view) =>
+        (["overview", "units", "drill", "trend", "scores"] as View[]).map((view) =>
           h(
             "li",
             {},

@@ -4,7 +4,7 @@
 
 import { type CivilDate, daysInMonth, isoDate, parseIsoDate, todayVietnam } from "./format.js";
 
-export type View = "overview" | "units" | "drill" | "trend";
+export type View = "overview" | "units" | "drill" | "trend" | "scores";
 export type Basis = "current" | "historical";
 export type StatusClass = "completed_on_time" | "completed_late" | "open_within_deadline" | "open_overdue" | "all";
 export type GroupKind = "national" | "category" | "region" | "unit";
@@ -26,9 +26,11 @@ export interface ViewState {
   groupKey: string;
   cls: StatusClass;
   task: string;
+  /** Scorecards page: whose trajectory is shown, "unit:<id>" or "plan:<id>" (empty: none). */
+  subject: string;
 }
 
-const VIEWS: View[] = ["overview", "units", "drill", "trend"];
+const VIEWS: View[] = ["overview", "units", "drill", "trend", "scores"];
 const CLASSES: StatusClass[] = ["completed_on_time", "completed_late", "open_within_deadline", "open_overdue", "all"];
 const GROUP_KINDS: GroupKind[] = ["national", "category", "region", "unit"];
 
@@ -52,6 +54,7 @@ export function defaultState(today: CivilDate = todayVietnam()): ViewState {
     groupKey: "",
     cls: "open_overdue",
     task: "",
+    subject: "",
   };
 }
 
@@ -76,6 +79,8 @@ export function parseState(search: string, today: CivilDate = todayVietnam()): V
   const cls = q.get("class");
   if (cls && (CLASSES as string[]).includes(cls)) state.cls = cls as StatusClass;
   state.task = q.get("task") ?? "";
+  const subject = q.get("subj") ?? "";
+  if (/^(unit|plan):.+$/.test(subject)) state.subject = subject;
   return state;
 }
 
@@ -98,6 +103,7 @@ export function serializeState(state: ViewState, today: CivilDate = todayVietnam
     q.set("class", state.cls);
     if (state.task) q.set("task", state.task);
   }
+  if (state.view === "scores" && state.subject) q.set("subj", state.subject);
   return `?${q.toString()}`;
 }
 

@@ -281,6 +281,14 @@ async fn call_reporting(
             .get_reader_scope(v1::GetReaderScopeRequest::default())
             .await
             .map(drop),
+        "UnitScorecards" => c
+            .unit_scorecards(v1::UnitScorecardsRequest::default())
+            .await
+            .map(drop),
+        "GetTrajectory" => c
+            .get_trajectory(v1::GetTrajectoryRequest::default())
+            .await
+            .map(drop),
         "AddReportNote" => c
             .add_report_note(v1::AddReportNoteRequest::default())
             .await
@@ -372,6 +380,8 @@ const MATRIX: &[(&str, &[Role])] = &[
         &[U, L, D, A],
     ),
     ("/tasknet.v1.ReportingService/GetReaderScope", &[U, L, D, A]),
+    ("/tasknet.v1.ReportingService/UnitScorecards", &[U, L, D, A]),
+    ("/tasknet.v1.ReportingService/GetTrajectory", &[U, L, D, A]),
     ("/tasknet.v1.ReportingService/AddReportNote", &[A]),
     ("/tasknet.v1.ReportingService/ListAuditRecords", &[A]),
 ];

@@ -19,6 +19,7 @@ mod office_day;
 mod processes;
 mod reorganisation;
 mod reports;
+mod scorecards;
 mod traces;
 mod upgrade;
 mod user_output;

@@ -6,6 +6,7 @@
 pub mod figures;
 pub mod narrative;
 pub mod numbers;
+pub mod scorecard_sdmx;
 pub mod sdmx;
 
 pub use figures::{

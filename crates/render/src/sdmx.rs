@@ -54,6 +54,21 @@ fn plan_code(kind: PlanKind) -> &'static str {
     }
 }
 
+/// `n / d × 100` as an `OBS_VALUE` with `decimals` places cut by `rounding`
+/// (`None` when `d` is 0).
+pub fn percent_value(n: i64, d: i64, decimals: u32, rounding: Rounding) -> Option<String> {
+    scaled_percent(n, d, decimals, rounding).map(|scaled| {
+        let scale = 10_i128.pow(decimals);
+        let sign = if scaled < 0 { "-" } else { "" };
+        format!(
+            "{sign}{}.{:0w$}",
+            scaled.abs() / scale,
+            scaled.abs() % scale,
+            w = decimals as usize
+        )
+    })
+}
+
 struct Row<'a> {
     area: &'a str,
     category: &'a str,
@@ -71,18 +86,7 @@ pub fn sdmx_csv(figures: &SummaryFigures, rounding: Rounding) -> Result<String, 
     let current = figures.period.sdmx_label();
     let previous = figures.previous_period.sdmx_label();
     let mut rows = Vec::new();
-    let percent = |n: i64, d: i64, decimals: u32| {
-        scaled_percent(n, d, decimals, rounding).map(|scaled| {
-            let scale = 10_i128.pow(decimals);
-            let sign = if scaled < 0 { "-" } else { "" };
-            format!(
-                "{sign}{}.{:0w$}",
-                scaled.abs() / scale,
-                scaled.abs() % scale,
-                w = decimals as usize
-            )
-        })
-    };
+    let percent = |n: i64, d: i64, decimals: u32| percent_value(n, d, decimals, rounding);
     let mut totals = vec![("_T", figures.national, figures.national_previous)];
     totals.extend(
         figures

@@ -50,6 +50,8 @@ pub struct Config {
     /// empty (the default): none need to, the dashboard is served same-origin.
     /// `TASKNET_CORS_ALLOWED_ORIGINS` takes them comma-separated.
     pub cors_allowed_origins: Vec<String>,
+    /// The weights of the unit scorecards' score (docs/scorecards.md).
+    pub scorecard: ScorecardConfig,
 }
 
 /// TLS on the listener (when `cert_file` and `key_file` are set) and for
@@ -93,6 +95,7 @@ impl Default for Config {
             metrics_listen: None,
             connections: tasknet_server::ConnectionLimits::default(),
             cors_allowed_origins: Vec::new(),
+            scorecard: ScorecardConfig::default(),
         }
     }
 }
@@ -102,6 +105,52 @@ impl Default for DatabaseConfig {
         Self {
             max_connections: 16,
             acquire_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[scorecard]`: the weights of the unit scorecards' score, set by the
+/// emulation committee. score = 100 × (completed_on_time × share on time +
+/// completed_late × share late + open_within_deadline × share open within
+/// deadline + open_overdue × share overdue) − per_mean_day_late × mean days
+/// late. Keys left out keep their defaults; an unknown key is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScorecardConfig {
+    /// Default 1.0.
+    pub completed_on_time: f64,
+    /// Default 0.5: late work counts, half as much.
+    pub completed_late: f64,
+    /// Default 1.0: work not yet due is not held against a unit.
+    pub open_within_deadline: f64,
+    /// Default 0.0.
+    pub open_overdue: f64,
+    /// Default 0.2 points per mean day past the deadline.
+    pub per_mean_day_late: f64,
+}
+
+impl Default for ScorecardConfig {
+    fn default() -> Self {
+        let weights = tasknet_reporting::ScoreWeights::default();
+        Self {
+            completed_on_time: weights.completed_on_time,
+            completed_late: weights.completed_late,
+            open_within_deadline: weights.open_within_deadline,
+            open_overdue: weights.open_overdue,
+            per_mean_day_late: weights.per_mean_day_late,
+        }
+    }
+}
+
+impl ScorecardConfig {
+    /// The weights the reporting service scores with.
+    pub fn weights(&self) -> tasknet_reporting::ScoreWeights {
+        tasknet_reporting::ScoreWeights {
+            completed_on_time: self.completed_on_time,
+            completed_late: self.completed_late,
+            open_within_deadline: self.open_within_deadline,
+            open_overdue: self.open_overdue,
+            per_mean_day_late: self.per_mean_day_late,
         }
     }
 }
@@ -298,5 +347,30 @@ mod tests {
         let config = Config::load(Some(&file), &overrides).unwrap();
         assert_eq!(config.listen, "127.0.0.1:7000");
         assert!(Config::load(Some(&dir.path().join("missing.toml")), &overrides).is_err());
+    }
+
+    #[test]
+    fn scorecard_weights_are_typed_and_unknown_keys_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tasknet.toml");
+        let config = Config::load(None, &Overrides::default()).unwrap();
+        assert_eq!(
+            config.scorecard.weights(),
+            tasknet_reporting::ScoreWeights::default()
+        );
+        std::fs::write(
+            &file,
+            "[scorecard]\ncompleted_late = 0.25\nper_mean_day_late = 0.5\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(config.scorecard.completed_late, 0.25);
+        assert_eq!(config.scorecard.per_mean_day_late, 0.5);
+        assert_eq!(config.scorecard.completed_on_time, 1.0);
+        std::fs::write(&file, "[scorecard]\nlate = 0.25\n").unwrap();
+        let error = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("late"), "{error:#}");
+        std::fs::write(&file, "[scorecard]\ncompleted_late = \"half\"\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
     }
 }

@@ -300,6 +300,7 @@ impl Opened {
                 task_endpoint: elsewhere(&config.task_endpoint, "--task-endpoint")?,
                 organisation_endpoint: organisation_endpoint.clone(),
                 client,
+                score_weights: config.scorecard.weights(),
             };
             let app = ReportingApp::open(&settings, shutdown.clone())
                 .await

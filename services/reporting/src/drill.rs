@@ -142,7 +142,7 @@ impl GroupQuestion {
 }
 
 /// The label of a unit for an answer (the id alone for unknown units).
-fn label(catalog: &Catalog, id: &str) -> v1::UnitLabel {
+pub(crate) fn label(catalog: &Catalog, id: &str) -> v1::UnitLabel {
     match catalog.unit(id) {
         Some(unit) => v1::UnitLabel {
             id: id.to_owned(),

@@ -15,9 +15,11 @@ mod follower;
 mod metrics;
 mod policy;
 mod reports;
+mod scorecard;
 mod service;
 mod store;
 mod summary;
+mod trajectory;
 mod wait;
 
 #[cfg(test)]
@@ -37,6 +39,7 @@ use tokio::task::JoinHandle;
 pub use breakdown::{NO_REGION_GROUP, UNKNOWN_GROUP};
 pub use error::Error;
 pub use policy::POLICY;
+pub use scorecard::ScoreWeights;
 pub use service::ReportingHandler;
 pub use store::MIGRATIONS;
 
@@ -63,6 +66,9 @@ pub struct ReportingSettings {
     /// How this service authenticates to the task and organisation
     /// services (its SERVICE credential).
     pub client: ClientOptions,
+    /// The weights of the unit scorecards' score (`[scorecard]` in the
+    /// configuration; docs/scorecards.md).
+    pub score_weights: ScoreWeights,
 }
 
 /// The running reporting service: its database, the change-log follower and
@@ -82,6 +88,10 @@ impl ReportingApp {
     /// Connects and migrates the database, then starts following the task
     /// service's change log (until `shutdown` fires).
     pub async fn open(settings: &ReportingSettings, shutdown: Shutdown) -> anyhow::Result<Self> {
+        settings
+            .score_weights
+            .validate()
+            .map_err(|message| anyhow::anyhow!(message))?;
         let store = ReadModel::open(&settings.database_url, &settings.database)
             .await
             .context("failed to open the reporting database")?;
@@ -110,7 +120,8 @@ impl ReportingApp {
             let store = store.clone();
             async move { store.keep_index_loaded().await }
         });
-        let reports = Reports::new(store.clone(), directory, applied.clone());
+        let reports = Reports::new(store.clone(), directory, applied.clone())
+            .with_weights(settings.score_weights);
         tracing::info!(
             cursor,
             "reporting read model opened; following the task change log"

@@ -60,6 +60,16 @@ pub const POLICY: &[RpcRule] = &[
         roles: READERS,
     },
     RpcRule {
+        // Each caller sees (and is ranked among) the units it covers.
+        rpc: rpc!("UnitScorecards"),
+        roles: READERS,
+    },
+    RpcRule {
+        // A plan's needs nationwide coverage, a unit's the unit.
+        rpc: rpc!("GetTrajectory"),
+        roles: READERS,
+    },
+    RpcRule {
         rpc: rpc!("AddReportNote"),
         roles: ADMIN,
     },

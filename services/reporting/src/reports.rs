@@ -17,6 +17,7 @@ use crate::basis::{self, Restatement};
 use crate::breakdown::breakdown_rows;
 use crate::catalog::{Catalog, UnitSource};
 use crate::error::Error;
+use crate::scorecard::ScoreWeights;
 use crate::store::{self, ReadModel, StatusQuery, UnitCounts, decode::PlanRow};
 use crate::wait::{validate_min_cursor, wait_for_cursor};
 
@@ -26,6 +27,8 @@ pub struct Reports<U> {
     pub(crate) store: ReadModel,
     pub(crate) units: U,
     pub(crate) applied: watch::Receiver<i64>,
+    /// The weights of the scorecards' score.
+    pub(crate) weights: ScoreWeights,
 }
 
 /// A validated StatusBreakdown request.
@@ -115,7 +118,14 @@ impl<U: UnitSource> Reports<U> {
             store,
             units,
             applied,
+            weights: ScoreWeights::default(),
         }
+    }
+
+    /// The same reports scoring with `weights`.
+    pub fn with_weights(mut self, weights: ScoreWeights) -> Self {
+        self.weights = weights;
+        self
     }
 
     /// StatusBreakdown, nationwide; `budget` bounds the wait for `min_cursor`.

@@ -156,18 +156,33 @@ impl<U: UnitSource> ReportingService for ReportingHandler<U> {
         Ok(Response::new(self.reports.sync_state().await?))
     }
 
-    // Issue 17 (scorecards, trajectory): implemented by the scorecard work.
+    #[tracing::instrument(skip_all, fields(group = request.get_ref().group, min_cursor = request.get_ref().min_cursor))]
     async fn unit_scorecards(
         &self,
-        _request: Request<v1::UnitScorecardsRequest>,
+        request: Request<v1::UnitScorecardsRequest>,
     ) -> Result<Response<v1::UnitScorecardsResponse>, Status> {
-        Err(Status::unimplemented("UnitScorecards is not built yet"))
+        let budget = wait_budget(request.metadata());
+        let context = AuthContext::of(&request)?;
+        let coverage = self.reports.coverage(&context.principal).await?;
+        let response = self
+            .reports
+            .unit_scorecards(request.get_ref(), budget, &coverage)
+            .await?;
+        Ok(Response::new(response))
     }
 
+    #[tracing::instrument(skip_all, fields(min_cursor = request.get_ref().min_cursor))]
     async fn get_trajectory(
         &self,
-        _request: Request<v1::GetTrajectoryRequest>,
+        request: Request<v1::GetTrajectoryRequest>,
     ) -> Result<Response<v1::GetTrajectoryResponse>, Status> {
-        Err(Status::unimplemented("GetTrajectory is not built yet"))
+        let budget = wait_budget(request.metadata());
+        let context = AuthContext::of(&request)?;
+        let coverage = self.reports.coverage(&context.principal).await?;
+        let response = self
+            .reports
+            .trajectory(request.get_ref(), budget, &coverage)
+            .await?;
+        Ok(Response::new(response))
     }
 }

@@ -89,6 +89,7 @@ async fn reporting_is_not_serving_while_it_cannot_follow_the_change_log() {
             task_endpoint: task_url.clone(),
             organisation_endpoint: task_url.clone(),
             client: Default::default(),
+            score_weights: Default::default(),
         },
         shutdown.clone(),
     )

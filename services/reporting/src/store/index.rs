@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 use tasknet_domain::{date_from_storage, date_to_storage};
 
-use super::query::{StatusQuery, UnitCounts};
+use super::query::{StatusQuery, UnitCounts, UnitDaysLate};
 use crate::counts::StatusCounts;
 
 /// Stored `seg_from` meaning "from the beginning" and `seg_until` meaning
@@ -332,6 +332,63 @@ impl StatusIndex {
         Some(result)
     }
 
+    /// Per question and unit, the days past the deadline summed over the
+    /// tasks that are completed late (deadline to completion) or open
+    /// overdue (deadline to the as-of day), classified as `answer` does.
+    pub fn days_late_by_unit(&self, queries: &[StatusQuery]) -> Option<Vec<UnitDaysLate>> {
+        queries.iter().map(|query| self.days_late(query)).collect()
+    }
+
+    fn days_late(&self, query: &StatusQuery) -> Option<UnitDaysLate> {
+        let as_of = date_day(query.as_of)?;
+        let end = query.period.end.min(query.as_of);
+        let mut days = vec![0_u64; self.units.len()];
+        if query.period.start <= end {
+            let first = date_day(query.period.start.max(EPOCH))?;
+            let last = date_day(end)?;
+            for (_, bucket) in self.buckets.range(first..=last) {
+                for &[unit, deadline, completed] in &bucket.simple {
+                    add_days_late(&mut days, unit, deadline, completed, as_of);
+                }
+                for &[unit, deadline, completed, from, until] in &bucket.general {
+                    if from <= as_of && as_of < until {
+                        add_days_late(&mut days, unit, deadline, completed, as_of);
+                    }
+                }
+            }
+        }
+        let mut result = UnitDaysLate::new();
+        for (number, total) in days.iter().enumerate() {
+            if *total > 0 {
+                let id = self.units.get(number)?.clone();
+                result.insert(id, i64::try_from(*total).ok()?);
+            }
+        }
+        let (start, end, as_of_stored) = (
+            date_to_storage(query.period.start),
+            date_to_storage(end),
+            date_to_storage(query.as_of),
+        );
+        for wide in &self.wide {
+            if wide.assigned < start
+                || wide.assigned > end
+                || wide.from > as_of_stored
+                || wide.until <= as_of_stored
+            {
+                continue;
+            }
+            let completed = wide
+                .completed
+                .filter(|on| !wide.merged || *on <= as_of_stored);
+            let late = days_past(wide.deadline, completed.unwrap_or(as_of_stored));
+            if late > 0 {
+                let unit = self.units.get(usize::from(wide.unit))?.clone();
+                *result.entry(unit).or_default() += late;
+            }
+        }
+        Some(result)
+    }
+
     /// Every entry, sorted: two indexes holding the same multiset compare equal.
     #[cfg(test)]
     pub fn canonical(&self) -> Canonical {
@@ -379,6 +436,26 @@ fn count_buckets(buckets: &[&Bucket], as_of: u16, counts: &mut [[u32; 4]]) {
         for (a, b) in mine.iter_mut().zip(theirs) {
             *a += b;
         }
+    }
+}
+
+/// Adds an entry's days past its deadline, if it is late or overdue on `as_of`.
+#[inline]
+fn add_days_late(days: &mut [u64], unit: u16, deadline: u16, completed: u16, as_of: u16) {
+    // A completion after the as-of day is not one yet: open, judged on the day.
+    let judged_on = if completed <= as_of { completed } else { as_of };
+    if judged_on > deadline
+        && let Some(total) = days.get_mut(usize::from(unit))
+    {
+        *total += u64::from(judged_on - deadline);
+    }
+}
+
+/// Days from the stored date `deadline` to the stored date `day`, 0 if not after it.
+pub fn days_past(deadline: i64, day: i64) -> i64 {
+    match (date_from_storage(deadline), date_from_storage(day)) {
+        (Some(deadline), Some(day)) => (day - deadline).num_days().max(0),
+        _ => 0,
     }
 }
 

@@ -14,7 +14,7 @@ use tasknet_storage::Backend;
 use tokio::sync::Notify;
 
 use super::index::{SegmentRow, StatusIndex};
-use super::query::{StatusQuery, UnitCounts};
+use super::query::{StatusQuery, UnitCounts, UnitDaysLate};
 
 /// One applied batch as the index needs it: the cursor stored before and
 /// after it, and per changed task its segments before and after.
@@ -57,6 +57,22 @@ impl LiveIndex {
         let state = self.state.read().ok()?;
         match &*state {
             State::Ready { index, .. } => index.status_by_unit(queries),
+            _ => None,
+        }
+    }
+
+    /// Counts and days late from the index, read under one lock (so both
+    /// describe the same state), or `None` if the SQL must answer.
+    pub fn scorecard_by_unit(
+        &self,
+        queries: &[StatusQuery],
+    ) -> Option<(Vec<UnitCounts>, Vec<UnitDaysLate>)> {
+        let state = self.state.read().ok()?;
+        match &*state {
+            State::Ready { index, .. } => Some((
+                index.status_by_unit(queries)?,
+                index.days_late_by_unit(queries)?,
+            )),
             _ => None,
         }
     }

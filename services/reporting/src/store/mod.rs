@@ -12,6 +12,7 @@ pub mod notes;
 mod query;
 mod sql;
 pub mod timeline;
+pub mod trajectory;
 
 use std::sync::Arc;
 
@@ -26,7 +27,8 @@ use tasknet_storage::{Backend, Database, DatabaseOptions, Edited, Migrations};
 pub(crate) use index::{SEGMENT_END, SEGMENT_START};
 pub use live::{LiveIndex, Loaded};
 pub use query::{
-    StatusQuery, UnitCounts, distinct_plan_counts, plan_by_id, plan_counts, plans_of_kind,
+    StatusQuery, UnitCounts, UnitDaysLate, distinct_plan_counts, plan_by_id, plan_counts,
+    plans_of_kind,
 };
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -114,6 +116,31 @@ impl ReadModel {
             // Not loaded yet (or the scan failed): the SQL answers.
             _ => query::status_by_unit(self.pool(), queries).await,
         }
+    }
+
+    /// Counts and days late per unit for each question: from the status
+    /// index when it is loaded, else SQL (two statements then, so a batch
+    /// applied between them may show in one and not the other).
+    pub async fn scorecard_by_unit(
+        &self,
+        queries: &[StatusQuery],
+    ) -> Result<(Vec<UnitCounts>, Vec<UnitDaysLate>), sqlx::Error> {
+        let index = self.index.clone();
+        let owned = queries.to_vec();
+        match tokio::task::spawn_blocking(move || index.scorecard_by_unit(&owned)).await {
+            Ok(Some(answer)) => Ok(answer),
+            _ => self.scorecard_by_unit_sql(queries).await,
+        }
+    }
+
+    /// The SQL answer of [`Self::scorecard_by_unit`], bypassing the index.
+    pub async fn scorecard_by_unit_sql(
+        &self,
+        queries: &[StatusQuery],
+    ) -> Result<(Vec<UnitCounts>, Vec<UnitDaysLate>), sqlx::Error> {
+        let counts = query::status_by_unit(self.pool(), queries).await?;
+        let days = query::days_late_by_unit(self.pool(), queries).await?;
+        Ok((counts, days))
     }
 
     /// The SQL answer, bypassing the index (the reference it is tested against).

@@ -23,6 +23,10 @@ pub struct StatusQuery {
 /// Counts per assignee unit for one question.
 pub type UnitCounts = HashMap<String, StatusCounts>;
 
+/// Per assignee unit, the days past the deadline summed over its
+/// completed-late and open-overdue tasks (units with none are absent).
+pub type UnitDaysLate = HashMap<String, i64>;
+
 /// The classification of `TimelineState::classify`, in SQL, for the segment
 /// in force at the end of the as-of day (`$as_of`): completed on or before
 /// the deadline then in force is on time; open with a deadline on or after
@@ -74,6 +78,41 @@ pub async fn status_by_unit(
         if let Some(result) = usize::try_from(which).ok().and_then(|i| results.get_mut(i)) {
             result.insert(row.try_get(1)?, counts);
         }
+    }
+    Ok(results)
+}
+
+/// [`UnitDaysLate`] for each question, in SQL (the reference the index is
+/// tested against): the late and overdue segments in force, classified as
+/// in [`status_select`], their days summed here (dates are stored as
+/// yyyymmdd numbers, which SQL cannot subtract).
+pub async fn days_late_by_unit(
+    pool: &AnyPool,
+    queries: &[StatusQuery],
+) -> Result<Vec<UnitDaysLate>, sqlx::Error> {
+    let mut results = Vec::with_capacity(queries.len());
+    let sql = "SELECT assignee_unit_id, deadline, completed_on FROM rpt_segments \
+               WHERE assigned_date >= $1 AND assigned_date <= $2 \
+                 AND seg_from <= $3 AND seg_until > $3 \
+                 AND ((completed_on IS NOT NULL AND completed_on > deadline) \
+                   OR (completed_on IS NULL AND deadline < $3))";
+    let mut connection = pool.acquire().await?;
+    for query in queries {
+        let end = query.period.end.min(query.as_of);
+        let as_of = date_to_storage(query.as_of);
+        let params = [
+            Param::Int(date_to_storage(query.period.start)),
+            Param::Int(date_to_storage(end)),
+            Param::Int(as_of),
+        ];
+        let mut days = UnitDaysLate::new();
+        for row in query_with(sql, &params).fetch_all(&mut *connection).await? {
+            let deadline: i64 = row.try_get(1)?;
+            let completed: Option<i64> = row.try_get(2)?;
+            let late = super::index::days_past(deadline, completed.unwrap_or(as_of));
+            *days.entry(row.try_get(0)?).or_default() += late;
+        }
+        results.push(days);
     }
     Ok(results)
 }

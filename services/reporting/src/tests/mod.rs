@@ -6,6 +6,7 @@ mod index;
 mod random;
 mod reorganised;
 mod restart;
+mod scorecard;
 mod service;
 mod web;
 

@@ -29,7 +29,7 @@ fn unit(id: &str, code: &str, region: &str, valid_to: Option<NaiveDate>) -> v1::
     }
 }
 
-fn catalog() -> Catalog {
+pub(super) fn catalog() -> Catalog {
     let ended = Some(ymd(2025, 6, 30));
     let units = vec![
         unit("a", "52", "NCC", ended),
@@ -79,7 +79,7 @@ fn reassigned(cursor: i64, task: &TaskSpec, to: &str) -> v1::Change {
 /// The log: t1 (B) done in 2024; t2 (A) open until after the merger, passed
 /// to M and done there; t3 (M) new in 2025; t4, t5 (C); t6 (A) done before
 /// the merger, so it stays with A.
-fn changes() -> Vec<v1::Change> {
+pub(super) fn changes() -> Vec<v1::Change> {
     let t1 = task("t1", "b", ymd(2024, 8, 1), ymd(2024, 8, 30));
     let t2 = task("t2", "a", ymd(2024, 9, 2), ymd(2024, 10, 1));
     let t3 = task("t3", "m", ymd(2025, 8, 1), ymd(2026, 1, 30));
