@@ -411,7 +411,10 @@ const MATRIX: &[(&str, &[Role])] = &[
         &[U, L, D, A, S],
     ),
     ("/tasknet.v1.ReportingService/ReportSummary", &[D, A]),
-    ("/tasknet.v1.ReportingService/ListGroupTasks", &[U, L, D, A]),
+    (
+        "/tasknet.v1.ReportingService/ListGroupTasks",
+        &[U, L, D, A, S],
+    ),
     (
         "/tasknet.v1.ReportingService/GetTaskTimeline",
         &[U, L, D, A],
