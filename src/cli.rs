@@ -17,7 +17,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the organisation, task and reporting services in one process.
+    /// Start the organisation, task, reporting and notification services in one process.
     Up(UpArgs),
     /// Run one service alone (services deploy as separate processes).
     Serve(ServeArgs),
@@ -35,6 +35,9 @@ pub enum Command {
     /// Units over time: reorganisations, lineage, codes on a date.
     #[command(subcommand)]
     Org(crate::org_cli::OrgCommand),
+    /// Notifications: the outbox, judging a day, webhook subscriptions.
+    #[command(subcommand)]
+    Notify(crate::notify_cli::NotifyCommand),
     /// Ask a server whether a service is SERVING (exit 0) or not (exit 1).
     Health(crate::health_cli::HealthArgs),
     /// Benchmarks: ingest, reports at scale, freshness, footprint (BENCHMARKS.md).
@@ -51,12 +54,14 @@ impl Command {
                 ServiceKind::Organisation => "tasknet-organisation",
                 ServiceKind::Task => "tasknet-task",
                 ServiceKind::Reporting => "tasknet-reporting",
+                ServiceKind::Notification => "tasknet-notification",
             },
             Command::Report(_)
             | Command::Demo(_)
             | Command::Admin(_)
             | Command::Org(_)
-            | Command::Health(_) => "tasknet-cli",
+            | Command::Health(_)
+            | Command::Notify(_) => "tasknet-cli",
             Command::Agent(_) => "tasknet-agent",
             Command::Bench(_) => "tasknet-bench",
         }
@@ -98,6 +103,7 @@ pub enum ServiceKind {
     Organisation,
     Task,
     Reporting,
+    Notification,
 }
 
 #[derive(Debug, Args)]
@@ -112,9 +118,12 @@ pub struct ServeArgs {
     /// The task service, for reporting (http://HOST:PORT).
     #[arg(long)]
     pub task_endpoint: Option<String>,
-    /// The organisation service, for task and reporting (http://HOST:PORT).
+    /// The organisation service, for task, reporting and notification (http://HOST:PORT).
     #[arg(long)]
     pub organisation_endpoint: Option<String>,
+    /// The reporting service, for notification (http://HOST:PORT).
+    #[arg(long)]
+    pub reporting_endpoint: Option<String>,
     /// Bootstrap credentials: organisation writes `admin.token` and
     /// `service.token` here on first start; task and reporting read
     /// `service.token` from here (or set TASKNET_SERVICE_TOKEN).

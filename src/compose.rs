@@ -51,7 +51,9 @@ fn print_banner(config: &Config, system: &System, admin: &std::path::Path) {
         Some(url) => format!("database {}", redact(url)),
         None => format!("SQLite files in {}", config.data_dir.display()),
     };
-    println!("tasknet is up on {addr} (organisation, task and reporting services; {storage})");
+    println!(
+        "tasknet is up on {addr} (organisation, task, reporting and notification services; {storage})"
+    );
     if system.tls() {
         println!("TLS is on.");
     } else {
@@ -180,6 +182,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         credentials_dir: args.credentials_dir,
         metrics_listen: args.metrics_listen,
         cors_allowed_origins: origins(args.cors_allowed_origins),
+        notify: args.reporting_endpoint.map(|reporting_endpoint| {
+            tasknet_system::config::NotifyOverrides {
+                reporting_endpoint: Some(reporting_endpoint),
+            }
+        }),
         ..Overrides::default()
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
@@ -188,6 +195,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ServiceKind::Organisation => tasknet_system::ServiceKind::Organisation,
         ServiceKind::Task => tasknet_system::ServiceKind::Task,
         ServiceKind::Reporting => tasknet_system::ServiceKind::Reporting,
+        ServiceKind::Notification => tasknet_system::ServiceKind::Notification,
     };
     let system = System::start(&config, Services::One(kind)).await?;
     println!(

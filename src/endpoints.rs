@@ -6,12 +6,13 @@
 
 use clap::Args;
 
-/// The three services a client may need.
+/// The services a client may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Organisation,
     Task,
     Reporting,
+    Notification,
 }
 
 /// Per-service addresses, flattened into every client command's arguments.
@@ -26,6 +27,9 @@ pub struct ServiceEndpoints {
     /// The reporting service (reports), if apart.
     #[arg(long, env = "TASKNET_REPORTING_ENDPOINT")]
     pub reporting_endpoint: Option<String>,
+    /// The notification service (`tasknet notify`), if apart.
+    #[arg(long, env = "TASKNET_NOTIFICATION_ENDPOINT")]
+    pub notification_endpoint: Option<String>,
 }
 
 impl ServiceEndpoints {
@@ -36,6 +40,7 @@ impl ServiceEndpoints {
             Service::Organisation => &self.organisation_endpoint,
             Service::Task => &self.task_endpoint,
             Service::Reporting => &self.reporting_endpoint,
+            Service::Notification => &self.notification_endpoint,
         };
         own.as_deref().unwrap_or(fallback)
     }

@@ -12,6 +12,7 @@ mod dashboard_link;
 mod demo;
 mod endpoints;
 mod health_cli;
+mod notify_cli;
 mod org_cli;
 mod output;
 mod report;
@@ -42,6 +43,7 @@ async fn main() -> ExitCode {
         Command::Agent(args) => agent_cli::run(args).await,
         Command::Org(args) => org_cli::run(args).await,
         Command::Health(args) => health_cli::run(args).await,
+        Command::Notify(args) => notify_cli::run(args).await,
         Command::Bench(command) => bench(command).await,
     };
     match result {

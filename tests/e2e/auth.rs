@@ -11,6 +11,7 @@ use tasknet_auth::principal::{ALL_ROLES, Role, role_name};
 use tasknet_domain::{date_to_proto, timestamp_to_proto};
 use tasknet_proto::tonic::{Code, Request, Status};
 use tasknet_proto::v1;
+use tasknet_proto::v1::notification_service_client::NotificationServiceClient;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
@@ -107,6 +108,13 @@ pub(crate) fn reporting_as(
     ReportingServiceClient::new(system.channel_as(&system.reporting_endpoint, token))
 }
 
+pub(crate) fn notification_as(
+    system: &TestSystem,
+    token: Option<&str>,
+) -> NotificationServiceClient<TracedChannel> {
+    NotificationServiceClient::new(system.channel_as(&system.notification_endpoint, token))
+}
+
 /// The outcome code of calling `rpc` with an empty request (streams: with
 /// no items). Requests are deliberately minimal: an admitted caller gets a
 /// validation error or an empty answer, a refused one PERMISSION_DENIED.
@@ -118,6 +126,9 @@ async fn call(system: &TestSystem, rpc: &str, token: Option<&str>) -> Code {
         }
         "tasknet.v1.TaskService" => call_task(tasks_as(system, token), method).await,
         "tasknet.v1.ReportingService" => call_reporting(reporting_as(system, token), method).await,
+        "tasknet.v1.NotificationService" => {
+            call_notification(notification_as(system, token), method).await
+        }
         other => panic!("unknown service {other}"),
     };
     match result {
@@ -248,6 +259,40 @@ async fn call_task(mut c: TaskServiceClient<TracedChannel>, method: &str) -> Res
     }
 }
 
+async fn call_notification(
+    mut c: NotificationServiceClient<TracedChannel>,
+    method: &str,
+) -> Result<(), Status> {
+    match method {
+        "GetNotificationStatus" => c
+            .get_notification_status(v1::GetNotificationStatusRequest::default())
+            .await
+            .map(drop),
+        "JudgeDay" => c.judge_day(v1::JudgeDayRequest::default()).await.map(drop),
+        "ListNotifications" => c
+            .list_notifications(v1::ListNotificationsRequest::default())
+            .await
+            .map(drop),
+        "RetryNotification" => c
+            .retry_notification(v1::RetryNotificationRequest::default())
+            .await
+            .map(drop),
+        "CreateWebhookSubscription" => c
+            .create_webhook_subscription(v1::CreateWebhookSubscriptionRequest::default())
+            .await
+            .map(drop),
+        "ListWebhookSubscriptions" => c
+            .list_webhook_subscriptions(v1::ListWebhookSubscriptionsRequest::default())
+            .await
+            .map(drop),
+        "DeleteWebhookSubscription" => c
+            .delete_webhook_subscription(v1::DeleteWebhookSubscriptionRequest::default())
+            .await
+            .map(drop),
+        other => panic!("no call for NotificationService/{other}: add it to the matrix"),
+    }
+}
+
 async fn call_reporting(
     mut c: ReportingServiceClient<TracedChannel>,
     method: &str,
@@ -374,7 +419,10 @@ const MATRIX: &[(&str, &[Role])] = &[
         &[U, L, D, A, S],
     ),
     ("/tasknet.v1.ReportingService/ReportSummary", &[D, A]),
-    ("/tasknet.v1.ReportingService/ListGroupTasks", &[U, L, D, A]),
+    (
+        "/tasknet.v1.ReportingService/ListGroupTasks",
+        &[U, L, D, A, S],
+    ),
     (
         "/tasknet.v1.ReportingService/GetTaskTimeline",
         &[U, L, D, A],
@@ -384,6 +432,25 @@ const MATRIX: &[(&str, &[Role])] = &[
     ("/tasknet.v1.ReportingService/GetTrajectory", &[U, L, D, A]),
     ("/tasknet.v1.ReportingService/AddReportNote", &[A]),
     ("/tasknet.v1.ReportingService/ListAuditRecords", &[A]),
+    (
+        "/tasknet.v1.NotificationService/GetNotificationStatus",
+        &[A],
+    ),
+    ("/tasknet.v1.NotificationService/JudgeDay", &[A]),
+    ("/tasknet.v1.NotificationService/ListNotifications", &[A]),
+    ("/tasknet.v1.NotificationService/RetryNotification", &[A]),
+    (
+        "/tasknet.v1.NotificationService/CreateWebhookSubscription",
+        &[A],
+    ),
+    (
+        "/tasknet.v1.NotificationService/ListWebhookSubscriptions",
+        &[A],
+    ),
+    (
+        "/tasknet.v1.NotificationService/DeleteWebhookSubscription",
+        &[A],
+    ),
 ];
 
 async fn every_rpc_against_every_role(system: &TestSystem) {

@@ -15,6 +15,7 @@ mod directory;
 mod effective_order;
 mod golden;
 mod hardening;
+mod notifications;
 mod office_day;
 mod processes;
 mod reorganisation;

@@ -81,6 +81,7 @@ pub(crate) async fn serve_processes(
             ServiceKind::Organisation => 0,
             ServiceKind::Task => 1,
             ServiceKind::Reporting => 2,
+            ServiceKind::Notification => panic!("ServeProcesses starts the first three only"),
         };
         databases[index].url().to_owned()
     })

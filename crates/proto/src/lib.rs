@@ -22,4 +22,5 @@ pub const SERVICE_NAMES: &[&str] = &[
     v1::organisation_service_server::SERVICE_NAME,
     v1::task_service_server::SERVICE_NAME,
     v1::reporting_service_server::SERVICE_NAME,
+    v1::notification_service_server::SERVICE_NAME,
 ];

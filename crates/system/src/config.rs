@@ -52,6 +52,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// The weights of the unit scorecards' score (docs/scorecards.md).
     pub scorecard: ScorecardConfig,
+    /// The notification service (`[notify]`, docs/notifications.md).
+    pub notify: NotifyConfig,
 }
 
 /// TLS on the listener (when `cert_file` and `key_file` are set) and for
@@ -96,6 +98,7 @@ impl Default for Config {
             connections: tasknet_server::ConnectionLimits::default(),
             cors_allowed_origins: Vec::new(),
             scorecard: ScorecardConfig::default(),
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -174,6 +177,15 @@ pub struct Overrides {
     pub metrics_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors_allowed_origins: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyOverrides>,
+}
+
+/// Command-line values of the `[notify]` table.
+#[derive(Debug, Default, Serialize)]
+pub struct NotifyOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporting_endpoint: Option<String>,
 }
 
 /// `TASKNET_CORS_ALLOWED_ORIGINS=http://a:5173,http://b` as a config layer.
@@ -193,6 +205,141 @@ fn origins_from_env() -> Option<EnvOrigins> {
     Some(EnvOrigins {
         cors_allowed_origins,
     })
+}
+
+/// `[notify]`: the notification service's rules, calendar, senders and SMTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The reporting service, for a notification process of its own.
+    pub reporting_endpoint: Option<String>,
+    /// Where messages' links into the dashboard start.
+    pub dashboard_url: String,
+    /// Judge each day by itself (false: only the JudgeDay RPC judges).
+    pub calendar: bool,
+    /// Local (Vietnam) time of day, HH:MM, a day is judged.
+    pub judge_time: String,
+    /// Days missed (the service was down) judged on start, at most.
+    pub catch_up_days: u32,
+    /// Delivery attempts before a notification becomes a dead letter.
+    pub max_attempts: u32,
+    /// The first retry's delay, doubling with jitter up to `backoff_max_ms`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// How long a sender holds the rows it claimed.
+    pub lease_secs: u64,
+    /// How often the senders look for due rows when nothing woke them.
+    pub poll_interval_ms: u64,
+    /// How long a webhook receiver may take to answer.
+    pub webhook_timeout_secs: u64,
+    /// Unset: email waits in the outbox (webhooks are still delivered).
+    pub smtp: Option<SmtpConfig>,
+    pub rules: tasknet_notification::Rules,
+}
+
+/// `[notify.smtp]`: the mail server messages are handed to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (default), `tls`, or `none` (loopback relays and test sinks only).
+    pub tls: tasknet_notification::SmtpTls,
+    /// `Tasknet <noreply@example.gov.vn>`.
+    pub from: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 587,
+            tls: tasknet_notification::SmtpTls::Starttls,
+            from: "tasknet <noreply@localhost>".to_owned(),
+            username: None,
+            password: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        let delivery = tasknet_notification::DeliverySettings::default();
+        Self {
+            reporting_endpoint: None,
+            dashboard_url: "http://127.0.0.1:50051".to_owned(),
+            calendar: true,
+            judge_time: "07:00".to_owned(),
+            catch_up_days: 7,
+            max_attempts: u32::try_from(delivery.max_attempts).unwrap_or(8),
+            backoff_initial_ms: u64::try_from(delivery.backoff_initial.as_millis())
+                .unwrap_or(30_000),
+            backoff_max_ms: u64::try_from(delivery.backoff_max.as_millis()).unwrap_or(3_600_000),
+            lease_secs: delivery.lease.as_secs(),
+            poll_interval_ms: u64::try_from(delivery.poll_interval.as_millis()).unwrap_or(5_000),
+            webhook_timeout_secs: 10,
+            smtp: None,
+            rules: tasknet_notification::Rules::default(),
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// The service's settings on its database and endpoints.
+    pub fn settings(
+        &self,
+        database_url: String,
+        database: tasknet_storage::DatabaseOptions,
+        reporting_endpoint: String,
+        organisation_endpoint: String,
+        client: tasknet_server::ClientOptions,
+    ) -> anyhow::Result<tasknet_notification::NotificationSettings> {
+        let judge_at = chrono::NaiveTime::parse_from_str(&self.judge_time, "%H:%M")
+            .with_context(|| format!("notify.judge_time {:?}: use HH:MM", self.judge_time))?;
+        anyhow::ensure!(self.max_attempts >= 1, "notify.max_attempts: at least 1");
+        self.rules.validate().map_err(anyhow::Error::msg)?;
+        let smtp = self
+            .smtp
+            .as_ref()
+            .map(|smtp| tasknet_notification::SmtpSettings {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                tls: smtp.tls,
+                from: smtp.from.clone(),
+                username: smtp.username.clone(),
+                password: smtp.password.clone(),
+                timeout: Duration::from_secs(smtp.timeout_secs),
+            });
+        Ok(tasknet_notification::NotificationSettings {
+            database_url,
+            database,
+            reporting_endpoint,
+            organisation_endpoint,
+            client,
+            rules: self.rules.clone(),
+            smtp,
+            delivery: tasknet_notification::DeliverySettings {
+                lease: Duration::from_secs(self.lease_secs.max(1)),
+                batch: 50,
+                max_attempts: i32::try_from(self.max_attempts).unwrap_or(i32::MAX),
+                backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+                backoff_max: Duration::from_millis(self.backoff_max_ms),
+                poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+                dashboard_url: self.dashboard_url.clone(),
+            },
+            webhook_timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            calendar: self
+                .calendar
+                .then_some(tasknet_notification::CalendarSettings {
+                    judge_at,
+                    catch_up_days: self.catch_up_days,
+                }),
+        })
+    }
 }
 
 impl Config {
@@ -234,6 +381,16 @@ impl Config {
             "connections.keepalive_timeout_secs",
             "connections.max_concurrent_streams",
             "connections.stream_window_bytes",
+            "notify.reporting_endpoint",
+            "notify.dashboard_url",
+            "notify.calendar",
+            "notify.judge_time",
+            "notify.smtp.host",
+            "notify.smtp.port",
+            "notify.smtp.tls",
+            "notify.smtp.from",
+            "notify.smtp.username",
+            "notify.smtp.password",
         ]));
         if let Some(origins) = origins_from_env() {
             figment = figment.merge(Serialized::defaults(origins));
@@ -372,5 +529,97 @@ mod tests {
         assert!(format!("{error:#}").contains("late"), "{error:#}");
         std::fs::write(&file, "[scorecard]\ncompleted_late = \"half\"\n").unwrap();
         assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+    }
+
+    /// The example in docs/notifications.md loads and gives valid settings.
+    #[test]
+    fn the_documented_notify_example_is_valid() {
+        let doc = include_str!("../../../docs/notifications.md");
+        let start = doc.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+        let example = &doc[start..];
+        let example = &example[..example.find("```").expect("the example's end")];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tasknet.toml");
+        std::fs::write(&file, example).unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        let rules = config
+            .notify
+            .rules
+            .for_category(tasknet_proto::v1::UnitCategory::ProvincialOffice as i32);
+        assert_eq!(rules.reminder_days, vec![7, 3, 1]);
+        let settings = config
+            .notify
+            .settings(
+                String::new(),
+                Default::default(),
+                String::new(),
+                String::new(),
+                Default::default(),
+            )
+            .unwrap();
+        assert_eq!(settings.smtp.unwrap().port, 587);
+    }
+
+    #[test]
+    fn the_notify_table_overrides_rules_per_category_and_refuses_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tasknet.toml");
+        std::fs::write(
+            &file,
+            "[notify]\njudge_time = \"06:30\"\n[notify.smtp]\nhost = \"mail.example.vn\"\n\
+             tls = \"tls\"\nport = 465\n[notify.rules]\nreminder_days = [3]\n\
+             [notify.rules.categories.provincial_office]\nescalation_days = 14\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(config.notify.rules.reminder_days, vec![3]);
+        let smtp = config.notify.smtp.as_ref().unwrap();
+        assert_eq!(
+            (smtp.port, smtp.tls),
+            (465, tasknet_notification::SmtpTls::Tls)
+        );
+        let rules = config
+            .notify
+            .rules
+            .for_category(tasknet_proto::v1::UnitCategory::ProvincialOffice as i32);
+        assert_eq!((rules.escalation_days, rules.reminder_days), (14, vec![3]));
+        let settings = config
+            .notify
+            .settings(
+                String::new(),
+                Default::default(),
+                String::new(),
+                String::new(),
+                Default::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            settings.calendar.unwrap().judge_at,
+            chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap()
+        );
+        std::fs::write(&file, "[notify]\nsmpt = 1\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+        std::fs::write(
+            &file,
+            "[notify.rules.categories.province]\ndigest = false\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &Overrides::default()).unwrap();
+        let error = config
+            .notify
+            .settings(
+                String::new(),
+                Default::default(),
+                String::new(),
+                String::new(),
+                Default::default(),
+            )
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("notify.rules.categories.province"),
+            "{error}"
+        );
     }
 }

@@ -81,6 +81,7 @@ pub fn policy() -> Policy {
         .with(tasknet_organisation::POLICY)
         .with(tasknet_task::POLICY)
         .with(tasknet_reporting::POLICY)
+        .with(tasknet_notification::POLICY)
 }
 
 /// The auth layer of a server running `apps`, each keeping its audit log.

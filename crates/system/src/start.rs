@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tasknet_auth::{AuthLayer, Authenticate, Token};
+use tasknet_notification::NotificationApp;
 use tasknet_organisation::{OrganisationApp, OrganisationSettings};
 use tasknet_proto::tonic::service::Routes;
 use tasknet_reporting::{ReportingApp, ReportingSettings};
@@ -18,12 +19,13 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::credentials;
 
-/// One of the three services.
+/// One of the four services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceKind {
     Organisation,
     Task,
     Reporting,
+    Notification,
 }
 
 impl ServiceKind {
@@ -33,6 +35,7 @@ impl ServiceKind {
             ServiceKind::Organisation => "organisation",
             ServiceKind::Task => "task",
             ServiceKind::Reporting => "reporting",
+            ServiceKind::Notification => "notification",
         }
     }
 }
@@ -40,7 +43,7 @@ impl ServiceKind {
 /// Which services a system runs behind its one listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Services {
-    /// All three, reaching each other over gRPC at the system's own
+    /// All four, reaching each other over gRPC at the system's own
     /// endpoint (`tasknet up`); credentials live in `credentials_dir`, else
     /// the data directory.
     All,
@@ -264,11 +267,15 @@ impl Opened {
         if services.runs(ServiceKind::Organisation) {
             opened.open_organisation(config, services, shutdown).await?;
         }
-        if !(services.runs(ServiceKind::Task) || services.runs(ServiceKind::Reporting)) {
+        if !(services.runs(ServiceKind::Task)
+            || services.runs(ServiceKind::Reporting)
+            || services.runs(ServiceKind::Notification))
+        {
             return Ok(opened);
         }
-        // Task and reporting call the organisation service (and reporting
-        // the task service) with the service credential.
+        // Task, reporting and notification call the organisation service
+        // (reporting the task service, notification reporting) with the
+        // service credential.
         let organisation_endpoint =
             elsewhere(&config.organisation_endpoint, "--organisation-endpoint")?;
         let client = opened.client(config, auth)?;
@@ -299,13 +306,30 @@ impl Opened {
                 database,
                 task_endpoint: elsewhere(&config.task_endpoint, "--task-endpoint")?,
                 organisation_endpoint: organisation_endpoint.clone(),
-                client,
+                client: client.clone(),
                 score_weights: config.scorecard.weights(),
             };
             let app = ReportingApp::open(&settings, shutdown.clone())
                 .await
                 .context("failed to start the reporting service")?
                 .with_follow_stale_after(config.follow_stale_after());
+            opened.apps.push(Box::new(app));
+        }
+        if services.runs(ServiceKind::Notification) {
+            let (database_url, database) = database(ServiceKind::Notification);
+            let settings = config.notify.settings(
+                database_url,
+                database,
+                elsewhere(
+                    &config.notify.reporting_endpoint,
+                    "--reporting-endpoint (notify.reporting_endpoint)",
+                )?,
+                organisation_endpoint.clone(),
+                client,
+            )?;
+            let app = NotificationApp::open(&settings, shutdown.clone())
+                .await
+                .context("failed to start the notification service")?;
             opened.apps.push(Box::new(app));
         }
         opened.organisation_endpoint = Some(organisation_endpoint);

@@ -1,7 +1,8 @@
 //! The organisation service: units of the statistics system (headquarters,
 //! central departments, public service units, provincial offices), their
 //! hierarchy and validity dates, the socio-economic regions, and the
-//! built-in reference data (see [`reference`]).
+//! built-in reference data (see [`reference`]), and each unit's contacts:
+//! the people its notifications go to.
 //!
 //! A unit's identity is its id; its code is unique only among units valid on
 //! the same day, because codes are reused across reorganisations.
@@ -9,6 +10,7 @@
 mod app;
 mod ascii;
 mod bootstrap;
+mod contacts;
 mod credentials;
 mod error;
 mod lineage;
@@ -28,6 +30,7 @@ use tasknet_storage::{Backend, Edited, Migrations};
 
 pub use app::{OrganisationApp, OrganisationSettings, write_secret};
 pub use bootstrap::{ADMIN_TOKEN_FILE, Bootstrapped, SERVICE_TOKEN_FILE};
+pub use contacts::UPDATABLE_CONTACT_PATHS;
 pub use error::Error;
 pub use policy::POLICY;
 pub use service::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Organisation};

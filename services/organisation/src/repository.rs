@@ -2,7 +2,8 @@
 //! connection so that the write paths can run them inside one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 use tasknet_domain::{date_from_storage, date_to_storage};
 use tasknet_proto::v1::{self, UnitCategory};
@@ -59,7 +60,8 @@ pub struct Cursor {
     pub id: String,
 }
 
-enum Value {
+/// A value bound to a placeholder of a query built at run time.
+pub(crate) enum Value {
     Int(i64),
     Text(String),
 }
@@ -170,19 +172,31 @@ pub async fn update_unit(conn: &mut AnyConnection, unit: &StoredUnit) -> Result<
 /// Conditions and their values, numbering placeholders in order of first
 /// appearance (as SQLite needs).
 #[derive(Default)]
-struct Conditions {
-    clauses: Vec<String>,
+pub(crate) struct Conditions {
+    pub(crate) clauses: Vec<String>,
     values: Vec<Value>,
 }
 
 impl Conditions {
     /// Adds a value and returns its placeholder.
-    fn value(&mut self, value: Value) -> String {
+    pub(crate) fn value(&mut self, value: Value) -> String {
         self.values.push(value);
         format!("${}", self.values.len())
     }
 
-    fn where_clause(&self) -> String {
+    /// `sql` with the values bound in order.
+    pub(crate) fn bind(self, sql: &str) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut query = sqlx::query(sql);
+        for value in self.values {
+            query = match value {
+                Value::Int(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }
+
+    pub(crate) fn where_clause(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {
@@ -237,14 +251,7 @@ pub async fn list_units(
         "SELECT {UNIT_COLUMNS} FROM units {} ORDER BY code, id LIMIT {limit}",
         conditions.where_clause()
     );
-    let mut query = sqlx::query(&sql);
-    for value in conditions.values {
-        query = match value {
-            Value::Int(v) => query.bind(v),
-            Value::Text(v) => query.bind(v),
-        };
-    }
-    let rows = query.fetch_all(conn).await?;
+    let rows = conditions.bind(&sql).fetch_all(conn).await?;
     rows.iter().map(unit_from_row).collect()
 }
 

@@ -48,7 +48,7 @@ impl Organisation {
         context: &AuthContext,
     ) -> Result<v1::Unit, Error> {
         let unit = request.unit.ok_or_else(|| FieldError::missing("unit"))?;
-        let id = creation_id(&request.unit_id, &unit.id)?;
+        let id = creation_id(("unit_id", &request.unit_id), ("unit.id", &unit.id))?;
         let fields = fields_from_proto("unit", &unit)?;
         let audit = AuditEntry::accepted(context, format!("unit/{id}"), &id);
         let (stored, created) = self.store.create(&id, fields, Some(audit)).await?;
@@ -137,14 +137,18 @@ impl Organisation {
     }
 }
 
-/// The id a creation uses: `unit_id`, else `unit.id`, else a new UUIDv7.
-fn creation_id(unit_id: &str, inner_id: &str) -> Result<String, FieldError> {
-    let outer = optional_uuid("unit_id", unit_id)?;
-    let inner = optional_uuid("unit.id", inner_id)?;
-    match (outer, inner) {
+/// The id a creation uses, from (field, value) pairs: the request's id
+/// (`unit_id`), else the resource's own (`unit.id`), else a new UUIDv7.
+pub(crate) fn creation_id(
+    (outer_field, outer): (&str, &str),
+    (inner_field, inner): (&str, &str),
+) -> Result<String, FieldError> {
+    let outer_id = optional_uuid(outer_field, outer)?;
+    let inner_id = optional_uuid(inner_field, inner)?;
+    match (outer_id, inner_id) {
         (Some(outer), Some(inner)) if outer != inner => Err(FieldError::new(
-            "unit.id",
-            "differs from unit_id (set one of them)",
+            inner_field,
+            format!("differs from {outer_field} (set one of them)"),
         )),
         (Some(id), _) | (None, Some(id)) => Ok(id),
         (None, None) => Ok(uuid::Uuid::now_v7().hyphenated().to_string()),
@@ -166,7 +170,7 @@ fn list_filter(request: &v1::ListUnitsRequest) -> Result<UnitFilter, FieldError>
     })
 }
 
-fn page_size(requested: i32) -> Result<i32, FieldError> {
+pub(crate) fn page_size(requested: i32) -> Result<i32, FieldError> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
         1..=MAX_PAGE_SIZE => Ok(requested),
@@ -370,40 +374,57 @@ impl OrganisationService for Organisation {
         ))
     }
 
-    // Issue 17 (unit contacts): implemented by the contacts work.
+    #[tracing::instrument(skip_all, fields(unit_id = request.get_ref().contact.as_ref().map(|c| c.unit_id.as_str())))]
     async fn create_unit_contact(
         &self,
-        _request: Request<v1::CreateUnitContactRequest>,
+        request: Request<v1::CreateUnitContactRequest>,
     ) -> Result<Response<v1::CreateUnitContactResponse>, Status> {
-        Err(Status::unimplemented("unit contacts are not built yet"))
+        let context = AuthContext::of(&request)?;
+        let contact = self.create_contact(request.get_ref(), context).await?;
+        Ok(Response::new(v1::CreateUnitContactResponse {
+            contact: Some(contact),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(contact_id = request.get_ref().contact.as_ref().map(|c| c.id.as_str())))]
     async fn update_unit_contact(
         &self,
-        _request: Request<v1::UpdateUnitContactRequest>,
+        request: Request<v1::UpdateUnitContactRequest>,
     ) -> Result<Response<v1::UpdateUnitContactResponse>, Status> {
-        Err(Status::unimplemented("unit contacts are not built yet"))
+        let context = AuthContext::of(&request)?;
+        let contact = self.update_contact(request.get_ref(), context).await?;
+        Ok(Response::new(v1::UpdateUnitContactResponse {
+            contact: Some(contact),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(contact_id = %request.get_ref().contact_id))]
     async fn delete_unit_contact(
         &self,
-        _request: Request<v1::DeleteUnitContactRequest>,
+        request: Request<v1::DeleteUnitContactRequest>,
     ) -> Result<Response<v1::DeleteUnitContactResponse>, Status> {
-        Err(Status::unimplemented("unit contacts are not built yet"))
+        let context = AuthContext::of(&request)?;
+        self.delete_contact(request.get_ref(), context).await?;
+        Ok(Response::new(v1::DeleteUnitContactResponse {}))
     }
 
+    #[tracing::instrument(skip_all, fields(contact_id = %request.get_ref().contact_id))]
     async fn get_unit_contact(
         &self,
-        _request: Request<v1::GetUnitContactRequest>,
+        request: Request<v1::GetUnitContactRequest>,
     ) -> Result<Response<v1::GetUnitContactResponse>, Status> {
-        Err(Status::unimplemented("unit contacts are not built yet"))
+        let contact = self.get_contact(request.get_ref()).await?;
+        Ok(Response::new(v1::GetUnitContactResponse {
+            contact: Some(contact),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
     async fn list_unit_contacts(
         &self,
-        _request: Request<v1::ListUnitContactsRequest>,
+        request: Request<v1::ListUnitContactsRequest>,
     ) -> Result<Response<v1::ListUnitContactsResponse>, Status> {
-        Err(Status::unimplemented("unit contacts are not built yet"))
+        Ok(Response::new(self.list_contacts(request.get_ref()).await?))
     }
 }
 
@@ -468,13 +489,16 @@ mod tests {
     #[test]
     fn creation_ids_come_from_either_field_or_are_generated() {
         let id = "0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b";
-        assert_eq!(creation_id(id, "").unwrap(), id);
-        assert_eq!(creation_id("", &id.to_uppercase()).unwrap(), id);
-        assert_eq!(creation_id(id, id).unwrap(), id);
-        assert_eq!(creation_id("x", "").unwrap_err().field, "unit_id");
+        let of = |outer: &str, inner: &str| {
+            creation_id(("unit_id", outer), ("unit.id", inner)).map_err(|e| e.field)
+        };
+        assert_eq!(of(id, "").unwrap(), id);
+        assert_eq!(of("", &id.to_uppercase()).unwrap(), id);
+        assert_eq!(of(id, id).unwrap(), id);
+        assert_eq!(of("x", "").unwrap_err(), "unit_id");
         let other = "0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7c";
-        assert_eq!(creation_id(id, other).unwrap_err().field, "unit.id");
-        let generated = uuid::Uuid::parse_str(&creation_id("", "").unwrap()).unwrap();
+        assert_eq!(of(id, other).unwrap_err(), "unit.id");
+        let generated = uuid::Uuid::parse_str(&of("", "").unwrap()).unwrap();
         assert_eq!(generated.get_version_num(), 7);
     }
 }

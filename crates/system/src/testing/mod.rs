@@ -15,6 +15,7 @@ pub mod processes;
 use tasknet_auth::Token;
 use tasknet_organisation::OrganisationApp;
 use tasknet_proto::v1;
+use tasknet_proto::v1::notification_service_client::NotificationServiceClient;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
 use tasknet_proto::v1::reporting_service_client::ReportingServiceClient;
 use tasknet_proto::v1::task_service_client::TaskServiceClient;
@@ -194,13 +195,15 @@ impl Centre {
     }
 }
 
-/// The three services in this process, each on a port and database of its
+/// The four services in this process, each on a port and database of its
 /// own with the auth layer on, as `tasknet serve` runs them; the
 /// administrator credential created at the start (as `tasknet up` does).
 pub struct TestSystem {
     pub organisation_endpoint: String,
     pub task_endpoint: String,
     pub reporting_endpoint: String,
+    /// The notification service (no SMTP server; its calendar off).
+    pub notification_endpoint: String,
     pub admin: ClientOptions,
     systems: Vec<System>,
     _credentials: tempfile::TempDir,
@@ -212,7 +215,7 @@ impl TestSystem {
     /// configured (outside CI).
     pub async fn start(backend: Backend, test_name: &str) -> Option<Self> {
         let mut databases = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..4 {
             databases.push(TestDatabase::of(backend, test_name).await?);
         }
         let credentials = tempfile::tempdir().expect("a temporary directory");
@@ -224,6 +227,10 @@ impl TestSystem {
             }
             if let Some(task) = endpoints.get(1) {
                 config.task_endpoint = Some(task.endpoint().to_owned());
+            }
+            if let Some(reporting) = endpoints.get(2) {
+                config.notify.reporting_endpoint = Some(reporting.endpoint().to_owned());
+                config.notify.calendar = false;
             }
             async move {
                 System::start(&config, Services::One(kind))
@@ -241,15 +248,22 @@ impl TestSystem {
             &[&organisation, &task],
         )
         .await;
+        let notification = start(
+            ServiceKind::Notification,
+            &databases[3],
+            &[&organisation, &task, &reporting],
+        )
+        .await;
         Some(Self {
             organisation_endpoint: organisation.endpoint().to_owned(),
             task_endpoint: task.endpoint().to_owned(),
             reporting_endpoint: reporting.endpoint().to_owned(),
+            notification_endpoint: notification.endpoint().to_owned(),
             admin: organisation
                 .admin()
                 .expect("the organisation service bootstraps an administrator")
                 .clone(),
-            systems: vec![organisation, task, reporting],
+            systems: vec![organisation, task, reporting, notification],
             _credentials: credentials,
             _databases: databases,
         })
@@ -268,6 +282,10 @@ impl TestSystem {
         ReportingServiceClient::new(self.channel(&self.reporting_endpoint))
     }
 
+    pub fn notification(&self) -> NotificationServiceClient<TracedChannel> {
+        NotificationServiceClient::new(self.channel(&self.notification_endpoint))
+    }
+
     fn channel(&self, endpoint: &str) -> TracedChannel {
         connect_lazy_with(endpoint, &self.admin).expect("a valid endpoint")
     }
@@ -281,7 +299,7 @@ impl TestSystem {
         connect_lazy_with(endpoint, &options).expect("a valid endpoint")
     }
 
-    /// Stops reporting, task, then organisation, and waits for each, so the
+    /// Stops notification, reporting, task, then organisation, and waits for each, so the
     /// databases can be dropped cleanly.
     pub async fn stop(mut self) {
         while let Some(system) = self.systems.pop() {

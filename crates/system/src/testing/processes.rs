@@ -57,6 +57,7 @@ pub fn health_name(kind: ServiceKind) -> &'static str {
         ServiceKind::Organisation => tasknet_organisation::SERVICE_NAME,
         ServiceKind::Task => tasknet_task::SERVICE_NAME,
         ServiceKind::Reporting => tasknet_reporting::SERVICE_NAME,
+        ServiceKind::Notification => tasknet_notification::SERVICE_NAME,
     }
 }
 
