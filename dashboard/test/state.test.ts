@@ -32,6 +32,14 @@ describe("URL state", () => {
     const search = serializeState(state, today);
     expect(parseState(search, today)).toEqual(state);
   });
+  it("keeps the Scorecards page's trajectory subject, and only there", () => {
+    const state = { ...defaultState(today), view: "scores" as const, subject: "plan:0190a3b2-0000-7000-8000-000000000003" };
+    const search = serializeState(state, today);
+    expect(search).toContain("view=scores");
+    expect(parseState(search, today)).toEqual(state);
+    expect(serializeState({ ...state, view: "units" }, today)).not.toContain("subj=");
+    expect(parseState("?view=scores&subj=nonsense", today).subject).toBe("");
+  });
   it("always writes the period and as-of date so a permalink does not drift", () => {
     const search = serializeState(defaultState(today), today);
     expect(search).toContain("period=2026-H2");
