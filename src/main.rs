@@ -13,6 +13,7 @@ mod demo;
 mod endpoints;
 mod health_cli;
 mod org_cli;
+mod org_contacts_cli;
 mod output;
 mod report;
 mod units;
