@@ -1,7 +1,8 @@
 //! Demo data: the seed period's tasks, pushed through the public gRPC API as
 //! the offices would push them, with a progress bar (log lines without a
 //! terminal); then the half-years after it, across the 2025 provincial
-//! merger. Refuses before writing when another data set is loaded.
+//! merger; and the contacts notifications go to. Refuses before writing
+//! when another data set is loaded.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -74,25 +75,60 @@ pub async fn load(
         tasknet_demo::add_seed_note(endpoints.reporting, client).await?;
     }
     let continued = continuation(endpoints, client, size).await?;
+    let contacts = contacts(endpoints, client, &continued, size).await?;
     let last_cursor = summary.last_cursor.max(continued.load.last_cursor);
     wait_for_reports(endpoints.reporting, client, last_cursor).await?;
     let nothing_changed = summary.duplicates == summary.dataset.mutation_count() as u64
         && continued.load.duplicates == continued.load.dataset.mutation_count() as u64
-        && continued.transferred == 0;
+        && continued.transferred == 0
+        && contacts.created == 0;
     // Printed once the reports include everything: scripts wait for this line.
     if nothing_changed {
         println!(
             "demo data loaded: the {} demo data set was already loaded, nothing changed \
-             ({} tasks, {} updates and the 2025 merger checked)",
+             ({} tasks, {} updates, the 2025 merger and {} unit contacts checked)",
             tasknet_demo::demo_name(&spec),
             summary.tasks() + continued.load.tasks(),
             summary.updates() + continued.load.updates(),
+            contacts.total,
         );
     } else {
         println!("demo data loaded: {summary}");
         println!("continued across the 2025 provincial merger: {continued}");
+        println!("notification recipients: {contacts}");
     }
     Ok(())
+}
+
+fn continuation_spec(size: DemoSize) -> tasknet_demo::ContinuationSpec {
+    match size {
+        DemoSize::Seed => tasknet_demo::ContinuationSpec::full(),
+        DemoSize::Small => tasknet_demo::ContinuationSpec::small(),
+    }
+}
+
+/// The demo's unit contacts, for the units in force on its last day.
+async fn contacts(
+    endpoints: &DemoEndpoints<'_>,
+    client: &tasknet_server::ClientOptions,
+    continued: &tasknet_demo::ContinuationSummary,
+    size: DemoSize,
+) -> anyhow::Result<tasknet_demo::ContactsSummary> {
+    let spec = continuation_spec(size);
+    let last_day = spec
+        .halves
+        .iter()
+        .map(tasknet_demo::HalfSpec::as_of)
+        .max()
+        .context("the continuation has no half-years")?;
+    tasknet_demo::load_contacts(
+        endpoints.organisation,
+        client,
+        &continued.load.units,
+        last_day,
+    )
+    .await
+    .context("failed to add the demo's unit contacts")
 }
 
 /// H2 2024 to H2 2025, across the merger of 1 July 2025 (which it applies).
@@ -102,10 +138,7 @@ async fn continuation(
     size: DemoSize,
 ) -> anyhow::Result<tasknet_demo::ContinuationSummary> {
     let progress = Progress::new("H2 2024 – H2 2025, across the 2025 merger", "updates");
-    let spec = match size {
-        DemoSize::Seed => tasknet_demo::ContinuationSpec::full(),
-        DemoSize::Small => tasknet_demo::ContinuationSpec::small(),
-    };
+    let spec = continuation_spec(size);
     let continued = tasknet_demo::load_continuation(
         endpoints.organisation,
         endpoints.task,

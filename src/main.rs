@@ -14,6 +14,7 @@ mod endpoints;
 mod health_cli;
 mod notify_cli;
 mod org_cli;
+mod org_contacts_cli;
 mod output;
 mod report;
 mod scorecard_cli;

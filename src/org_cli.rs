@@ -3,7 +3,8 @@
 //! service pass the ended units' open tasks to their successors; run again,
 //! it finds the reorganisation applied and only passes on what is left (tasks
 //! reopened since). `lineage` shows a unit's predecessors and successors,
-//! `unit` finds the unit with a code on a date (codes are reused).
+//! `unit` finds the unit with a code on a date (codes are reused); `contacts`
+//! is in [`crate::org_contacts_cli`].
 
 use std::collections::HashMap;
 
@@ -30,6 +31,9 @@ pub enum OrgCommand {
     Lineage(LineageArgs),
     /// The unit that has a code on a date.
     Unit(UnitArgs),
+    /// Unit contacts: the people a unit's notifications go to.
+    #[command(subcommand)]
+    Contacts(crate::org_contacts_cli::ContactsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -89,10 +93,11 @@ pub async fn run(command: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::Reorganisations(args) => reorganisations(args).await,
         OrgCommand::Lineage(args) => lineage(args).await,
         OrgCommand::Unit(args) => unit(args).await,
+        OrgCommand::Contacts(command) => crate::org_contacts_cli::run(command).await,
     }
 }
 
-fn organisation(endpoint: &EndpointArgs) -> anyhow::Result<Organisation> {
+pub(crate) fn organisation(endpoint: &EndpointArgs) -> anyhow::Result<Organisation> {
     let channel = channel(endpoint, Service::Organisation)?;
     Ok(OrganisationServiceClient::new(channel))
 }
@@ -426,7 +431,10 @@ async fn lineage(args: LineageArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn all_units(client: &mut Organisation) -> anyhow::Result<HashMap<String, v1::Unit>> {
+/// Every unit, past and present, by id.
+pub(crate) async fn all_units(
+    client: &mut Organisation,
+) -> anyhow::Result<HashMap<String, v1::Unit>> {
     let mut units = HashMap::new();
     let mut page_token = String::new();
     loop {

@@ -1,5 +1,5 @@
 //! How client commands print what they read: the output format, aligned
-//! tables, and dates and instants as text.
+//! tables, CSV records, and dates and instants as text.
 
 use clap::ValueEnum;
 use tasknet_auth::principal::{Role, role_name};
@@ -71,6 +71,20 @@ pub fn render_table(lines: &[Vec<String>]) -> String {
     out
 }
 
+/// One CSV record and its line break (RFC 4180: a field with a comma,
+/// quote or line break is quoted, quotes doubled).
+pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> String {
+    let field = |value: &str| {
+        if value.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        } else {
+            value.to_owned()
+        }
+    };
+    let cells: Vec<String> = cells.iter().map(|cell| field(cell.as_ref())).collect();
+    cells.join(",") + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +119,14 @@ mod tests {
         };
         assert_eq!(show_time(Some(&instant)), "2025-06-30 17:00:00Z");
         assert_eq!(role_label(99), "unknown role");
+    }
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        assert_eq!(csv_line(&["a", "b c", ""]), "a,b c,\n");
+        assert_eq!(
+            csv_line(&["x,y", "say \"hi\"", "l1\nl2"]),
+            "\"x,y\",\"say \"\"hi\"\"\",\"l1\nl2\"\n"
+        );
     }
 }

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tasknet_agent::{Agent, FeedState, LocalTask};
 
-use crate::output::render_table;
+use crate::output::{csv_line, render_table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TasksFormat {
@@ -173,21 +173,11 @@ fn table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) -> String {
     out
 }
 
-/// RFC 4180: a field with a comma, quote or line break is quoted.
+/// One header line, then one record per task.
 fn csv(tasks: &[&LocalTask]) -> String {
-    let field = |value: &str| {
-        if value.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", value.replace('"', "\"\""))
-        } else {
-            value.to_owned()
-        }
-    };
-    let mut out = COLUMNS.join(",");
-    out.push('\n');
+    let mut out = csv_line(&COLUMNS);
     for task in tasks {
-        let cells: Vec<String> = row(task).iter().map(|cell| field(cell)).collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
+        out.push_str(&csv_line(&row(task)));
     }
     out
 }

@@ -207,6 +207,26 @@ async fn call_organisation(
             .lookup_unit(v1::LookupUnitRequest::default())
             .await
             .map(drop),
+        "CreateUnitContact" => c
+            .create_unit_contact(v1::CreateUnitContactRequest::default())
+            .await
+            .map(drop),
+        "UpdateUnitContact" => c
+            .update_unit_contact(v1::UpdateUnitContactRequest::default())
+            .await
+            .map(drop),
+        "DeleteUnitContact" => c
+            .delete_unit_contact(v1::DeleteUnitContactRequest::default())
+            .await
+            .map(drop),
+        "GetUnitContact" => c
+            .get_unit_contact(v1::GetUnitContactRequest::default())
+            .await
+            .map(drop),
+        "ListUnitContacts" => c
+            .list_unit_contacts(v1::ListUnitContactsRequest::default())
+            .await
+            .map(drop),
         other => panic!("no call for OrganisationService/{other}: add it to the matrix"),
     }
 }
@@ -397,6 +417,13 @@ const MATRIX: &[(&str, &[Role])] = &[
         "/tasknet.v1.OrganisationService/LookupUnit",
         &[O, U, L, D, A, S],
     ),
+    // Contacts are personal data: administrators manage them, the
+    // notification service reads them.
+    ("/tasknet.v1.OrganisationService/CreateUnitContact", &[A]),
+    ("/tasknet.v1.OrganisationService/UpdateUnitContact", &[A]),
+    ("/tasknet.v1.OrganisationService/DeleteUnitContact", &[A]),
+    ("/tasknet.v1.OrganisationService/GetUnitContact", &[A, S]),
+    ("/tasknet.v1.OrganisationService/ListUnitContacts", &[A, S]),
     ("/tasknet.v1.TaskService/CreatePlan", &[L, A]),
     ("/tasknet.v1.TaskService/GetPlan", &[O, U, L, D, A, S]),
     ("/tasknet.v1.TaskService/ListPlans", &[O, U, L, D, A, S]),

@@ -10,6 +10,7 @@ mod agent_faults;
 mod auth;
 mod bench;
 mod bench_reports;
+mod contacts;
 mod dashboard;
 mod directory;
 mod effective_order;

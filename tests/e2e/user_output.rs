@@ -22,6 +22,12 @@ const BINARY: &str = env!("CARGO_BIN_EXE_tasknet");
 /// services; stdout, stderr and the exit status.
 pub(crate) fn tasknet(system: &TestSystem, args: &[&str]) -> Output {
     let token = system.admin.token.as_ref().expect("an administrator token");
+    tasknet_as(system, token.expose(), args)
+}
+
+/// Runs `tasknet ARGS` with the credential `token` against `system`'s
+/// three services; stdout, stderr and the exit status.
+pub(crate) fn tasknet_as(system: &TestSystem, token: &str, args: &[&str]) -> Output {
     Launch::new(BINARY)
         .args(args)
         .args([
@@ -34,7 +40,7 @@ pub(crate) fn tasknet(system: &TestSystem, args: &[&str]) -> Output {
             "--reporting-endpoint",
             &system.reporting_endpoint,
         ])
-        .env("TASKNET_TOKEN", token.expose())
+        .env("TASKNET_TOKEN", token)
         // As a person would run it, not as cargo's child.
         .env_remove("CARGO")
         .output()
@@ -111,6 +117,15 @@ async fn demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing(system:
     );
     let loaded = figures(system).await;
     assert!(loaded[0][0] > 0, "{loaded:?}");
+    let contacts = demo_contacts(system).await;
+    assert_eq!(contacts.len(), expected_demo_contacts(system).await);
+    assert!(
+        stdout.contains(&format!(
+            "notification recipients: {} unit contacts",
+            contacts.len()
+        )),
+        "{stdout}"
+    );
     // The README's form: without --kind, every kind's plans.
     let plans = tasknet(
         system,
@@ -142,6 +157,7 @@ async fn demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing(system:
         "{stdout}"
     );
     assert_eq!(figures(system).await, loaded);
+    assert_eq!(demo_contacts(system).await, contacts);
 
     let other = tasknet(system, &["demo", "load", "--size", "seed"]);
     let (stdout, stderr) = texts(&other);
@@ -159,6 +175,49 @@ async fn demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing(system:
         "{stderr}"
     );
     assert_eq!(figures(system).await, loaded, "the refusal changed nothing");
+    assert_eq!(demo_contacts(system).await, contacts);
+}
+
+/// Every unit contact the system holds.
+async fn demo_contacts(system: &TestSystem) -> Vec<v1::UnitContact> {
+    let response = system
+        .organisation()
+        .list_unit_contacts(v1::ListUnitContactsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(response.next_page_token.is_empty());
+    response.contacts
+}
+
+/// Counted from the units, not from the loader: a focal point for each
+/// unit in force on the demo's last day (2025-12-31), and a head for each
+/// provincial office among them.
+async fn expected_demo_contacts(system: &TestSystem) -> usize {
+    let units = system
+        .organisation()
+        .list_units(v1::ListUnitsRequest {
+            as_of: Some(v1::Date {
+                year: 2025,
+                month: 12,
+                day: 31,
+            }),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    let offices = units
+        .iter()
+        .filter(|u| u.category == v1::UnitCategory::ProvincialOffice as i32)
+        .count();
+    assert_eq!(offices, 34, "the 34 offices after the 2025 merger");
+    units.len() + offices
 }
 
 crate::system_tests!(demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing);

@@ -21,6 +21,9 @@
 //!   the seed's (H2 2024, H1 2025, H2 2025) across the provincial merger of
 //!   1 July 2025, which the loader applies between them, passing the merged
 //!   offices' open tasks to their successors.
+//! - [`demo_contacts`] and [`load_contacts`]: a focal point for every unit
+//!   valid at the end, and a head for each provincial office, so
+//!   notifications have recipients (addresses at `example.invalid`).
 //!
 //! Provincial offices get tasks in proportion to half an equal share plus
 //! half a population share, from approximate 2023 populations
@@ -29,6 +32,7 @@
 
 mod apportion;
 mod calendar;
+mod contacts;
 mod continuation;
 mod continuation_load;
 mod expected;
@@ -42,6 +46,7 @@ mod spec;
 mod titles;
 
 pub use apportion::apportion;
+pub use contacts::{ContactsSummary, demo_contacts, load_contacts};
 pub use continuation::{
     CONTINUATION_SEED, ContinuationSpec, HalfSpec, generate_continuation, merger_date,
     provinces_2025,

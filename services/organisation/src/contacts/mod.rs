@@ -112,7 +112,7 @@ pub fn contact_fields_from_proto(
 ) -> Result<ContactFields, FieldError> {
     let field = |name: &str| format!("{prefix}.{name}");
     let unit_id = crate::model::optional_uuid(&field("unit_id"), &contact.unit_id)?
-        .ok_or_else(|| FieldError::missing(&field("unit_id")))?;
+        .ok_or_else(|| FieldError::missing(field("unit_id")))?;
     Ok(ContactFields {
         unit_id,
         name: validate_name(&field("name"), &contact.name)?,
