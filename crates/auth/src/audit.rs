@@ -146,6 +146,41 @@ pub async fn insert(connection: &mut AnyConnection, entries: &[AuditEntry]) -> s
         .await
 }
 
+/// [`insert`] through the native PostgreSQL driver: one statement for any
+/// number of entries, each column bound as an array and unnested (the task
+/// writer's typed path, docs/design.md "Typed PostgreSQL paths").
+pub async fn insert_postgres(
+    connection: &mut sqlx::PgConnection,
+    entries: &[AuditEntry],
+) -> sqlx::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let text = |field: fn(&AuditEntry) -> &str| entries.iter().map(field).collect::<Vec<_>>();
+    let int = |field: fn(&AuditEntry) -> i64| entries.iter().map(field).collect::<Vec<_>>();
+    sqlx::query(&format!(
+        "INSERT INTO audit_log ({COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], \
+         $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], \
+         $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])"
+    ))
+    .bind(int(|e| e.time_us))
+    .bind(text(|e| &e.rpc))
+    .bind(int(|e| i64::from(e.outcome)))
+    .bind(text(|e| &e.credential_id))
+    .bind(text(|e| &e.unit_id))
+    .bind(int(|e| i64::from(e.role)))
+    .bind(text(|e| &e.peer))
+    .bind(text(|e| &e.target))
+    .bind(text(|e| &e.subject_unit_id))
+    .bind(text(|e| &e.before))
+    .bind(text(|e| &e.after))
+    .bind(text(|e| &e.message))
+    .bind(int(|e| e.suppressed))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// Which records to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {

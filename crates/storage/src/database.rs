@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
 use crate::Migrations;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,11 +89,20 @@ impl Default for DatabaseOptions {
 pub type HealthFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'static>>;
 
+/// Most connections of the typed PostgreSQL pool: it serves the hot paths
+/// only (the task writer's transaction and the reads it prefetches beside it).
+const TYPED_MAX_CONNECTIONS: u32 = 4;
+
 /// A connection pool and the back end it talks to.
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: a pool of the native driver on the same database and
+    /// search path, for the paths that need what `Any` cannot carry (arrays
+    /// for `UNNEST` and `= ANY($1)`). It connects lazily: a service that never
+    /// asks for it opens no connection.
+    typed: Option<PgPool>,
 }
 
 impl Database {
@@ -134,6 +144,10 @@ impl Database {
             _ => None,
         };
         let rebuildable = options.rebuildable;
+        let typed = match backend {
+            Backend::Postgres => Some(typed_pool(&url, schema.clone(), options)?),
+            Backend::Sqlite => None,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -146,15 +160,7 @@ impl Database {
                             .await?;
                     }
                     if backend == Backend::Postgres {
-                        // The writers read a batch's rows by key with `IN (…)`
-                        // lists of up to a few thousand ids. With the default
-                        // random_page_cost (4, for spinning disks) PostgreSQL
-                        // prices that many index probes above a sequential scan
-                        // of tables of a few hundred thousand rows, and under
-                        // ingest read millions of tuples a second doing so.
-                        // The tables' hot pages are cached, where a probe costs
-                        // about what a sequential page does.
-                        connection.execute("SET random_page_cost = 1.1").await?;
+                        connection.execute(RANDOM_PAGE_COST).await?;
                     }
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; FULL makes a
@@ -186,7 +192,11 @@ impl Database {
             .connect(&url)
             .await
             .map_err(|source| StorageError::Connect { backend, source })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            typed,
+        })
     }
 
     /// Applies the service's migrations and the shared sets it lists.
@@ -224,9 +234,55 @@ impl Database {
         self.backend
     }
 
+    /// The native PostgreSQL pool on the same database and schema (`None` on
+    /// SQLite), for typed queries: see docs/design.md, "Typed PostgreSQL paths".
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        self.typed.as_ref()
+    }
+
     pub async fn close(&self) {
+        if let Some(typed) = &self.typed {
+            typed.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// The writers read a batch's rows by key, a few thousand ids at a time.
+/// With the default random_page_cost (4, for spinning disks) PostgreSQL
+/// prices that many index probes above a sequential scan of tables of a few
+/// hundred thousand rows, and under ingest read millions of tuples a second
+/// doing so. The tables' hot pages are cached, where a probe costs about what
+/// a sequential page does.
+const RANDOM_PAGE_COST: &str = "SET random_page_cost = 1.1";
+
+/// The native PostgreSQL pool beside the `Any` one: same URL, same search
+/// path and session settings, connected on first use.
+fn typed_pool(
+    url: &str,
+    schema: Option<String>,
+    options: &DatabaseOptions,
+) -> Result<PgPool, StorageError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(TYPED_MAX_CONNECTIONS)
+        .acquire_timeout(options.acquire_timeout)
+        .after_connect(move |connection, _meta| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                if let Some(schema) = schema {
+                    connection
+                        .execute(format!("SET search_path TO {schema}").as_str())
+                        .await?;
+                }
+                connection.execute(RANDOM_PAGE_COST).await?;
+                Ok(())
+            })
+        })
+        .connect_lazy(url)
+        .map_err(|source| StorageError::Connect {
+            backend: Backend::Postgres,
+            source,
+        })?)
 }
 
 /// Creates a PostgreSQL schema once, before the pool opens (doing it per

@@ -138,19 +138,20 @@ pub async fn insert_applied(
     Ok(())
 }
 
+/// What a task row written again replaces.
+pub(super) const TASK_UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+     assigning_unit_id = excluded.assigning_unit_id, \
+     assignee_unit_id = excluded.assignee_unit_id, \
+     assigned_date = excluded.assigned_date, deadline = excluded.deadline, \
+     status = excluded.status, completed_on = excluded.completed_on, \
+     last_note = excluded.last_note, version = excluded.version, \
+     update_time_us = excluded.update_time_us";
+
 /// Writes each task's row: inserted if new, replaced otherwise. Each task
 /// must appear once (PostgreSQL refuses to touch a row twice in one statement).
 pub async fn upsert_tasks(connection: &mut AnyConnection, tasks: &[&TaskState]) -> Result<()> {
     BulkInsert::new(&format!("INSERT INTO tasks ({TASK_COLUMNS})"))
-        .tail(
-            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-             assigning_unit_id = excluded.assigning_unit_id, \
-             assignee_unit_id = excluded.assignee_unit_id, \
-             assigned_date = excluded.assigned_date, deadline = excluded.deadline, \
-             status = excluded.status, completed_on = excluded.completed_on, \
-             last_note = excluded.last_note, version = excluded.version, \
-             update_time_us = excluded.update_time_us",
-        )
+        .tail(TASK_UPSERT)
         .rows_per_statement(80)
         .execute(connection, tasks, |task| task_args(task))
         .await?;

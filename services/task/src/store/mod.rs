@@ -2,15 +2,20 @@
 //! docs/design.md, "Storage conventions"). `batch` holds the writer's reads
 //! and writes, `query` the reads behind the RPCs and the change feed,
 //! `reassign` the reads behind a reorganisation's transfer of tasks.
+//! `seam` is what the writer reads and writes through, implemented by
+//! `portable` (that SQL, through `Any`) and `typed` (PostgreSQL's native
+//! driver with array binds).
 
 pub mod batch;
+pub mod portable;
 pub mod query;
 pub mod reassign;
+pub mod seam;
+pub mod typed;
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, ColumnIndex, Decode, Row, Type};
 use tasknet_domain::date_from_storage;
 use tasknet_proto::v1;
 use tasknet_storage::{Backend, Edited, Migrations};
@@ -58,14 +63,27 @@ fn text_args(ids: &[String]) -> impl Iterator<Item = Arg> + '_ {
     ids.iter().map(|id| Arg::Text(id.clone()))
 }
 
-fn storage_date(row: &AnyRow, column: &str) -> Result<chrono::NaiveDate> {
+/// Rows of either driver decode through these generic functions (`R` is an
+/// `AnyRow` or a `PgRow`): one mapping of the task tables' columns.
+fn storage_date<R>(row: &R, column: &str) -> Result<chrono::NaiveDate>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
     let value: i64 = row.try_get(column)?;
     date_from_storage(value)
         .ok_or_else(|| Error::Internal(format!("stored {column} {value} is not a date")))
 }
 
 /// A `tasks` row, without plan memberships.
-fn task_from_row(row: &AnyRow) -> Result<TaskState> {
+fn task_from_row<R>(row: &R) -> Result<TaskState>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
     let completed_on = row
         .try_get::<Option<i64>, _>("completed_on")?
         .map(|value| {
@@ -90,7 +108,13 @@ fn task_from_row(row: &AnyRow) -> Result<TaskState> {
     })
 }
 
-fn plan_from_row(row: &AnyRow) -> Result<PlanRecord> {
+fn plan_from_row<R>(row: &R) -> Result<PlanRecord>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
     let kind: i64 = row.try_get("kind")?;
     let kind = i32::try_from(kind)
         .ok()
@@ -174,22 +198,47 @@ pub async fn load_histories(
     connection: &mut AnyConnection,
     ids: &[String],
 ) -> Result<HashMap<String, tasknet_domain::TaskHistory>> {
-    let mut events: HashMap<String, Vec<tasknet_proto::v1::TaskEvent>> = HashMap::new();
+    let mut events = HistoryEvents::default();
     for chunk in ids.chunks(IN_LIST_CHUNK) {
         let mut sql = Sql::new("SELECT task_id, cursor, payload FROM change_log WHERE task_id IN ");
         sql.list(text_args(chunk)).push(" ORDER BY task_id, cursor");
         for row in sql.query(connection).fetch_all(&mut *connection).await? {
-            let change = query::decode_change(row.try_get("cursor")?, row.try_get("payload")?)?;
-            if let Some(tasknet_proto::v1::change::Event::TaskEvent(event)) = change.event {
-                events
-                    .entry(row.try_get("task_id")?)
-                    .or_default()
-                    .push(event);
-            }
+            events.push(&row)?;
         }
     }
-    Ok(events
-        .into_iter()
-        .filter_map(|(id, events)| Some((id, tasknet_domain::history_from_events(&events)?)))
-        .collect())
+    Ok(events.fold())
+}
+
+/// Change-log rows (`task_id, cursor, payload`) read in cursor order per
+/// task, gathered into each task's events.
+#[derive(Default)]
+struct HistoryEvents {
+    events: HashMap<String, Vec<tasknet_proto::v1::TaskEvent>>,
+}
+
+impl HistoryEvents {
+    fn push<R: Row>(&mut self, row: &R) -> Result<()>
+    where
+        for<'c> &'c str: ColumnIndex<R>,
+        for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+        for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let change = query::decode_change(row.try_get("cursor")?, row.try_get("payload")?)?;
+        if let Some(tasknet_proto::v1::change::Event::TaskEvent(event)) = change.event {
+            self.events
+                .entry(row.try_get("task_id")?)
+                .or_default()
+                .push(event);
+        }
+        Ok(())
+    }
+
+    /// Each task's history; tasks without a readable creation entry are absent.
+    fn fold(self) -> HashMap<String, tasknet_domain::TaskHistory> {
+        self.events
+            .into_iter()
+            .filter_map(|(id, events)| Some((id, tasknet_domain::history_from_events(&events)?)))
+            .collect()
+    }
 }

@@ -17,17 +17,8 @@ use crate::error::{Error, Result};
 use crate::model::{PlanRecord, TaskState, Transition};
 use crate::reassign::{self, Reassign};
 use crate::store::batch::{AppliedRecord, NewChange};
+pub use crate::store::seam::{Prefetched, Writes};
 use crate::transition;
-
-/// The state a batch starts from: what the database holds for the ids it names.
-#[derive(Debug, Default)]
-pub struct Prefetched {
-    pub applied: HashMap<String, AppliedRecord>,
-    pub tasks: HashMap<String, TaskState>,
-    /// The accepted changes of the tasks the batch updates, in arrival order.
-    pub histories: HashMap<String, TaskHistory>,
-    pub plans: HashMap<String, PlanRecord>,
-}
 
 /// A change-log position: known already, or the n-th change of this batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,21 +41,6 @@ pub enum Pending {
         plan: PlanRecord,
         duplicate: bool,
     },
-}
-
-/// The rows a batch writes.
-#[derive(Debug, Default)]
-pub struct Writes {
-    pub changes: Vec<NewChange>,
-    /// Idempotency records; `cursor` holds the index of their change until
-    /// the cursors are known.
-    pub applied: Vec<AppliedRecord>,
-    /// The final state of every task the batch changed, in first-touch order.
-    pub tasks: Vec<TaskState>,
-    pub memberships: Vec<(String, String)>,
-    pub plans: Vec<PlanRecord>,
-    /// The audit record of each accepted change, written in the same transaction.
-    pub audit: Vec<AuditEntry>,
 }
 
 /// The identity of a change to an existing task.

@@ -10,8 +10,9 @@ use std::sync::Mutex;
 
 use tasknet_domain::TaskHistory;
 
-/// Most histories kept; past it the cache starts again empty (a busy office's
-/// tasks come straight back, the rest are read once more).
+/// Most histories kept, unless one batch changes more; past it the cache
+/// starts again empty (a busy office's tasks come straight back, the rest
+/// are read once more).
 const CAPACITY: usize = 4096;
 
 #[derive(Debug, Default)]
@@ -39,14 +40,22 @@ impl HistoryCache {
         taken
     }
 
+    /// Leaves in `ids` those whose histories are not kept (at any version):
+    /// the ones to read.
+    pub fn retain_unkept(&self, ids: &mut Vec<String>) {
+        let entries = self.lock();
+        ids.retain(|id| !entries.contains_key(id));
+    }
+
     /// Keeps the histories a committed batch produced, at the versions it
-    /// stored.
-    pub fn keep(&self, committed: impl IntoIterator<Item = (String, i64, TaskHistory)>) {
+    /// stored: all of them, even past the capacity, since the next batch
+    /// (read while this one committed) finds its tasks' histories here.
+    pub fn keep(&self, committed: Vec<(String, i64, TaskHistory)>) {
         let mut entries = self.lock();
+        if entries.len() + committed.len() > CAPACITY {
+            entries.clear();
+        }
         for (id, version, history) in committed {
-            if entries.len() >= CAPACITY && !entries.contains_key(&id) {
-                entries.clear();
-            }
             entries.insert(id, (version, history));
         }
     }
@@ -78,10 +87,13 @@ mod tests {
     #[test]
     fn only_histories_at_the_stored_version_are_used() {
         let cache = HistoryCache::default();
-        cache.keep([
+        cache.keep(vec![
             ("a".to_owned(), 3, history("a")),
             ("b".to_owned(), 5, history("b")),
         ]);
+        let mut unkept = vec!["a".to_owned(), "c".to_owned()];
+        cache.retain_unkept(&mut unkept);
+        assert_eq!(unkept, vec!["c".to_owned()]);
         let mut ids = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
         // b was written elsewhere since: version 6 in the database.
         let taken = cache.take_current(&mut ids, |id| match id {

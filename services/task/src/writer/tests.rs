@@ -461,7 +461,9 @@ async fn a_mutation_the_database_refuses_fails_alone(db: TestDatabase) {
         });
         receivers.push(receiver);
     }
-    writer.process(jobs).await;
+    writer
+        .process(Prepared { jobs, ahead: None }, &Previous::Unknown)
+        .await;
     let mut outcomes = Vec::new();
     for receiver in receivers {
         outcomes.push(wait(receiver).await);
@@ -479,6 +481,105 @@ async fn a_mutation_the_database_refuses_fails_alone(db: TestDatabase) {
     assert_eq!(query::read_changes(pool, 0, 10).await.unwrap().len(), 2);
 }
 
+fn items(mutations: &[Mutation]) -> Vec<Item> {
+    mutations
+        .iter()
+        .map(|mutation| (mutation.clone(), Access::unrestricted()))
+        .collect()
+}
+
+/// What the writer reads for `mutations` beside the commit of the batch
+/// before (on SQLite it reads only in the transaction: `None`).
+async fn read_ahead(writer: &Writer, mutations: &[Item]) -> Option<ReadAhead> {
+    let keys = writer.keys(mutations.iter().map(|(mutation, _)| mutation));
+    match writer.store.read_ahead(&keys) {
+        Some(read) => Some(read.await.unwrap()),
+        None => None,
+    }
+}
+
+/// The pipeline: the next batch's reads made before the current batch
+/// committed miss its writes; laid over them, the next batch sees the task
+/// it created, and a repeat of its creation is acknowledged at its cursor.
+async fn a_batch_read_ahead_sees_the_batch_before(db: TestDatabase) {
+    let writer = open(&db).await;
+    let task_id = new_id();
+    let creation = create(&create_request(&task_id));
+    let first = items(std::slice::from_ref(&creation));
+    let noted = update(&update_request(
+        &task_id,
+        "2024-06-02T01:00:00Z",
+        note("started"),
+    ));
+    let second = items(&[creation.clone(), noted]);
+    let ahead = read_ahead(&writer, &second).await;
+    if let Some(ahead) = &ahead {
+        assert!(
+            ahead.prefetched.tasks.is_empty(),
+            "read before the creation"
+        );
+    }
+    let (outcomes, overlay) = writer
+        .apply(&first, None, &Previous::Unknown)
+        .await
+        .unwrap();
+    let created = ack(&outcomes[0]).clone();
+    let previous = Previous::Committed(overlay);
+    let (outcomes, _) = writer.apply(&second, ahead, &previous).await.unwrap();
+    let repeat = ack(&outcomes[0]);
+    assert!(repeat.duplicate);
+    assert_eq!((repeat.version, repeat.cursor), (1, created.cursor));
+    let noted = ack(&outcomes[1]);
+    assert_eq!((noted.version, noted.duplicate), (2, false));
+    assert_eq!(count(&writer, "change_log").await, 2);
+    let task = query::get_task(writer.database.pool(), &task_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((task.version, task.last_note.as_str()), (2, "started"));
+}
+
+/// Reads made ahead are dropped when a change the writer did not make
+/// committed after them (another replica's): the batch reads again under
+/// the lock and builds on that change.
+async fn reads_ahead_are_dropped_after_another_writers_commit(db: TestDatabase) {
+    let writer = open(&db).await;
+    let replica = open(&db).await;
+    let task_id = new_id();
+    let (_, overlay) = writer
+        .apply(
+            &items(&[create(&create_request(&task_id))]),
+            None,
+            &Previous::Unknown,
+        )
+        .await
+        .unwrap();
+    let previous = Previous::Committed(overlay);
+    let ours = items(&[update(&update_request(
+        &task_id,
+        "2024-06-03T01:00:00Z",
+        complete(),
+    ))]);
+    let ahead = read_ahead(&writer, &ours).await;
+    replica
+        .apply_unrestricted(&[update(&update_request(
+            &task_id,
+            "2024-06-02T01:00:00Z",
+            note("by the other replica"),
+        ))])
+        .await
+        .unwrap();
+    let (outcomes, _) = writer.apply(&ours, ahead, &previous).await.unwrap();
+    assert_eq!(ack(&outcomes[0]).version, 3);
+    let task = query::get_task(writer.database.pool(), &task_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(task.version, 3);
+    assert!(task.completed_on.is_some());
+    assert_eq!(count(&writer, "change_log").await, 3);
+}
+
 tasknet_storage::test_on_both_backends!(
     repeated_updates_are_acknowledged_not_reapplied,
     a_reused_update_id_with_other_content_is_refused,
@@ -489,4 +590,6 @@ tasknet_storage::test_on_both_backends!(
     plans_are_created_once,
     queued_requests_share_batches_and_all_commit,
     a_mutation_the_database_refuses_fails_alone,
+    a_batch_read_ahead_sees_the_batch_before,
+    reads_ahead_are_dropped_after_another_writers_commit,
 );
