@@ -141,8 +141,8 @@ pub struct TrendPoint {
 impl ScorecardRow {
     fn new(card: &v1::UnitScorecard, with_trend: bool) -> Self {
         let unit = card.unit.clone().unwrap_or_default();
-        let current = card.current.clone().unwrap_or_default();
-        let previous = card.previous.clone().unwrap_or_default();
+        let current = card.current.unwrap_or_default();
+        let previous = card.previous.unwrap_or_default();
         let counts = current.counts.unwrap_or_default();
         Self {
             group: group_name(card.group),

@@ -195,36 +195,6 @@ impl OrganisationService for Fake {
     ) -> Result<Response<v1::ListReorganisationsResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
-    async fn create_unit_contact(
-        &self,
-        _: Request<v1::CreateUnitContactRequest>,
-    ) -> Result<Response<v1::CreateUnitContactResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn update_unit_contact(
-        &self,
-        _: Request<v1::UpdateUnitContactRequest>,
-    ) -> Result<Response<v1::UpdateUnitContactResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn delete_unit_contact(
-        &self,
-        _: Request<v1::DeleteUnitContactRequest>,
-    ) -> Result<Response<v1::DeleteUnitContactResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn get_unit_contact(
-        &self,
-        _: Request<v1::GetUnitContactRequest>,
-    ) -> Result<Response<v1::GetUnitContactResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn list_unit_contacts(
-        &self,
-        _: Request<v1::ListUnitContactsRequest>,
-    ) -> Result<Response<v1::ListUnitContactsResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
 }
 
 async fn start(fake: Fake) -> (String, Shutdown) {

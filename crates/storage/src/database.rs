@@ -263,7 +263,7 @@ fn typed_pool(
     schema: Option<String>,
     options: &DatabaseOptions,
 ) -> Result<PgPool, StorageError> {
-    Ok(PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(TYPED_MAX_CONNECTIONS)
         .acquire_timeout(options.acquire_timeout)
         .after_connect(move |connection, _meta| {
@@ -282,7 +282,7 @@ fn typed_pool(
         .map_err(|source| StorageError::Connect {
             backend: Backend::Postgres,
             source,
-        })?)
+        })
 }
 
 /// Creates a PostgreSQL schema once, before the pool opens (doing it per

@@ -74,7 +74,7 @@ fn made(
             assignee: unit.into(),
             assigned,
             deadline,
-            plans: if id % 3 == 0 {
+            plans: if id.is_multiple_of(3) {
                 vec![PLAN.to_owned()]
             } else {
                 Vec::new()
