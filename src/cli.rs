@@ -70,7 +70,7 @@ impl Command {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Address to listen on (all three services share it).
+    /// Address to listen on (all four services share it).
     #[arg(long)]
     pub listen: Option<String>,
     /// Directory for the SQLite databases.
@@ -86,7 +86,7 @@ pub struct UpArgs {
     /// Which demo data set: the seed report's full half-years, or a small one.
     #[arg(long, value_enum, default_value = "seed")]
     pub demo_size: DemoSize,
-    /// A TOML configuration file (keys as in `tasknet.example.toml`).
+    /// A TOML configuration file (its keys: docs/operations.md; `[notify]` in docs/notifications.md, `[scorecard]` in docs/scorecards.md).
     #[arg(long, env = "TASKNET_CONFIG")]
     pub config: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDRESS/metrics (off unless given).

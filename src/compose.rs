@@ -37,6 +37,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             result = loading => result.context("failed to load the demo data")?,
             _ = &mut signal => stopping = true,
         }
+        if !stopping {
+            judge_again_with_the_demo(system.endpoint(), &client).await?;
+        }
     }
     if !stopping {
         print_next_steps(&system, admin_path);
@@ -250,4 +253,41 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
+}
+
+/// The notification calendar judged the current day when the system
+/// started, before the demo data was there; judging it again now decides the
+/// day's reminders, digests and escalations about the demo's tasks (judging
+/// a day again adds only what was not decided before).
+async fn judge_again_with_the_demo(
+    endpoint: &str,
+    client: &tasknet_server::ClientOptions,
+) -> anyhow::Result<()> {
+    use tasknet_proto::v1;
+    use tasknet_proto::v1::notification_service_client::NotificationServiceClient;
+    let channel = tasknet_server::connect_lazy_with(endpoint, client)?;
+    let mut notifications = NotificationServiceClient::new(channel);
+    let status = notifications
+        .get_notification_status(v1::GetNotificationStatusRequest {})
+        .await
+        .context("GetNotificationStatus failed")?
+        .into_inner();
+    let Some(day) = status.last_judged_day else {
+        // The calendar has judged nothing yet: its first judgement will see the demo.
+        return Ok(());
+    };
+    let judged = notifications
+        .judge_day(v1::JudgeDayRequest {
+            day: Some(day),
+            ..Default::default()
+        })
+        .await
+        .context("JudgeDay failed")?
+        .into_inner();
+    println!(
+        "notifications: {:04}-{:02}-{:02} judged again with the demo data: {} to send \
+         (email once [notify.smtp] is configured, webhooks to their subscribers)",
+        day.year, day.month, day.day, judged.decided
+    );
+    Ok(())
 }

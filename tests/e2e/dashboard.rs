@@ -143,7 +143,18 @@ async fn up_serves_the_dashboard_and_a_sign_in_link() {
         "{link}"
     );
     let provincial = token_of(link);
-    let scoped = scope(&endpoint, &provincial).await;
+    // Reporting's unit directory finds units created since its last load at
+    // most a second after that load (crates/directory): the notification
+    // service's first judgement at start may have loaded it just before the
+    // reference units were.
+    let mut scoped = scope(&endpoint, &provincial).await;
+    for _ in 0..30 {
+        if scoped.units.iter().any(|unit| unit.code == "01") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        scoped = scope(&endpoint, &provincial).await;
+    }
     assert!(!scoped.nationwide);
     assert!(
         scoped.units.iter().any(|unit| unit.code == "01"),

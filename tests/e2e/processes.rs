@@ -306,6 +306,19 @@ async fn up_with_demo_data_answers_reports() {
     );
     up.wait_for_line("demo data loaded", Duration::from_secs(300))
         .unwrap();
+    // The day the notification calendar judged at start, before the demo
+    // was there, is judged again with it: every demo unit has open overdue
+    // tasks today, so its contacts have a digest to receive.
+    let judged = up
+        .wait_for_line("judged again with the demo data: ", Duration::from_secs(60))
+        .unwrap();
+    let to_send: u64 = judged
+        .split("judged again with the demo data: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{judged}"));
+    assert!(to_send > 0, "{judged}");
     // The administrator credential `up` created, private to its owner.
     let admin_token = dir.path().join("data/admin.token");
     {
