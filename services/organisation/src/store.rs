@@ -93,17 +93,7 @@ impl Store {
         let current = repo::get_unit(&mut tx, id)
             .await?
             .ok_or_else(|| Error::not_found("unit.id", format!("no unit {id}")))?;
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(Error::failed_precondition(
-                "expected_version",
-                format!(
-                    "unit {id} is at version {}, not {expected}",
-                    current.version
-                ),
-            ));
-        }
+        check_expected_version("unit", id, expected_version, current.version)?;
         let fields = merged_fields(&current, paths, patch)?;
         if fields == current.fields {
             return Ok(current);
@@ -277,4 +267,21 @@ async fn check_parent(conn: &mut AnyConnection, id: &str, parent_id: &str) -> Re
 fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+/// Optimistic concurrency for updates: FAILED_PRECONDITION naming
+/// `expected_version` unless the caller's version (when given) is current.
+pub(crate) fn check_expected_version(
+    kind: &str,
+    id: &str,
+    expected: Option<i64>,
+    current: i64,
+) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::failed_precondition(
+            "expected_version",
+            format!("{kind} {id} is at version {current}, not {expected}"),
+        )),
+        _ => Ok(()),
+    }
 }

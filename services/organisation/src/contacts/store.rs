@@ -89,17 +89,7 @@ pub async fn update(
     let current = get_contact(&mut tx, id)
         .await?
         .ok_or_else(|| Error::not_found("contact.id", format!("no contact {id}")))?;
-    if let Some(expected) = expected_version
-        && expected != current.version
-    {
-        return Err(Error::failed_precondition(
-            "expected_version",
-            format!(
-                "contact {id} is at version {}, not {expected}",
-                current.version
-            ),
-        ));
-    }
+    crate::store::check_expected_version("contact", id, expected_version, current.version)?;
     let fields = merged_fields(&current, paths, patch)?;
     if fields == current.fields {
         return Ok(current);
