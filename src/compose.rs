@@ -219,42 +219,6 @@ fn origins(flags: Vec<String>) -> Option<Vec<String>> {
     (!flags.is_empty()).then_some(flags)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_steps_name_the_binary_as_it_can_be_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let release = dir.path().join("target/release");
-        std::fs::create_dir_all(&release).unwrap();
-        let exe = release.join("tasknet");
-        std::fs::write(&exe, "").unwrap();
-        let other = dir.path().join("tasknet");
-        std::fs::write(&other, "").unwrap();
-        // `cargo run --release -- up`: not on the PATH, started by cargo.
-        assert_eq!(command_for(&exe, None, true), "cargo run --release --");
-        assert_eq!(
-            command_for(&exe, Some(&other), true),
-            "cargo run --release --"
-        );
-        // The PATH finds this very binary.
-        assert_eq!(command_for(&exe, Some(&exe), true), "tasknet");
-        // Run by its path.
-        assert_eq!(command_for(&exe, None, false), exe.display().to_string());
-        assert_eq!(shell_word("/a b/tasknet"), "'/a b/tasknet'");
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-    }
-}
-
 /// The notification calendar judged the current day when the system
 /// started, before the demo data was there; judging it again now decides the
 /// day's reminders, digests and escalations about the demo's tasks (judging
@@ -290,4 +254,40 @@ async fn judge_again_with_the_demo(
         day.year, day.month, day.day, judged.decided
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_steps_name_the_binary_as_it_can_be_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let release = dir.path().join("target/release");
+        std::fs::create_dir_all(&release).unwrap();
+        let exe = release.join("tasknet");
+        std::fs::write(&exe, "").unwrap();
+        let other = dir.path().join("tasknet");
+        std::fs::write(&other, "").unwrap();
+        // `cargo run --release -- up`: not on the PATH, started by cargo.
+        assert_eq!(command_for(&exe, None, true), "cargo run --release --");
+        assert_eq!(
+            command_for(&exe, Some(&other), true),
+            "cargo run --release --"
+        );
+        // The PATH finds this very binary.
+        assert_eq!(command_for(&exe, Some(&exe), true), "tasknet");
+        // Run by its path.
+        assert_eq!(command_for(&exe, None, false), exe.display().to_string());
+        assert_eq!(shell_word("/a b/tasknet"), "'/a b/tasknet'");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
 }
