@@ -44,10 +44,10 @@ pub struct SegmentRow {
 /// Merging "open until X, then completed on X" (the common history of a
 /// completed task) into one entry halves the entries of completed tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Span {
+struct Span<'a> {
     from: i64,
     until: i64,
-    unit: String,
+    unit: &'a str,
     assigned: i64,
     deadline: i64,
     completed: Option<i64>,
@@ -57,7 +57,7 @@ struct Span {
 
 /// The spans of one task's segments (sorted by `from`): deterministic, so the
 /// spans of the old segments of a task are exactly the ones to remove.
-fn spans(segments: &[SegmentRow]) -> Vec<Span> {
+fn spans(segments: &[SegmentRow]) -> Vec<Span<'_>> {
     let mut spans = Vec::with_capacity(segments.len());
     let mut i = 0;
     while let Some(segment) = segments.get(i) {
@@ -76,7 +76,7 @@ fn spans(segments: &[SegmentRow]) -> Vec<Span> {
         spans.push(Span {
             from: segment.from,
             until,
-            unit: segment.unit.clone(),
+            unit: &segment.unit,
             assigned: segment.assigned,
             deadline: segment.deadline,
             completed,
@@ -163,8 +163,8 @@ impl StatusIndex {
         Some(number)
     }
 
-    fn place(&mut self, span: &Span) -> Option<Placed> {
-        let unit = self.unit(&span.unit)?;
+    fn place(&mut self, span: &Span<'_>) -> Option<Placed> {
+        let unit = self.unit(span.unit)?;
         let compact = || -> Option<Placed> {
             let assigned = day(span.assigned)?;
             let deadline = day(span.deadline)?;
@@ -213,15 +213,42 @@ impl StatusIndex {
     /// Adds the spans of one task's segments.
     pub fn add_task(&mut self, segments: &[SegmentRow]) -> Result<(), Diverged> {
         for span in spans(segments) {
-            match self.place(&span).ok_or(Diverged)? {
-                Placed::Simple(at, entry) => self.buckets.entry(at).or_default().simple.push(entry),
-                Placed::General(at, entry) => {
-                    self.buckets.entry(at).or_default().general.push(entry);
-                }
-                Placed::Wide(wide) => self.wide.push(wide),
-            }
-            self.entries += 1;
+            self.add_span(&span)?;
         }
+        Ok(())
+    }
+
+    /// Adds a task whose timeline is one segment, from the beginning and
+    /// open-ended (most tasks: never extended, completed or reassigned): the
+    /// same as `add_task` with that segment, without building it. The
+    /// snapshot loads read these rows apart from the rest, unordered.
+    pub fn add_one_segment_task(
+        &mut self,
+        unit: &str,
+        assigned: i64,
+        deadline: i64,
+        completed: Option<i64>,
+    ) -> Result<(), Diverged> {
+        self.add_span(&Span {
+            from: SEGMENT_START,
+            until: SEGMENT_END,
+            unit,
+            assigned,
+            deadline,
+            completed,
+            merged: false,
+        })
+    }
+
+    fn add_span(&mut self, span: &Span<'_>) -> Result<(), Diverged> {
+        match self.place(span).ok_or(Diverged)? {
+            Placed::Simple(at, entry) => self.buckets.entry(at).or_default().simple.push(entry),
+            Placed::General(at, entry) => {
+                self.buckets.entry(at).or_default().general.push(entry);
+            }
+            Placed::Wide(wide) => self.wide.push(wide),
+        }
+        self.entries += 1;
         Ok(())
     }
 
@@ -523,6 +550,22 @@ mod tests {
         index.remove_task(&segments).unwrap();
         assert_eq!(index.entries(), 0);
         assert!(index.remove_task(&segments).is_err());
+    }
+
+    #[test]
+    fn a_one_segment_task_is_added_as_its_segment_would_be() {
+        for (deadline, completed) in [(20240201, None), (20240201, Some(20240110))] {
+            let mut by_segment = StatusIndex::default();
+            by_segment
+                .add_task(&[row(SEGMENT_START, SEGMENT_END, deadline, completed)])
+                .unwrap();
+            let mut by_fields = StatusIndex::default();
+            by_fields
+                .add_one_segment_task("u", 20240105, deadline, completed)
+                .unwrap();
+            assert_eq!(by_fields.canonical(), by_segment.canonical());
+            assert_eq!(by_fields.entries(), 1);
+        }
     }
 
     #[test]

@@ -8,9 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use futures::TryStreamExt;
-use sqlx::{AnyPool, Row};
-use tasknet_storage::Backend;
+use sqlx::Row;
+use tasknet_storage::Database;
 use tokio::sync::Notify;
 
 use super::index::{SegmentRow, StatusIndex};
@@ -106,13 +105,13 @@ impl LiveIndex {
     }
 
     /// Loads the index from the database (queries use the SQL meanwhile).
-    pub async fn load(&self, pool: &AnyPool) -> Result<Loaded, sqlx::Error> {
+    pub async fn load(&self, database: &Database) -> Result<Loaded, sqlx::Error> {
         if let Ok(mut state) = self.state.write() {
             *state = State::Loading {
                 pending: Vec::new(),
             };
         }
-        let loaded = match read_snapshot(pool).await {
+        let loaded = match super::snapshot::read(database).await {
             Ok(loaded) => loaded,
             Err(error) => {
                 if let Ok(mut state) = self.state.write() {
@@ -121,7 +120,11 @@ impl LiveIndex {
                 return Err(error);
             }
         };
-        let (mut index, mut cursor, tasks) = loaded;
+        let super::snapshot::Snapshot {
+            mut index,
+            mut cursor,
+            tasks,
+        } = loaded;
         let Ok(mut state) = self.state.write() else {
             return Err(sqlx::Error::Protocol("status index lock poisoned".into()));
         };
@@ -148,10 +151,10 @@ impl LiveIndex {
     }
 
     /// Loads, then reloads whenever the index drops out, until `stop` ends.
-    pub async fn keep_loaded(&self, pool: AnyPool) {
+    pub async fn keep_loaded(&self, database: Database) {
         loop {
             let started = std::time::Instant::now();
-            match self.load(&pool).await {
+            match self.load(&database).await {
                 Ok(loaded) => {
                     crate::metrics::index_loaded(loaded.entries, started.elapsed());
                     tracing::info!(
@@ -196,84 +199,6 @@ fn apply_to(
     }
     *cursor = delta.after;
     Ok(())
-}
-
-/// Reads the cursor and all segments from one snapshot of the database,
-/// streaming (the rows of 10 M tasks never sit in memory at once).
-async fn read_snapshot(pool: &AnyPool) -> Result<(StatusIndex, i64, usize), sqlx::Error> {
-    let mut connection = pool.acquire().await?;
-    if Backend::of(&connection) == Backend::Postgres {
-        return read_snapshot_on(&mut connection).await;
-    }
-    // SQLite maps the database file into the process: a scan of every
-    // segment through the map would show the whole file in the service's
-    // RSS. Read through the (bounded) page cache instead, then map again.
-    let row = sqlx::query("PRAGMA mmap_size")
-        .fetch_optional(&mut *connection)
-        .await?;
-    let mapped: i64 = row.map(|row| row.try_get(0)).transpose()?.unwrap_or(0);
-    sqlx::query("PRAGMA mmap_size = 0")
-        .execute(&mut *connection)
-        .await?;
-    let read = read_snapshot_on(&mut connection).await;
-    let restore = format!("PRAGMA mmap_size = {mapped}");
-    sqlx::query(&restore).execute(&mut *connection).await?;
-    read
-}
-
-async fn read_snapshot_on(
-    connection: &mut sqlx::AnyConnection,
-) -> Result<(StatusIndex, i64, usize), sqlx::Error> {
-    use sqlx::Connection;
-    let mut tx = connection.begin().await?;
-    if Backend::of(&tx) == Backend::Postgres {
-        // Read committed would give each statement its own snapshot.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let cursor: i64 = sqlx::query("SELECT applied_cursor FROM sync_state WHERE id = 1")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-    let mut index = StatusIndex::default();
-    // Every task has exactly one segment from the beginning: reserving that
-    // many entries per day avoids the slack of growing vectors.
-    let per_day = sqlx::query(
-        "SELECT assigned_date, COUNT(*) FROM rpt_segments WHERE seg_from = 0 \
-         GROUP BY assigned_date",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    for row in per_day {
-        let count: i64 = row.try_get(1)?;
-        index.reserve(row.try_get(0)?, usize::try_from(count).unwrap_or(0));
-    }
-    let mut rows = sqlx::query(
-        "SELECT task_id, seg_from, seg_until, assignee_unit_id, assigned_date, deadline, \
-         completed_on FROM rpt_segments ORDER BY task_id, seg_from",
-    )
-    .fetch(&mut *tx);
-    let mut current = String::new();
-    let mut segments: Vec<SegmentRow> = Vec::new();
-    let mut tasks = 0;
-    let corrupt = |_| sqlx::Error::Protocol("a unit dictionary beyond 65 535 units".into());
-    while let Some(row) = rows.try_next().await? {
-        let task: &str = row.try_get(0)?;
-        if task != current {
-            index.add_task(&segments).map_err(corrupt)?;
-            segments.clear();
-            current.clear();
-            current.push_str(task);
-            tasks += 1;
-        }
-        segments.push(segment_from_row(&row, 1)?);
-    }
-    drop(rows);
-    index.add_task(&segments).map_err(corrupt)?;
-    tx.rollback().await?;
-    index.shrink();
-    Ok((index, cursor, tasks))
 }
 
 /// A `SegmentRow` from the columns `seg_from, seg_until, assignee_unit_id,

@@ -10,6 +10,7 @@ mod index;
 mod live;
 pub mod notes;
 mod query;
+pub(crate) mod snapshot;
 mod sql;
 pub mod timeline;
 pub mod trajectory;
@@ -153,12 +154,12 @@ impl ReadModel {
 
     /// Loads the status index from the database once.
     pub async fn load_index(&self) -> Result<Loaded, sqlx::Error> {
-        self.index.load(self.pool()).await
+        self.index.load(&self.database).await
     }
 
     /// Loads the status index, and reloads it whenever it drops out (forever).
     pub async fn keep_index_loaded(&self) {
-        self.index.keep_loaded(self.pool().clone()).await;
+        self.index.keep_loaded(self.database.clone()).await;
     }
 
     pub fn index(&self) -> &LiveIndex {

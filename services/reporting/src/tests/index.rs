@@ -139,6 +139,13 @@ async fn index_matches_sql(db: TestDatabase) {
     let reopened = open(&db).await;
     reopened.load_index().await.unwrap();
     assert_eq!(reopened.index().canonical().unwrap(), incremental);
+    // On PostgreSQL that load read typed rows: the portable reading (`Any`,
+    // SQLite's) of the same database must give the same index.
+    let portable = crate::store::snapshot::read_portable(reopened.database())
+        .await
+        .unwrap();
+    assert_eq!(portable.cursor, incremental.0);
+    assert_eq!(portable.index.canonical(), incremental.1);
 }
 
 /// Two replicas on one database: the one whose follower finds the batches
