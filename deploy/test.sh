@@ -8,8 +8,9 @@
 #     the tasknet binary copied in ($TASKNET_BINARY, default
 #     target/debug/tasknet, which `cargo test` has already built).
 #  2. Bootstraps the credentials once (a second run is refused), then starts
-#     organisation x2, task x2 and reporting x2 as containers on distinct
-#     ports (replicas of a service start together on the empty schemas).
+#     organisation x2, task x2, reporting x2 and notification x2 as
+#     containers on distinct ports (replicas of a service start together on
+#     the empty schemas).
 #  3. Loads the small demo through the split deployment, then two office
 #     agents push tasks of their own through the two task replicas; while
 #     they push, one replica of each service is killed (SIGKILL) and
@@ -17,7 +18,9 @@
 #  4. Checks: the agents' outboxes end empty with nothing parked, both
 #     reporting replicas report exactly the demo's figures plus the tasks
 #     the agents entered (counted independently here), nothing lost or
-#     doubled, and exactly one administrator credential exists.
+#     doubled, exactly one administrator credential exists, and a day
+#     judged through one notification replica and again through the other
+#     is decided once (the replicas share one outbox).
 #
 # Containers run with `--runtime runc --network host` and explicit ulimits
 # (crun and the default ulimits fail in this sandbox). Everything it starts
@@ -129,6 +132,7 @@ SERVICE_TOKEN=$(cat "$WORK/credentials/service.token")
 org_a=$((PORT + 1)); org_b=$((PORT + 2))
 task_a=$((PORT + 3)); task_b=$((PORT + 4))
 rep_a=$((PORT + 5)); rep_b=$((PORT + 6))
+notify_a=$((PORT + 7)); notify_b=$((PORT + 8))
 url() { echo "http://127.0.0.1:$1"; }
 service() { # NAME PORT ARGS...
     local name=$1 port=$2
@@ -158,13 +162,19 @@ start_all() {
     service reporting-b $rep_b reporting --organisation-endpoint "$(url $org_b)" --task-endpoint "$(url $task_b)"
     wait_healthy $rep_a tasknet.v1.ReportingService
     wait_healthy $rep_b tasknet.v1.ReportingService
+    service notification-a $notify_a notification --organisation-endpoint "$(url $org_a)" --reporting-endpoint "$(url $rep_a)"
+    service notification-b $notify_b notification --organisation-endpoint "$(url $org_b)" --reporting-endpoint "$(url $rep_b)"
+    wait_healthy $notify_a tasknet.v1.NotificationService
+    wait_healthy $notify_b tasknet.v1.NotificationService
 }
-log "starting organisation x2, task x2, reporting x2"
+log "starting organisation x2, task x2, reporting x2, notification x2"
 start_all
 
 export TASKNET_TOKEN="$ADMIN_TOKEN"
-CLI_A=(--organisation-endpoint "$(url $org_a)" --task-endpoint "$(url $task_a)" --reporting-endpoint "$(url $rep_a)")
-CLI_B=(--organisation-endpoint "$(url $org_b)" --task-endpoint "$(url $task_b)" --reporting-endpoint "$(url $rep_b)")
+CLI_A=(--organisation-endpoint "$(url $org_a)" --task-endpoint "$(url $task_a)" --reporting-endpoint "$(url $rep_a)"
+       --notification-endpoint "$(url $notify_a)")
+CLI_B=(--organisation-endpoint "$(url $org_b)" --task-endpoint "$(url $task_b)" --reporting-endpoint "$(url $rep_b)"
+       --notification-endpoint "$(url $notify_b)")
 
 log "loading the small demo through the split deployment"
 "$BINARY" demo load --size small "${CLI_A[@]}" >"$WORK/demo.log" 2>&1 || { tail -5 "$WORK/demo.log"; fail "demo load failed"; }
@@ -300,4 +310,22 @@ admins=$(psql -tA "$DB_URL" -c "SELECT COUNT(*) FROM organisation.credentials WH
 services=$(psql -tA "$DB_URL" -c "SELECT COUNT(*) FROM organisation.credentials WHERE role = 6")
 [ "$services" = 1 ] || fail "$services service credentials, expected exactly 1"
 log "exactly one administrator and one service credential"
+
+# --- notifications ------------------------------------------------------------
+# Today's Vietnam date, judged through replica a and then again through b:
+# the second finds everything decided (one outbox, each notification once).
+judged() { # DAY CLI_ARGS... -> "decided already"
+    local day=$1
+    shift
+    "$BINARY" notify judge-day "$day" "$@" | sed -E 's/^judged [0-9-]+: ([0-9]+) decided, ([0-9]+) already decided$/\1 \2/'
+}
+vn_today=$(TZ=Asia/Ho_Chi_Minh date +%F)
+read -r decided_a already_a <<<"$(judged "$vn_today" "${CLI_A[@]}")"
+total=$((decided_a + already_a))
+[ "$total" -gt 0 ] || fail "notification-a decided nothing for $vn_today over the demo's open tasks"
+read -r decided_b already_b <<<"$(judged "$vn_today" "${CLI_B[@]}")"
+[ "$decided_b" = 0 ] && [ "$already_b" = "$total" ] \
+    || fail "notification-b judged $vn_today again: $decided_b decided, $already_b already (expected 0 and $total)"
+"$BINARY" notify status "${CLI_B[@]}" >"$WORK/notify-status.txt" || fail "notify status through notification-b failed"
+log "notifications: $vn_today judged through both replicas, $total decided once"
 log "PASS in $(($(date +%s) - started)) s"
