@@ -143,7 +143,7 @@ impl Cache {
     /// Loads everything, records the attempt, and publishes the result.
     async fn load_into(&self, state: &mut ReloadState) -> Result<Arc<Snapshot>, DirectoryError> {
         state.last_attempt = Some(Instant::now());
-        let loaded = self.load().await;
+        let loaded = self.load_retrying().await;
         let (units, regions, lineage) = match loaded {
             Ok(loaded) => loaded,
             Err(status) => {
@@ -169,6 +169,26 @@ impl Cache {
         self.store(Arc::clone(&snapshot));
         tracing::debug!(units = snapshot.units.len(), "loaded the unit directory");
         Ok(snapshot)
+    }
+
+    /// [`Self::load`], again after a short pause when the call failed in
+    /// transport (the connection went away under it: Cancelled, Unavailable).
+    /// Reading the units is idempotent, and the request that needed them
+    /// would otherwise fail, and every other for the next second.
+    async fn load_retrying(&self) -> Result<Loaded, tonic::Status> {
+        let mut pauses = TRANSPORT_RETRY_PAUSES.iter();
+        loop {
+            match self.load().await {
+                Err(status) if is_transport_failure(&status) => match pauses.next() {
+                    Some(pause) => {
+                        tracing::debug!(%status, "loading units failed in transport; trying again");
+                        tokio::time::sleep(*pause).await;
+                    }
+                    None => return Err(status),
+                },
+                loaded => return loaded,
+            }
+        }
     }
 
     async fn load(&self) -> Result<Loaded, tonic::Status> {
@@ -223,4 +243,16 @@ impl Cache {
             Err(status) => Err(status),
         }
     }
+}
+
+/// Pauses before the second and third attempt of a load that failed in transport.
+const TRANSPORT_RETRY_PAUSES: [Duration; 2] =
+    [Duration::from_millis(50), Duration::from_millis(250)];
+
+/// Whether a call failed before the server could answer it.
+fn is_transport_failure(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Cancelled
+    )
 }

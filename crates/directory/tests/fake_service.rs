@@ -20,6 +20,8 @@ use tasknet_server::{GrpcServer, ServeOptions, Shutdown};
 struct Fake {
     units: Arc<Mutex<Vec<v1::Unit>>>,
     list_calls: Arc<AtomicUsize>,
+    /// ListUnits calls still to fail as a dropped connection does (Cancelled).
+    fail_next: Arc<AtomicUsize>,
 }
 
 impl Fake {
@@ -61,6 +63,12 @@ impl OrganisationService for Fake {
         request: Request<v1::ListUnitsRequest>,
     ) -> Result<Response<v1::ListUnitsResponse>, Status> {
         self.list_calls.fetch_add(1, Ordering::SeqCst);
+        let failing = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(Status::cancelled("operation was canceled"));
+        }
         let request = request.into_inner();
         let start: usize = if request.page_token.is_empty() {
             0
@@ -278,6 +286,32 @@ async fn concurrent_first_lookups_share_one_load() {
         assert!(lookup.await.unwrap().unwrap().is_some());
     }
     assert_eq!(fake.calls(), 1);
+    shutdown.trigger();
+}
+
+#[tokio::test]
+async fn a_load_cut_off_in_transport_is_tried_again() {
+    let fake = Fake::default();
+    fake.add("a");
+    fake.fail_next.store(2, Ordering::SeqCst);
+    let (endpoint, shutdown) = start(fake.clone()).await;
+    let directory = UnitDirectory::connect_lazy(&endpoint).unwrap();
+    assert!(directory.get("a").await.unwrap().is_some());
+    assert_eq!(
+        fake.calls(),
+        3,
+        "two cut-off calls, then the one that answered"
+    );
+
+    // Three in a row exhaust the retries: the lookup fails, naming the cause.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    fake.fail_next.store(3, Ordering::SeqCst);
+    let error = directory.get("b").await.unwrap_err();
+    assert!(
+        error.to_string().contains("operation was canceled"),
+        "{error}"
+    );
+    assert_eq!(fake.calls(), 6);
     shutdown.trigger();
 }
 
