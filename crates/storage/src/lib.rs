@@ -11,6 +11,7 @@
 //! [`bulk::Sql`] and [`bulk::BulkInsert`].
 
 pub mod bulk;
+pub mod copy_binary;
 mod database;
 pub mod migrations;
 pub mod placeholders;

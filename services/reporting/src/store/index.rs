@@ -57,10 +57,10 @@ struct Span<'a> {
 
 /// The spans of one task's segments (sorted by `from`): deterministic, so the
 /// spans of the old segments of a task are exactly the ones to remove.
-fn spans(segments: &[SegmentRow]) -> Vec<Span<'_>> {
-    let mut spans = Vec::with_capacity(segments.len());
+fn spans(segments: &[SegmentRow]) -> impl Iterator<Item = Span<'_>> {
     let mut i = 0;
-    while let Some(segment) = segments.get(i) {
+    std::iter::from_fn(move || {
+        let segment = segments.get(i)?;
         let merged = segments.get(i + 1).filter(|next| {
             segment.completed.is_none()
                 && next.completed == Some(next.from)
@@ -73,7 +73,8 @@ fn spans(segments: &[SegmentRow]) -> Vec<Span<'_>> {
             Some(next) => (next.until, next.completed, 2),
             None => (segment.until, segment.completed, 1),
         };
-        spans.push(Span {
+        i += step;
+        Some(Span {
             from: segment.from,
             until,
             unit: &segment.unit,
@@ -81,10 +82,8 @@ fn spans(segments: &[SegmentRow]) -> Vec<Span<'_>> {
             deadline: segment.deadline,
             completed,
             merged: step == 2,
-        });
-        i += step;
-    }
-    spans
+        })
+    })
 }
 
 /// Day number of a stored date, if it has one below [`NONE`].
@@ -536,7 +535,7 @@ mod tests {
             row(SEGMENT_START, 20240301, 20240201, None),
             row(20240301, SEGMENT_END, 20240201, Some(20240301)),
         ];
-        assert_eq!(spans(&segments).len(), 1);
+        assert_eq!(spans(&segments).count(), 1);
         let mut index = StatusIndex::default();
         index.add_task(&segments).unwrap();
         assert_eq!(
