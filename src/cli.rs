@@ -66,6 +66,23 @@ impl Command {
             Command::Bench(_) => "tasknet-bench",
         }
     }
+
+    /// Whether the command prints its answer and exits (a query), rather than
+    /// running for a while (servers, agents, loads, benchmarks).
+    pub fn prints_and_exits(&self) -> bool {
+        match self {
+            Command::Report(_)
+            | Command::Admin(_)
+            | Command::Org(_)
+            | Command::Health(_)
+            | Command::Notify(_) => true,
+            Command::Up(_)
+            | Command::Serve(_)
+            | Command::Demo(_)
+            | Command::Agent(_)
+            | Command::Bench(_) => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

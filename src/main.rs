@@ -34,6 +34,15 @@ use crate::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.prints_and_exits() {
+        // Rust ignores SIGPIPE, so printing into a pipe whose reader has gone
+        // (`tasknet report … | head`) panics. A command that prints its answer
+        // and exits should end quietly there, as other Unix tools do; the
+        // long-running ones (servers, agents, loads) keep the error instead.
+        // Sockets are not affected: the standard library sends with
+        // MSG_NOSIGNAL.
+        sigpipe::reset();
+    }
     let _telemetry = tasknet_server::telemetry::init(cli.command.service_name(), "info");
     let result = match cli.command {
         Command::Up(args) => compose::up(args).await,

@@ -1,11 +1,13 @@
 //! What a person reads from the `tasknet` command agrees with what it did:
 //! `demo load` refuses to mix two data sets before writing anything and
 //! says a repeat changed nothing; `report plans` without `--kind` lists
-//! every kind; `up --demo` prints its next steps only
+//! every kind, and into a pipe closed early (`| head`) ends without a panic;
+//! `up --demo` prints its next steps only
 //! once the demo data is in the reports, spelled as they can be typed, with
 //! progress as log lines when its output is not a terminal. Also the
 //! helper other modules use to run the CLI against a [`TestSystem`].
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -30,21 +32,47 @@ pub(crate) fn tasknet(system: &TestSystem, args: &[&str]) -> Output {
 pub(crate) fn tasknet_as(system: &TestSystem, token: &str, args: &[&str]) -> Output {
     Launch::new(BINARY)
         .args(args)
-        .args([
-            "--endpoint",
-            &system.reporting_endpoint,
-            "--organisation-endpoint",
-            &system.organisation_endpoint,
-            "--task-endpoint",
-            &system.task_endpoint,
-            "--reporting-endpoint",
-            &system.reporting_endpoint,
-        ])
+        .args(endpoints(system))
         .env("TASKNET_TOKEN", token)
         // As a person would run it, not as cargo's child.
         .env_remove("CARGO")
         .output()
         .unwrap_or_else(|e| panic!("tasknet {args:?}: {e:#}"))
+}
+
+/// Runs `tasknet ARGS` as the administrator with its standard output a pipe
+/// closed before it prints anything.
+fn tasknet_into_closed_pipe(system: &TestSystem, args: &[&str]) -> Output {
+    let token = system.admin.token.as_ref().expect("an administrator token");
+    let mut child = std::process::Command::new(BINARY)
+        .args(args)
+        .args(endpoints(system))
+        .env("TASKNET_TOKEN", token.expose())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("tasknet {args:?}: {e:#}"));
+    drop(child.stdout.take());
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("tasknet {args:?}: {e:#}"))
+}
+
+/// The signal a process gets for writing into a pipe nobody reads.
+const SIGPIPE: i32 = 13;
+
+/// The flags that point the CLI at `system`'s services.
+fn endpoints(system: &TestSystem) -> [&str; 8] {
+    [
+        "--endpoint",
+        &system.reporting_endpoint,
+        "--organisation-endpoint",
+        &system.organisation_endpoint,
+        "--task-endpoint",
+        &system.task_endpoint,
+        "--reporting-endpoint",
+        &system.reporting_endpoint,
+    ]
 }
 
 /// stdout and stderr as text.
@@ -127,17 +155,15 @@ async fn demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing(system:
         "{stdout}"
     );
     // The README's form: without --kind, every kind's plans.
-    let plans = tasknet(
-        system,
-        &[
-            "report",
-            "plans",
-            "--period",
-            "2024",
-            "--as-of",
-            "2024-06-30",
-        ],
-    );
+    const PLANS: [&str; 6] = [
+        "report",
+        "plans",
+        "--period",
+        "2024",
+        "--as-of",
+        "2024-06-30",
+    ];
+    let plans = tasknet(system, &PLANS);
     let (table, stderr) = texts(&plans);
     assert!(plans.status.success(), "{stderr}");
     for kind in ["KEY_TASKS", "LEGAL_DOCUMENTS", "ANNUAL_WORK_PLAN"] {
@@ -147,6 +173,15 @@ async fn demo_load_refuses_to_mix_data_sets_and_a_repeat_changes_nothing(system:
     assert!(
         table.contains("66.66%") && table.contains("truncated"),
         "{table}"
+    );
+    // Into a pipe whose reader has gone (`… | head`): a quiet end, no panic.
+    let closed = tasknet_into_closed_pipe(system, &PLANS);
+    let (_, stderr) = texts(&closed);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        closed.status.success() || closed.status.signal() == Some(SIGPIPE),
+        "{:?}: {stderr}",
+        closed.status
     );
 
     let again = tasknet(system, &["demo", "load", "--size", "small"]);
