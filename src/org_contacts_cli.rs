@@ -12,7 +12,7 @@ use tasknet_proto::prost_types::FieldMask;
 use tasknet_proto::v1::{self, ContactRole, Language};
 
 use crate::connect::EndpointArgs;
-use crate::output::{csv_line, render_table};
+use crate::output::{csv_text, render_table};
 use crate::units::{Organisation, unit_id_today};
 
 #[derive(Debug, Subcommand)]
@@ -346,25 +346,7 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         .collect();
     let text = match args.format {
         ContactsFormat::Json => serde_json::to_string_pretty(&rows)? + "\n",
-        ContactsFormat::Csv => {
-            let mut out = csv_line(&CSV_COLUMNS);
-            for row in &rows {
-                out.push_str(&csv_line(&[
-                    row.id.clone(),
-                    row.unit_id.clone(),
-                    row.unit_code.clone(),
-                    row.unit_name.clone(),
-                    row.role.to_owned(),
-                    row.name.clone(),
-                    row.email.clone(),
-                    row.language.to_owned(),
-                    row.quiet_hours.clone(),
-                    row.opted_out.to_string(),
-                    row.version.to_string(),
-                ]));
-            }
-            out
-        }
+        ContactsFormat::Csv => csv(&rows)?,
         ContactsFormat::Table => table(&rows),
     };
     // A reader that stops early (`| head`) is not an error.
@@ -372,6 +354,12 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
         _ => Ok(()),
     }
+}
+
+fn csv(rows: &[Row]) -> anyhow::Result<String> {
+    csv_text(&CSV_COLUMNS, |writer| {
+        rows.iter().try_for_each(|row| writer.serialize(row))
+    })
 }
 
 fn table(rows: &[Row]) -> String {
@@ -500,6 +488,31 @@ async fn remove(args: RemoveArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_has_its_header_even_when_empty_and_quotes_what_needs_it() {
+        let header = CSV_COLUMNS.join(",") + "\n";
+        assert_eq!(csv(&[]).unwrap(), header);
+        let row = Row {
+            id: "c1".into(),
+            unit_id: "u1".into(),
+            unit_code: "01".into(),
+            unit_name: "Thống kê Hà Nội, trụ sở".into(),
+            role: "head",
+            name: "Nguyễn \"Văn\" A".into(),
+            email: "a@example.invalid".into(),
+            language: "vi",
+            quiet_hours: String::new(),
+            opted_out: false,
+            version: 3,
+        };
+        assert_eq!(
+            csv(&[row]).unwrap(),
+            header
+                + "c1,u1,01,\"Thống kê Hà Nội, trụ sở\",head,\"Nguyễn \"\"Văn\"\" A\",\
+                   a@example.invalid,vi,,false,3\n"
+        );
+    }
 
     #[test]
     fn quiet_hours_read_and_print_as_clock_times() {

@@ -71,18 +71,20 @@ pub fn render_table(lines: &[Vec<String>]) -> String {
     out
 }
 
-/// One CSV record and its line break (RFC 4180: a field with a comma,
-/// quote or line break is quoted, quotes doubled).
-pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> String {
-    let field = |value: &str| {
-        if value.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", value.replace('"', "\"\""))
-        } else {
-            value.to_owned()
-        }
-    };
-    let cells: Vec<String> = cells.iter().map(|cell| field(cell.as_ref())).collect();
-    cells.join(",") + "\n"
+/// RFC 4180 CSV through the `csv` crate: `header`, then what `records`
+/// writes (records or serialized rows). The header is there even when no
+/// record follows, so an empty answer still names its columns.
+pub fn csv_text(
+    header: &[&str],
+    records: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> csv::Result<()>,
+) -> anyhow::Result<String> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record(header)?;
+    records(&mut writer)?;
+    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8(bytes)?)
 }
 
 #[cfg(test)]
@@ -123,10 +125,12 @@ mod tests {
 
     #[test]
     fn csv_quotes_only_what_needs_it() {
-        assert_eq!(csv_line(&["a", "b c", ""]), "a,b c,\n");
-        assert_eq!(
-            csv_line(&["x,y", "say \"hi\"", "l1\nl2"]),
-            "\"x,y\",\"say \"\"hi\"\"\",\"l1\nl2\"\n"
-        );
+        let text = csv_text(&["a", "b"], |w| {
+            w.write_record(["x,y", "say \"hi\""])?;
+            w.write_record(["l1\nl2", ""])
+        })
+        .unwrap();
+        assert_eq!(text, "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n\"l1\nl2\",\n");
+        assert_eq!(csv_text(&["a", "b"], |_| Ok(())).unwrap(), "a,b\n");
     }
 }

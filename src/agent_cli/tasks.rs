@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tasknet_agent::{Agent, FeedState, LocalTask};
 
-use crate::output::{csv_line, render_table};
+use crate::output::{csv_text, render_table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TasksFormat {
@@ -73,7 +73,7 @@ pub async fn list_tasks(agent: &Agent, args: &TasksArgs) -> anyhow::Result<()> {
             };
             serde_json::to_string_pretty(&json)? + "\n"
         }
-        TasksFormat::Csv => csv(&tasks),
+        TasksFormat::Csv => csv(&tasks)?,
         TasksFormat::Table => table(&tasks, &feed, today),
     };
     // A reader that stops early (`| head`) is not an error.
@@ -174,10 +174,10 @@ fn table(tasks: &[&LocalTask], feed: &FeedState, today: NaiveDate) -> String {
 }
 
 /// One header line, then one record per task.
-fn csv(tasks: &[&LocalTask]) -> String {
-    let mut out = csv_line(&COLUMNS);
-    for task in tasks {
-        out.push_str(&csv_line(&row(task)));
-    }
-    out
+fn csv(tasks: &[&LocalTask]) -> anyhow::Result<String> {
+    csv_text(&COLUMNS, |writer| {
+        tasks
+            .iter()
+            .try_for_each(|task| writer.write_record(row(task)))
+    })
 }

@@ -252,6 +252,20 @@ async fn an_office_day(backend: Backend) {
     let (local, _) = converged(&office, &mut centre).await;
     assert_eq!(local.len(), TASKS);
     agent.terminate().unwrap();
+    // The same list as CSV, for a spreadsheet: a header, then a record per task.
+    let csv = tokio::task::block_in_place(|| office.run_ok(&["tasks", "--format", "csv"]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "task,ref,title,assigned,deadline,status,completed_on,class,version,pending"
+    );
+    assert_eq!(lines.len(), TASKS + 1, "{csv}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|line| line.contains(",Báo cáo chuyên đề số ")),
+        "{csv}"
+    );
 
     // Offline: staff complete every fifth task on 25 June; completing one
     // of them again is refused locally, naming the completion in force.
