@@ -141,7 +141,8 @@ pub async fn insert_unit(conn: &mut AnyConnection, unit: &StoredUnit) -> Result<
     .bind(unit.create_time.timestamp_micros())
     .bind(unit.update_time.timestamp_micros())
     .execute(conn)
-    .await?;
+    .await
+    .map_err(|error| code_rule_refused(error, &f.code))?;
     Ok(())
 }
 
@@ -165,8 +166,31 @@ pub async fn update_unit(conn: &mut AnyConnection, unit: &StoredUnit) -> Result<
     .bind(unit.version)
     .bind(unit.update_time.timestamp_micros())
     .execute(conn)
-    .await?;
+    .await
+    .map_err(|error| code_rule_refused(error, &f.code))?;
     Ok(())
+}
+
+/// The database's own check of "one unit per code per day" (migration 0005:
+/// an exclusion constraint on PostgreSQL, triggers on SQLite), named in its
+/// error on both.
+const CODE_RULE: &str = "units_one_per_code_per_day";
+
+/// ALREADY_EXISTS naming `unit.code` when the database refused the write for
+/// the code rule (the service's own check comes first and names the unit;
+/// this is the rule holding for any writer); other errors as they are.
+fn code_rule_refused(error: sqlx::Error, code: &str) -> Error {
+    let refused = error
+        .as_database_error()
+        .is_some_and(|database| database.message().contains(CODE_RULE));
+    if refused {
+        Error::already_exists(
+            "unit.code",
+            format!("code {code:?} is used by another unit on dates that overlap this unit's"),
+        )
+    } else {
+        error.into()
+    }
 }
 
 /// Conditions and their values, numbering placeholders in order of first

@@ -1,10 +1,13 @@
 //! Reorganisation tests: the plan's own checks, the built-in 2025 merger, and
 //! applying on SQLite and PostgreSQL — atomically, once, never overlapping.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
+use sqlx::migrate::Migrator;
 use tasknet_proto::v1::{self, LineageKind, UnitCategory};
 use tasknet_storage::testing::TestDatabase;
-use tasknet_storage::{Database, DatabaseOptions};
+use tasknet_storage::{Database, DatabaseOptions, Migrations};
 
 use super::apply::apply;
 use super::reference::{PROVINCES_2025, PROVINCES_2025_EFFECTIVE, reference_reorganisation};
@@ -13,7 +16,7 @@ use crate::error::Error;
 use crate::lineage;
 use crate::model::StoredUnit;
 use crate::reference::{HEADQUARTERS_CODE, reference_unit_id, reference_unit_id_at};
-use crate::repository::UnitFilter;
+use crate::repository::{self as repo, UnitFilter};
 use crate::store::Store;
 
 fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -363,7 +366,92 @@ async fn splits_and_dissolutions_keep_lineage(db: TestDatabase) {
     assert_eq!(stored, links, "the stored links are the applied ones");
 }
 
+/// The migrations of the release before the database checked "one unit per
+/// code per day" itself: 0001–0004, then the shared sets as today.
+fn previous_release() -> &'static Migrations {
+    fn first_four(migrator: &Migrator) -> &'static Migrator {
+        Box::leak(Box::new(Migrator {
+            migrations: Cow::Owned(
+                migrator
+                    .iter()
+                    .filter(|migration| migration.version <= 4)
+                    .cloned()
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        }))
+    }
+    Box::leak(Box::new(Migrations {
+        sqlite: first_four(crate::MIGRATIONS.sqlite),
+        postgres: first_four(crate::MIGRATIONS.postgres),
+        shared: crate::MIGRATIONS.shared,
+        edited: crate::MIGRATIONS.edited,
+    }))
+}
+
+/// A database the previous release made and filled (the reference units,
+/// then the 2025 merger, which reuses codes) opens under today's migrations
+/// with the same units and lineage; from then on the database itself
+/// refuses two units with one code on the same day, whoever writes.
+async fn a_database_of_the_previous_release_is_upgraded_in_place(db: TestDatabase) {
+    let options = DatabaseOptions::default();
+    let old = Store::new(
+        Database::open(db.url(), &options, previous_release())
+            .await
+            .unwrap(),
+    );
+    old.load_reference(None).await.unwrap();
+    let plan = Plan::from_proto(&merger()).unwrap();
+    apply(&old, &plan, false, None).await.unwrap();
+    let before = snapshot(&old).await;
+    old.database().close().await;
+
+    let store = Store::new(
+        Database::open(db.url(), &options, &crate::MIGRATIONS)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(snapshot(&store).await, before, "the upgrade changed data");
+    let new_gia_lai = reference_unit_id_at(UnitCategory::ProvincialOffice, "52", ymd(2025, 7, 1));
+    assert_eq!(
+        units_with_code(&store, "52", ymd(2025, 7, 1)).await,
+        [new_gia_lai.as_str()]
+    );
+
+    // Past the service's own checks, straight to the table.
+    let mut conn = store.database().pool().acquire().await.unwrap();
+    let mut second_52 = store.get(&office("01")).await.unwrap().unwrap();
+    second_52.id = uuid::Uuid::now_v7().to_string();
+    second_52.fields.code = "52".into();
+    let refused = repo::insert_unit(&mut conn, &second_52).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::AlreadyExists { field, .. } if field == "unit.code"),
+        "{refused:?}"
+    );
+    // Bình Định's office made open-ended again would overlap the new Gia Lai's.
+    let mut binh_dinh = store.get(&office("52")).await.unwrap().unwrap();
+    binh_dinh.fields.valid_to = None;
+    let refused = repo::update_unit(&mut conn, &binh_dinh).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::AlreadyExists { field, .. } if field == "unit.code"),
+        "{refused:?}"
+    );
+    // The same code on days no other unit holds it is accepted.
+    second_52.fields.valid_from = ymd(2000, 1, 1);
+    second_52.fields.valid_to = Some(ymd(2000, 12, 31));
+    repo::insert_unit(&mut conn, &second_52).await.unwrap();
+    drop(conn);
+    let mut expected = before.0;
+    expected.push(second_52);
+    let mut units = snapshot(&store).await.0;
+    let by_id = |unit: &StoredUnit| unit.id.clone();
+    expected.sort_by_key(by_id);
+    units.sort_by_key(by_id);
+    assert_eq!(units, expected, "only the accepted unit was added");
+}
+
 tasknet_storage::test_on_both_backends!(
+    a_database_of_the_previous_release_is_upgraded_in_place,
     the_merger_applies_and_reused_codes_resolve_by_date,
     a_repeated_or_overlapping_reorganisation_changes_nothing,
     validating_only_changes_nothing,
