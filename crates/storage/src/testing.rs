@@ -5,7 +5,11 @@
 //! Without `TASKNET_TEST_POSTGRES_URL`, PostgreSQL tests print a loud notice
 //! and return early; when `CI` is set, its absence fails the test instead.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
+
+use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
 
 use crate::scratch::ScratchDatabase;
 use crate::{Backend, sqlite_url};
@@ -122,4 +126,45 @@ macro_rules! test_on_both_backends {
             )*
         }
     };
+}
+
+/// A service's migrations as a previous release had them: its own up to
+/// `version`, then the shared sets as today. The upgrade tests fill a
+/// database with these, then open it with today's set.
+pub fn migrations_up_to(
+    today: &'static crate::Migrations,
+    version: i64,
+) -> &'static crate::Migrations {
+    fn up_to(migrator: &Migrator, version: i64) -> &'static Migrator {
+        Box::leak(Box::new(Migrator {
+            migrations: Cow::Owned(
+                migrator
+                    .iter()
+                    .filter(|migration| migration.version <= version)
+                    .cloned()
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        }))
+    }
+    Box::leak(Box::new(crate::Migrations {
+        sqlite: up_to(today.sqlite, version),
+        postgres: up_to(today.postgres, version),
+        shared: today.shared,
+        edited: today.edited,
+    }))
+}
+
+/// The collation of `table.column` in the current schema (PostgreSQL), or
+/// `None` for the database's default.
+pub async fn column_collation(pool: &AnyPool, table: &str, column: &str) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT collation_name::text FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+    )
+    .bind(table)
+    .bind(column)
+    .fetch_one(pool)
+    .await
+    .unwrap_or_else(|error| panic!("no column {table}.{column}: {error}"))
 }

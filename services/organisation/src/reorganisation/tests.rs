@@ -1,13 +1,11 @@
 //! Reorganisation tests: the plan's own checks, the built-in 2025 merger, and
 //! applying on SQLite and PostgreSQL — atomically, once, never overlapping.
 
-use std::borrow::Cow;
-
 use chrono::NaiveDate;
-use sqlx::migrate::Migrator;
 use tasknet_proto::v1::{self, LineageKind, UnitCategory};
 use tasknet_storage::testing::TestDatabase;
-use tasknet_storage::{Database, DatabaseOptions, Migrations};
+use tasknet_storage::testing::migrations_up_to;
+use tasknet_storage::{Database, DatabaseOptions};
 
 use super::apply::apply;
 use super::reference::{PROVINCES_2025, PROVINCES_2025_EFFECTIVE, reference_reorganisation};
@@ -366,29 +364,6 @@ async fn splits_and_dissolutions_keep_lineage(db: TestDatabase) {
     assert_eq!(stored, links, "the stored links are the applied ones");
 }
 
-/// The migrations of the release before the database checked "one unit per
-/// code per day" itself: 0001–0004, then the shared sets as today.
-fn previous_release() -> &'static Migrations {
-    fn first_four(migrator: &Migrator) -> &'static Migrator {
-        Box::leak(Box::new(Migrator {
-            migrations: Cow::Owned(
-                migrator
-                    .iter()
-                    .filter(|migration| migration.version <= 4)
-                    .cloned()
-                    .collect(),
-            ),
-            ..Migrator::DEFAULT
-        }))
-    }
-    Box::leak(Box::new(Migrations {
-        sqlite: first_four(crate::MIGRATIONS.sqlite),
-        postgres: first_four(crate::MIGRATIONS.postgres),
-        shared: crate::MIGRATIONS.shared,
-        edited: crate::MIGRATIONS.edited,
-    }))
-}
-
 /// A database the previous release made and filled (the reference units,
 /// then the 2025 merger, which reuses codes) opens under today's migrations
 /// with the same units and lineage; from then on the database itself
@@ -396,7 +371,7 @@ fn previous_release() -> &'static Migrations {
 async fn a_database_of_the_previous_release_is_upgraded_in_place(db: TestDatabase) {
     let options = DatabaseOptions::default();
     let old = Store::new(
-        Database::open(db.url(), &options, previous_release())
+        Database::open(db.url(), &options, migrations_up_to(&crate::MIGRATIONS, 4))
             .await
             .unwrap(),
     );

@@ -83,6 +83,17 @@ impl ReadModel {
         })
     }
 
+    /// A read model on a database opened (and migrated) by the caller: the
+    /// upgrade tests fill one at an earlier schema version.
+    #[cfg(test)]
+    pub(crate) fn on(database: Database) -> Self {
+        Self {
+            database,
+            writer: Arc::default(),
+            index: LiveIndex::default(),
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         self.database.pool()
     }
