@@ -610,7 +610,11 @@ async fn a_database_of_the_previous_release_is_upgraded_in_place(db: TestDatabas
     let noted = ack(&noted[0]).clone();
     let log = changes(&old).await;
     let tasks = stored(&old, &ids).await;
-    old.database.close().await;
+    // The writer keeps its connection between batches: dropping it gives the
+    // connection back (closing the pool first would wait for it forever).
+    let database = old.database.clone();
+    drop(old);
+    database.close().await;
 
     let writer = open(&db).await;
     assert_eq!(changes(&writer).await, log);
