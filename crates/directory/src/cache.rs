@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tasknet_proto::tonic;
 use tasknet_proto::v1;
 use tasknet_proto::v1::organisation_service_client::OrganisationServiceClient;
-use tasknet_server::TracedChannel;
+use tasknet_server::{Backoff, TracedChannel};
 use tokio::sync::Mutex;
 
 use crate::{DirectoryError, MAX_AGE, MIN_RELOAD_INTERVAL};
@@ -171,21 +171,21 @@ impl Cache {
         Ok(snapshot)
     }
 
-    /// [`Self::load`], again after a short pause when the call failed in
-    /// transport (the connection went away under it: Cancelled, Unavailable).
-    /// Reading the units is idempotent, and the request that needed them
-    /// would otherwise fail, and every other for the next second.
+    /// [`Self::load`], tried again after a short pause (the project's
+    /// [`Backoff`]) when the call failed in transport: the connection went
+    /// away under it (Cancelled, Unavailable). Reading the units is
+    /// idempotent, and the request that needed them would otherwise fail, and
+    /// every other for the next second.
     async fn load_retrying(&self) -> Result<Loaded, tonic::Status> {
-        let mut pauses = TRANSPORT_RETRY_PAUSES.iter();
+        let mut backoff = Backoff::new(TRANSPORT_RETRY_FIRST_PAUSE, TRANSPORT_RETRY_MAX_PAUSE);
         loop {
             match self.load().await {
-                Err(status) if is_transport_failure(&status) => match pauses.next() {
-                    Some(pause) => {
-                        tracing::debug!(%status, "loading units failed in transport; trying again");
-                        tokio::time::sleep(*pause).await;
-                    }
-                    None => return Err(status),
-                },
+                Err(status)
+                    if is_transport_failure(&status) && backoff.failures() < TRANSPORT_RETRIES =>
+                {
+                    tracing::debug!(%status, "loading units failed in transport; trying again");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
                 loaded => return loaded,
             }
         }
@@ -245,9 +245,11 @@ impl Cache {
     }
 }
 
-/// Pauses before the second and third attempt of a load that failed in transport.
-const TRANSPORT_RETRY_PAUSES: [Duration; 2] =
-    [Duration::from_millis(50), Duration::from_millis(250)];
+/// Attempts after the first when a load fails in transport, and the pauses
+/// before them.
+const TRANSPORT_RETRIES: u32 = 2;
+const TRANSPORT_RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
+const TRANSPORT_RETRY_MAX_PAUSE: Duration = Duration::from_millis(250);
 
 /// Whether a call failed before the server could answer it.
 fn is_transport_failure(status: &tonic::Status) -> bool {

@@ -18,7 +18,7 @@
 
 use futures::TryStreamExt;
 use futures::future::Either;
-use sqlx::{ColumnIndex, Decode, Executor, IntoArguments, PgPool, Row, Type};
+use sqlx::{AnyConnection, ColumnIndex, Connection, Decode, PgPool, Row, Type};
 use tasknet_storage::copy_binary::CopyDecoder;
 use tasknet_storage::{Backend, Database};
 
@@ -136,10 +136,9 @@ async fn read_typed(pool: &PgPool) -> Result<Snapshot, sqlx::Error> {
 /// Reads the snapshot through the `Any` pool (SQLite's path; on PostgreSQL
 /// the tests compare it with the typed one).
 pub async fn read_portable(database: &Database) -> Result<Snapshot, sqlx::Error> {
-    use sqlx::Connection;
     let mut connection = database.pool().acquire().await?;
     if Backend::of(&connection) == Backend::Postgres {
-        return read_repeatable::<sqlx::Any>(&mut connection).await;
+        return read_in_transaction(&mut connection).await;
     }
     // SQLite maps the database file into the process: a scan of every
     // segment through the map would show the whole file in the service's
@@ -151,73 +150,50 @@ pub async fn read_portable(database: &Database) -> Result<Snapshot, sqlx::Error>
     sqlx::query("PRAGMA mmap_size = 0")
         .execute(&mut *connection)
         .await?;
-    let read = async {
-        // One transaction: SQLite's reads in it see one snapshot.
-        let mut tx = connection.begin().await?;
-        let snapshot = read_on::<sqlx::Any>(&mut tx).await?;
-        tx.rollback().await?;
-        Ok(snapshot)
-    }
-    .await;
+    let read = read_in_transaction(&mut connection).await;
     let restore = format!("PRAGMA mmap_size = {mapped}");
     sqlx::query(&restore).execute(&mut *connection).await?;
     read
 }
 
-/// The snapshot in a PostgreSQL transaction of its own: read committed
-/// would give each statement its own snapshot.
-async fn read_repeatable<DB>(connection: &mut DB::Connection) -> Result<Snapshot, sqlx::Error>
-where
-    DB: sqlx::Database,
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    i64: Type<DB> + for<'r> Decode<'r, DB>,
-    for<'r> &'r str: Type<DB> + Decode<'r, DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    let mut tx = sqlx::Connection::begin(connection).await?;
-    sqlx::query::<DB>("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let snapshot = read_on::<DB>(&mut tx).await?;
-    tx.rollback().await?;
-    Ok(snapshot)
-}
-
-/// The snapshot's statements one after the other, on a connection already
-/// in a transaction that gives them all one snapshot.
-async fn read_on<DB>(connection: &mut DB::Connection) -> Result<Snapshot, sqlx::Error>
-where
-    DB: sqlx::Database,
-    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    i64: Type<DB> + for<'r> Decode<'r, DB>,
-    for<'r> &'r str: Type<DB> + Decode<'r, DB>,
-    usize: ColumnIndex<DB::Row>,
-{
-    let cursor: i64 = sqlx::query::<DB>(CURSOR)
-        .fetch_one(&mut *connection)
-        .await?
-        .try_get(0)?;
+/// The snapshot's statements one after the other, in one transaction: one
+/// snapshot on SQLite; on PostgreSQL with repeatable read, since read
+/// committed would give each statement its own.
+async fn read_in_transaction(connection: &mut AnyConnection) -> Result<Snapshot, sqlx::Error> {
+    let mut tx = connection.begin().await?;
+    if Backend::of(&tx) == Backend::Postgres {
+        sqlx::query(REPEATABLE_READ).execute(&mut *tx).await?;
+    }
+    let cursor: i64 = sqlx::query(CURSOR).fetch_one(&mut *tx).await?.try_get(0)?;
     let mut builder = Builder::default();
-    for row in sqlx::query::<DB>(&per_day_sql())
-        .fetch_all(&mut *connection)
-        .await?
-    {
+    for row in sqlx::query(&per_day_sql()).fetch_all(&mut *tx).await? {
         builder.reserve(&row)?;
     }
     let one_segment = one_segment_sql();
-    let mut rows = sqlx::query::<DB>(&one_segment).fetch(&mut *connection);
+    let mut rows = sqlx::query(&one_segment).fetch(&mut *tx);
     while let Some(row) = rows.try_next().await? {
-        builder.one_segment_task(&row)?;
+        builder.add_one_segment_task(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        )?;
     }
     drop(rows);
     let history = history_sql();
-    let mut rows = sqlx::query::<DB>(&history).fetch(&mut *connection);
+    let mut rows = sqlx::query(&history).fetch(&mut *tx);
     while let Some(row) = rows.try_next().await? {
-        builder.history_segment(&row)?;
+        builder.add_history_segment(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+        )?;
     }
     drop(rows);
+    tx.rollback().await?;
     builder.finish(cursor)
 }
 
@@ -237,8 +213,8 @@ fn corrupt(_: Diverged) -> sqlx::Error {
 }
 
 impl Builder {
-    /// Room for a day's tasks, from a `per_day_sql` row: a load then leaves
-    /// no doubling slack behind.
+    /// Room for a day's tasks, from a `per_day_sql` row (either driver's):
+    /// a load then leaves no doubling slack behind.
     fn reserve<R>(&mut self, row: &R) -> Result<(), sqlx::Error>
     where
         R: Row,
@@ -249,22 +225,6 @@ impl Builder {
         self.index
             .reserve(row.try_get(0)?, usize::try_from(count).unwrap_or(0));
         Ok(())
-    }
-
-    /// A `one_segment_sql` row.
-    fn one_segment_task<R>(&mut self, row: &R) -> Result<(), sqlx::Error>
-    where
-        R: Row,
-        usize: ColumnIndex<R>,
-        i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-        for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
-    {
-        self.add_one_segment_task(
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-        )
     }
 
     fn add_one_segment_task(
@@ -279,24 +239,6 @@ impl Builder {
             .map_err(corrupt)?;
         self.tasks += 1;
         Ok(())
-    }
-
-    /// A `history_sql` row.
-    fn history_segment<R>(&mut self, row: &R) -> Result<(), sqlx::Error>
-    where
-        R: Row,
-        usize: ColumnIndex<R>,
-        i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-        for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
-    {
-        self.add_history_segment(
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-        )
     }
 
     /// One segment of a task with a history: one from the beginning starts
